@@ -1,0 +1,47 @@
+// Drives an Engine against the D1 simulator the way a JS host does: each engine call inside
+// one local transaction, one D1 request at a time, waits skipped on a simulated clock.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "d1_simulator.hpp"
+#include "engine.hpp"
+#include "sqlite_local.hpp"
+
+namespace d1sync::native {
+
+class Driver {
+ public:
+  Driver(SqliteLocal& local, D1Simulator& d1, Options options, int64_t startMs = 1700000000000);
+
+  // Runs until the engine is idle or failed. Stops after `maxRequests` D1 requests (a guard
+  // against a livelock in a test, not a time limit); returns the last step.
+  Step run(size_t maxRequests = 100000);
+  // Sends at most `n` requests, then stops as a crash would: when `dropLastAnswer`, the last
+  // request reaches D1 but its answer never reaches the engine.
+  Step runRequests(size_t n, bool dropLastAnswer = false);
+  // Discards the engine (a crash or restart) and builds a new one over the same databases.
+  void restart();
+  Engine& engine() { return *engine_; }
+  int64_t now() const { return now_; }
+  void advance(int64_t ms) { now_ += ms; }
+  size_t requests = 0;
+
+ private:
+  Step step();
+  SqliteLocal& local_;
+  D1Simulator& d1_;
+  Options options_;
+  std::unique_ptr<Engine> engine_;
+  int64_t now_;
+};
+
+// Compares a local table with its D1 replica row for row: same keys, same storage class and
+// bytes for every value (REALs compared as doubles). Returns a description of the first
+// difference, or an empty string. `tenant` restricts the D1 side to one tenant's rows and
+// drops the tenant column; `rowid` compares the rowid of tables keyed by it.
+std::string diffTable(sqlite3* local, sqlite3* d1, const std::string& table,
+                      const std::string& tenantWhere = "", const std::string& rowidColumn = "");
+
+}  // namespace d1sync::native

@@ -1,0 +1,109 @@
+#include "capture.hpp"
+
+#include "render.hpp"
+#include "sql_text.hpp"
+
+namespace d1sync {
+
+std::string bookkeepingDdl() {
+  return "CREATE TABLE IF NOT EXISTS _d1sync_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+         "tbl TEXT NOT NULL, op TEXT NOT NULL, key TEXT NOT NULL, at_ms INTEGER NOT NULL);"
+         "CREATE TABLE IF NOT EXISTS _d1sync_state(id INTEGER PRIMARY KEY CHECK (id = 1), "
+         "doc TEXT NOT NULL);"
+         "CREATE TABLE IF NOT EXISTS _d1sync_quarantine(id INTEGER PRIMARY KEY AUTOINCREMENT, "
+         "tbl TEXT NOT NULL, key TEXT NOT NULL, code TEXT NOT NULL, error TEXT NOT NULL, "
+         "at_ms INTEGER NOT NULL)";
+}
+
+std::string triggerName(char op, const std::string& table) {
+  return std::string("_d1sync_") + op + "_" + table;
+}
+
+namespace {
+
+std::string logInsert(const std::string& table, char op, const std::string& keyExpr) {
+  return "INSERT INTO _d1sync_log(tbl, op, key, at_ms) VALUES (" + quoteText(table) + ", '" + op +
+         "', " + keyExpr + ", " + nowMsExpr() + ");";
+}
+
+bool replaceVictimsPossible(const Table& t) {
+  for (const auto& ix : t.indexes)
+    if (ix.unique && ix.origin != "pk" && !ix.hasExpression()) return true;
+  return false;
+}
+
+// Rows that share a UNIQUE index value with NEW: an OR REPLACE would delete them silently.
+std::string victimsTrigger(const Table& t, const char* when, std::vector<std::string>& warnings) {
+  std::string cond;
+  for (const auto& ix : t.indexes) {
+    if (!ix.unique || ix.origin == "pk") continue;
+    if (ix.hasExpression()) {
+      warnings.push_back("table " + t.name + ": rows removed by OR REPLACE through expression index " +
+                         ix.name + " are not captured");
+      continue;
+    }
+    std::string term;
+    for (const auto& c : ix.columns) {
+      if (!term.empty()) term += " AND ";
+      term += "v." + quoteIdent(c.name) + "=NEW." + quoteIdent(c.name) + " COLLATE " +
+              quoteIdent(c.collate.empty() ? "BINARY" : c.collate);
+    }
+    cond += (cond.empty() ? "(" : " OR (") + term + ")";
+  }
+  if (cond.empty()) return {};
+  return "CREATE TRIGGER IF NOT EXISTS " + quoteIdent(triggerName(*when, t.name)) + " BEFORE " +
+         (*when == 'R' ? "INSERT" : "UPDATE") + " ON " + quoteIdent(t.name) +
+         " BEGIN INSERT INTO _d1sync_log(tbl, op, key, at_ms) SELECT " + quoteText(t.name) +
+         ", 'R', " + keyLiteralExpr(t, "v") + ", " + nowMsExpr() + " FROM " + quoteIdent(t.name) +
+         " AS v WHERE " + cond + "; END";
+}
+
+}  // namespace
+
+std::vector<std::string> captureTriggerNames(const Table& t) {
+  std::vector<std::string> names{triggerName('i', t.name), triggerName('u', t.name),
+                                 triggerName('d', t.name)};
+  if (replaceVictimsPossible(t)) {
+    names.push_back(triggerName('R', t.name));
+    names.push_back(triggerName('S', t.name));
+  }
+  return names;
+}
+
+std::vector<std::string> captureDdl(const Table& t, std::vector<std::string>& warnings) {
+  std::vector<std::string> out;
+  const std::string tn = quoteIdent(t.name);
+  const std::string newKey = keyLiteralExpr(t, "NEW");
+  const std::string oldKey = keyLiteralExpr(t, "OLD");
+  out.push_back("CREATE TRIGGER IF NOT EXISTS " + quoteIdent(triggerName('i', t.name)) +
+                " AFTER INSERT ON " + tn + " BEGIN " + logInsert(t.name, 'I', newKey) + " END");
+  // A key-changing UPDATE logs the old key too, so D1 drops the row under its old key. The
+  // comparison uses the key columns' own collation, as the primary key does.
+  std::string keyChanged;
+  auto olds = t.keyExprs("OLD");
+  auto news = t.keyExprs("NEW");
+  for (size_t i = 0; i < olds.size(); ++i)
+    keyChanged += (i ? " OR " : "") + olds[i] + " IS NOT " + news[i];
+  out.push_back("CREATE TRIGGER IF NOT EXISTS " + quoteIdent(triggerName('u', t.name)) +
+                " AFTER UPDATE ON " + tn +
+                " BEGIN INSERT INTO _d1sync_log(tbl, op, key, at_ms) SELECT " + quoteText(t.name) +
+                ", 'D', " + oldKey + ", " + nowMsExpr() + " WHERE " + keyChanged + "; " +
+                logInsert(t.name, 'U', newKey) + " END");
+  out.push_back("CREATE TRIGGER IF NOT EXISTS " + quoteIdent(triggerName('d', t.name)) +
+                " AFTER DELETE ON " + tn + " BEGIN " + logInsert(t.name, 'D', oldKey) + " END");
+  std::string ins = victimsTrigger(t, "R", warnings);
+  if (!ins.empty()) {
+    out.push_back(ins);
+    out.push_back(victimsTrigger(t, "S", warnings));
+  }
+  return out;
+}
+
+std::vector<std::string> dropCaptureDdl(const std::string& table) {
+  std::vector<std::string> out;
+  for (char op : {'i', 'u', 'd', 'R', 'S'})
+    out.push_back("DROP TRIGGER IF EXISTS " + quoteIdent(triggerName(op, table)));
+  return out;
+}
+
+}  // namespace d1sync

@@ -1,0 +1,196 @@
+#include "chunker.hpp"
+
+#include <algorithm>
+
+#include "render.hpp"
+#include "sql_text.hpp"
+
+namespace d1sync {
+
+namespace {
+
+// VDBE ops a multi-row upsert needs beyond rows x (columns + 1): prologue, the ON CONFLICT
+// update (a few ops per column) and the index maintenance.
+size_t upsertOverhead(size_t columns) { return 64 + 4 * columns; }
+
+std::string tuple(const std::string& key) { return "(" + key + ")"; }
+
+std::string columnList(const std::vector<std::string>& cols) {
+  std::string out;
+  for (const auto& c : cols) out += (out.empty() ? "" : ",") + quoteIdent(c);
+  return out;
+}
+
+const char kHex[] = "0123456789ABCDEF";
+
+}  // namespace
+
+size_t RowLiteral::tupleBytes() const {
+  size_t n = 2 + (values.empty() ? 0 : values.size() - 1);
+  for (const auto& v : values) n += v.size();
+  return n;
+}
+
+std::string literalToHex(const std::string& lit) {
+  if (lit.size() >= 3 && lit[0] == 'X') return lit.substr(2, lit.size() - 3);
+  if (lit.size() >= 17 && lit[0] == 'C') return lit.substr(7, lit.size() - 17);
+  std::string out;
+  if (lit.size() < 2 || lit[0] != '\'') return out;
+  for (size_t i = 1; i + 1 < lit.size(); ++i) {
+    unsigned char c = lit[i];
+    if (c == '\'') ++i;  // '' stands for one quote
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+std::string Chunker::upsertPrefix(const TargetShape& s) const {
+  std::string cols = columnList(s.columns);
+  if (s.tenantColumn)
+    return "INSERT INTO " + quoteIdent(s.table) + " (" + quoteIdent(*s.tenantColumn) + "," + cols +
+           ") SELECT " + s.tenantLiteral + ",* FROM (VALUES ";
+  return "INSERT INTO " + quoteIdent(s.table) + " (" + cols + ") VALUES ";
+}
+
+std::string Chunker::upsertSuffix(const TargetShape& s) const {
+  std::string keys;
+  if (s.tenantColumn) keys = quoteIdent(*s.tenantColumn);
+  for (const auto& k : s.keyColumns) keys += (keys.empty() ? "" : ",") + quoteIdent(k);
+  std::string set;
+  for (const auto& c : s.columns)
+    set += (set.empty() ? "" : ",") + quoteIdent(c) + "=excluded." + quoteIdent(c);
+  return std::string(s.tenantColumn ? ") WHERE true" : "") + " ON CONFLICT (" + keys +
+         ") DO UPDATE SET " + set;
+}
+
+size_t Chunker::maxUpsertRows(const TargetShape& s) const {
+  size_t cols = s.columns.size() + (s.tenantColumn ? 1 : 0);
+  size_t budget = limits_.vdbeBudget();
+  size_t over = upsertOverhead(cols);
+  if (budget <= over) return 1;
+  return std::max<size_t>(1, (budget - over) / (cols + 1 + (s.tenantColumn ? 1 : 0)));
+}
+
+size_t Chunker::maxDeleteRows(const TargetShape& s) const {
+  size_t per = s.keyColumns.size() + 3;
+  size_t budget = limits_.vdbeBudget();
+  return budget > 64 + per ? (budget - 64) / per : 1;
+}
+
+void Chunker::fitRow(const TargetShape& s, RowLiteral& row) const {
+  size_t fixed = upsertPrefix(s).size() + upsertSuffix(s).size();
+  size_t room = limits_.maxStatementBytes > fixed ? limits_.maxStatementBytes - fixed : 0;
+  while (row.tupleBytes() > room) {
+    size_t best = row.values.size();
+    for (size_t i = 0; i < row.values.size(); ++i) {
+      const std::string& v = row.values[i];
+      bool movable = !v.empty() && (v[0] == '\'' || v[0] == 'X' || v[0] == 'C') && v.size() > 3;
+      if (movable && (best == row.values.size() || v.size() > row.values[best].size())) best = i;
+    }
+    if (best == row.values.size()) return;  // nothing left to move: D1 will refuse it
+    std::string& v = row.values[best];
+    bool text = v[0] != 'X';
+    row.parts.push_back({best, text, literalToHex(v)});
+    v = text ? "''" : "X''";
+  }
+}
+
+std::vector<std::string> Chunker::upserts(const TargetShape& s,
+                                          const std::vector<const RowLiteral*>& rows,
+                                          size_t maxRows) const {
+  std::vector<std::string> out;
+  const std::string prefix = upsertPrefix(s);
+  const std::string suffix = upsertSuffix(s);
+  const size_t rowCap = std::max<size_t>(1, std::min(maxRows, maxUpsertRows(s)));
+  std::string stmt;
+  size_t n = 0;
+  auto flush = [&] {
+    if (n == 0) return;
+    stmt += suffix;
+    out.push_back(std::move(stmt));
+    stmt.clear();
+    n = 0;
+  };
+  for (const RowLiteral* r : rows) {
+    size_t add = r->tupleBytes() + (n ? 1 : 0);
+    if (n > 0 && (n >= rowCap || stmt.size() + add + suffix.size() > limits_.maxStatementBytes))
+      flush();
+    if (n == 0) stmt = prefix;
+    if (n) stmt += ',';
+    stmt += '(';
+    for (size_t i = 0; i < r->values.size(); ++i) {
+      if (i) stmt += ',';
+      stmt += r->values[i];
+    }
+    stmt += ')';
+    ++n;
+  }
+  flush();
+  return out;
+}
+
+std::string Chunker::keyWhere(const TargetShape& s, const std::string& key) const {
+  std::string where;
+  if (s.tenantColumn) where = quoteIdent(*s.tenantColumn) + "=" + s.tenantLiteral + " AND ";
+  return where + "(" + columnList(s.keyColumns) + ")=(" + key + ")";
+}
+
+std::vector<std::string> Chunker::upsertWithParts(const TargetShape& s, const RowLiteral& row) const {
+  std::vector<std::string> out = upserts(s, {&row}, 1);
+  const size_t pieceHex = std::max<size_t>(2, limits_.partBytes * 2);
+  for (const auto& p : row.parts) {
+    const std::string col = quoteIdent(s.columns[p.column]);
+    for (size_t off = 0; off < p.hex.size(); off += pieceHex) {
+      std::string piece = "X'" + p.hex.substr(off, pieceHex) + "'";
+      std::string value = p.text ? col + "||CAST(" + piece + " AS TEXT)"
+                                 : "CAST(" + col + "||" + piece + " AS BLOB)";
+      out.push_back("UPDATE " + quoteIdent(s.table) + " SET " + col + "=" + value + " WHERE " +
+                    keyWhere(s, row.key));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Chunker::deletes(const TargetShape& s, const std::vector<std::string>& keys,
+                                          size_t maxRows) const {
+  std::vector<std::string> out;
+  const bool composite = s.keyColumns.size() > 1;
+  std::string prefix = "DELETE FROM " + quoteIdent(s.table) + " WHERE ";
+  if (s.tenantColumn) prefix += quoteIdent(*s.tenantColumn) + "=" + s.tenantLiteral + " AND ";
+  prefix += composite ? "(" + columnList(s.keyColumns) + ") IN (SELECT * FROM (VALUES "
+                      : columnList(s.keyColumns) + " IN (";
+  const std::string suffix = composite ? "))" : ")";
+  const size_t rowCap = std::max<size_t>(1, std::min(maxRows, maxDeleteRows(s)));
+  std::string stmt;
+  size_t n = 0;
+  for (const auto& k : keys) {
+    std::string item = composite ? tuple(k) : k;
+    if (n > 0 && (n >= rowCap || stmt.size() + item.size() + 1 + suffix.size() > limits_.maxStatementBytes)) {
+      out.push_back(stmt + suffix);
+      n = 0;
+    }
+    if (n == 0) stmt = prefix;
+    if (n) stmt += ',';
+    stmt += item;
+    ++n;
+  }
+  if (n) out.push_back(stmt + suffix);
+  return out;
+}
+
+std::string Chunker::rangeDelete(const TargetShape& s, const std::string* low,
+                                 const std::string* high) const {
+  std::string cols = s.keyColumns.size() > 1 ? "(" + columnList(s.keyColumns) + ")"
+                                             : columnList(s.keyColumns);
+  auto bound = [&](const std::string& k) { return s.keyColumns.size() > 1 ? tuple(k) : k; };
+  std::vector<std::string> terms;
+  if (s.tenantColumn) terms.push_back(quoteIdent(*s.tenantColumn) + "=" + s.tenantLiteral);
+  if (low) terms.push_back(cols + ">" + bound(*low));
+  if (high) terms.push_back(cols + "<=" + bound(*high));
+  std::string out = "DELETE FROM " + quoteIdent(s.table);
+  for (size_t i = 0; i < terms.size(); ++i) out += (i ? " AND " : " WHERE ") + terms[i];
+  return out;
+}
+
+}  // namespace d1sync

@@ -1,0 +1,205 @@
+// The replication engine: a state machine driven by its host.
+//
+//   Engine e(local, options);                  // CONSTRUCTOR: borrows `local`, which must outlive it
+//   for (;;) {
+//     Step s = e.next(now);                    // METHOD, inside one local transaction
+//     if (s.kind == Step::Send)  e.complete(d1.batch(s.request), now);   // also in a transaction
+//     if (s.kind == Step::Wait)  sleep until s.waitUntilMs (or return and let an alarm call back)
+//     if (s.kind == Step::Idle)  break;        // everything captured so far is in D1
+//     if (s.kind == Step::Failed) stop;        // FENCED, CONFIG, SCHEMA: needs a person
+//   }
+//
+// One D1 request is in flight at a time; batches reach D1 strictly in order.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "backoff.hpp"
+#include "chunker.hpp"
+#include "ddl.hpp"
+#include "errors.hpp"
+#include "fence.hpp"
+#include "host.hpp"
+#include "limits.hpp"
+#include "schema.hpp"
+#include "state.hpp"
+
+namespace d1sync {
+
+struct Options {
+  std::string sourceId;
+  std::optional<std::vector<std::string>> tables;  // default: every user table
+  std::optional<std::string> tenantColumn;
+  std::string tenantLiteral;  // the tenant value as an SQL literal ('room-42' or 42)
+  Limits limits;
+  SchemaMode schema = SchemaMode::Replica;
+  bool takeover = false;
+  uint64_t seed = 0;  // randomness for the incarnation id and backoff jitter (host supplied)
+};
+
+// Parses the JSON form the bindings pass ({sourceId, tables, tenant:{column,value}, limits,
+// schema, takeover, seed}). Returns an error message, empty on success.
+std::string parseOptions(const std::string& json, Options& out);
+
+struct Step {
+  enum Kind { Send, Wait, Idle, Failed } kind = Idle;
+  D1Request request;        // Send
+  int64_t waitUntilMs = 0;  // Wait
+  ErrorCode code = ErrorCode::None;  // Failed
+  std::string message;               // Failed
+};
+
+struct Status {
+  ErrorCode code = ErrorCode::None;
+  std::string message;
+  bool ok() const { return code == ErrorCode::None; }
+};
+
+class Engine {
+ public:
+  Engine(LocalDb& local, Options options);
+  ~Engine();
+
+  Step next(int64_t nowMs);
+  void complete(const D1Response& response, int64_t nowMs);
+
+  // True once the claim and the D1 schema are in place.
+  bool started() const { return phase_ == Phase::Running && schemaReady_; }
+  // Largest outbox sequence captured so far (reads the local database).
+  int64_t capturedSeq();
+  int64_t appliedSeq() const { return state_.appliedSeq; }
+  bool initialSyncDone() const;
+  std::optional<int64_t> nextRetryAt() const;
+  Status fatal() const { return fatal_; }
+
+  std::string healthJson(int64_t nowMs);
+  std::string metricsText(int64_t nowMs);
+  std::string quarantinedJson();
+  Status retryQuarantined(int64_t nowMs);
+  // Recopies one table (or all when empty) for this source; other sources' rows stay.
+  Status resync(const std::string& table);
+  // Drops the capture triggers and the bookkeeping tables.
+  Status uninstall();
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+ private:
+  enum class Phase { Init, Claim, Takeover, Running, Failed };
+
+  struct Unit {
+    enum Kind { Upsert, Delete, RangeDelete, Statement } kind = Statement;
+    std::string table;  // local name
+    std::string key;    // Delete
+    RowLiteral row;     // Upsert
+    bool hasLow = false, hasHigh = false;
+    std::string low, high;  // RangeDelete
+    std::string sql;        // Statement
+    size_t rows() const { return kind == Upsert ? 1 : 0; }
+  };
+  struct Job {
+    std::vector<Unit> units;
+    size_t maxRows = SIZE_MAX;
+  };
+  struct CopyEffect {
+    std::string table;
+    bool hasCursor = false;
+    std::string cursor;
+    bool bounded = false;
+    std::string upto;
+    int64_t total = 0;
+    int64_t rows = 0;
+    bool finished = false;
+  };
+  struct Page {
+    enum Kind { Schema, Copy, Changes } kind = Changes;
+    int64_t uptoSeq = 0;  // Changes: the watermark once every job is in D1
+    std::vector<CopyEffect> copies;
+    std::vector<std::pair<std::string, TablePhase>> phases;  // Schema: table -> new phase
+    std::vector<std::string> dropped;                        // Schema: tables gone locally
+    std::deque<Job> jobs;
+    int64_t rows = 0;
+  };
+  enum class Flight { None, Claim, Takeover, Probe, Job };
+
+  // engine.cpp
+  Step fail(ErrorCode code, const std::string& message);
+  Step send(Flight kind, std::vector<std::string> statements);
+  Step sendJob(int64_t nowMs);
+  void onJobDone(int64_t nowMs);
+  void onJobFailed(const std::string& error, int64_t nowMs);
+  void onProbe(const D1Response& r, int64_t nowMs);
+  void quarantine(const Unit& u, ErrorCode code, const std::string& error, int64_t nowMs);
+  void finishPage(int64_t nowMs);
+  void scheduleRetry(int64_t nowMs);
+  bool persist();
+  bool loadOrInit(int64_t nowMs);
+  std::string newBatchId();
+  void recordError(ErrorCode code, const std::string& message);
+
+  // engine_claim.cpp
+  Step claim(int64_t nowMs);
+  void onClaim(const D1Response& r, int64_t nowMs);
+  void onTakeover(const D1Response& r, int64_t nowMs);
+  void reconcileD1Tables(const Rows& d1Tables);
+
+  // engine_schema.cpp
+  bool refreshSchema(int64_t nowMs);
+  std::optional<Page> schemaPage();
+  bool installCapture(const Table& t);
+  TargetShape shapeOf(const Table& t, bool shadow) const;
+  static std::string shadowName(const std::string& table);
+
+  // engine_pages.cpp
+  std::optional<Page> copyPage();
+  std::optional<Page> changesPage();
+  bool readRows(const Table& t, const std::string& sql, size_t keyColumn,
+                std::vector<RowLiteral>& rows, std::vector<size_t>* unitIndex);
+  bool fetchBigValues(const Table& t, RowLiteral& row, const std::vector<size_t>& columns,
+                      const std::vector<bool>& text);
+  void planJobs(Page& page, std::vector<Unit> units);
+  std::vector<std::string> renderUnits(const Job& job) const;
+  std::string selectList(const Table& t, const std::string& alias) const;
+
+  // health.cpp
+  struct LiveFigures {
+    int64_t captured = 0, pending = 0, oldestAt = 0;
+    int64_t quarantined = 0;
+  };
+  LiveFigures liveFigures();
+
+  LocalDb& local_;
+  Options options_;
+  Chunker chunker_;
+  D1Shape shape_;
+  FenceId fenceId_;
+  State state_;
+  Phase phase_ = Phase::Init;
+  Status fatal_;
+  Backoff backoff_;
+  Random random_;
+  int64_t retryAtMs_ = 0;
+  int64_t now_ = 0;  // the host's clock at the current call
+  bool schemaReady_ = false;
+  bool needProbe_ = false;
+  std::string claimMark_;
+  SourceRow theirs_;
+  std::vector<Table> tables_;  // current local schema of replicated tables
+  std::vector<std::string> warnings_;
+  std::optional<Page> page_;
+  Flight flight_ = Flight::None;
+  uint64_t requestId_ = 0;
+  std::string flightBatch_;
+  size_t flightStatements_ = 0, flightBytes_ = 0;
+  int64_t flightRows_ = 0;
+  std::set<std::string> resyncRequests_;  // applied between pages
+  bool resyncAll_ = false;
+  int64_t flightStartMs_ = 0;
+  int schemaFailures_ = 0;
+};
+
+}  // namespace d1sync

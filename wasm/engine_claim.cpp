@@ -1,0 +1,203 @@
+// Claiming the sourceId on D1 and reconciling what D1 already holds with the local state.
+#include <algorithm>
+
+#include "engine.hpp"
+#include "sql_text.hpp"
+
+namespace d1sync {
+
+namespace {
+
+struct D1Table {
+  std::vector<std::string> columns;
+  std::vector<std::string> key;
+};
+
+// Columns and primary key of a D1 table, from its CREATE TABLE text.
+D1Table parseD1Table(const std::string& sql) {
+  D1Table out;
+  auto tk = tokenize(sql);
+  size_t open = 0;
+  while (open < tk.size() && !tk[open].isPunct('(')) ++open;
+  if (open == tk.size()) return out;
+  size_t close = matchParen(tk, open);
+  for (auto [b, e] : splitTopLevel(tk, open + 1, close)) {
+    size_t first = b;
+    if (tk[first].is("CONSTRAINT")) first += 2;
+    if (first >= e) continue;
+    if (tk[first].is("PRIMARY") && first + 2 < e && tk[first + 2].isPunct('(')) {
+      size_t pc = matchParen(tk, first + 2);
+      for (auto [kb, ke] : splitTopLevel(tk, first + 3, pc)) out.key.push_back(identName(tk[kb]));
+      continue;
+    }
+    if (tk[first].is("UNIQUE") || tk[first].is("CHECK") || tk[first].is("FOREIGN")) continue;
+    out.columns.push_back(identName(tk[b]));
+    for (size_t i = b + 1; i + 1 < e; ++i)
+      if (tk[i].is("PRIMARY") && tk[i + 1].is("KEY")) out.key.push_back(identName(tk[b]));
+  }
+  return out;
+}
+
+bool sameNames(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!equalsNoCase(a[i], b[i])) return false;
+  return true;
+}
+
+void resetCopy(TableState& t) {
+  t.copyStarted = t.hasCursor = t.bounded = false;
+  t.cursor.clear();
+  t.upto.clear();
+  t.copied = t.total = 0;
+}
+
+}  // namespace
+
+Step Engine::claim(int64_t nowMs) {
+  claimMark_ = "claim:" + std::to_string(random_.next());
+  return send(Flight::Claim, claimStatements(fenceId_, state_.appliedSeq, claimMark_, nowMs));
+}
+
+void Engine::onClaim(const D1Response& r, int64_t nowMs) {
+  if (!r.ok || r.results.size() <= kClaimTablesStatement) {
+    D1Failure f = classifyD1Error(r.error);
+    recordError(codeFor(f), r.error.empty() ? "D1 answered the claim with too few results" : r.error);
+    ++state_.counters.retries;
+    scheduleRetry(nowMs);
+    return;
+  }
+  const Rows& owner = r.results[kClaimTenantStatement];
+  if (owner.size() > 0) {
+    fail(ErrorCode::Config, "tenant " + fenceId_.tenantColumn + "=" + fenceId_.tenantLiteral +
+                                " already belongs to sourceId '" + owner.at(0, 0) + "'");
+    return;
+  }
+  SourceRow row = parseSourceRow(r.results[kClaimRowStatement]);
+  if (!row.present) {
+    fail(ErrorCode::Internal, "the claim of sourceId '" + state_.sourceId + "' left no row in D1");
+    return;
+  }
+  if (row.incarnation != state_.incarnation) {
+    if (options_.takeover) {
+      theirs_ = row;
+      phase_ = Phase::Takeover;
+      return;
+    }
+    fail(ErrorCode::Fenced, "sourceId '" + state_.sourceId +
+                                "' is owned by another database (incarnation " + row.incarnation +
+                                "); pass takeover: true to claim it and resync");
+    return;
+  }
+  state_.epoch = row.epoch;
+  if (row.lastBatch == claimMark_) {
+    // We just created the row. If we had replicated before, D1 lost it all: copy again.
+    if (state_.everClaimed) resyncAll_ = true;
+    state_.lastBatch = claimMark_;
+  } else if (!state_.pendingBatch.empty() && row.lastBatch == state_.pendingBatch) {
+    // The batch sent before a crash committed: adopt the watermark it carried.
+    if (row.appliedSeq > state_.appliedSeq) {
+      state_.appliedSeq = row.appliedSeq;
+      local_.exec("DELETE FROM _d1sync_log WHERE seq<=" + std::to_string(row.appliedSeq));
+    }
+    state_.lastBatch = row.lastBatch;
+  } else if (row.appliedSeq != state_.appliedSeq || row.lastBatch != state_.lastBatch) {
+    fail(ErrorCode::Fenced,
+         "D1 holds applied_seq " + std::to_string(row.appliedSeq) + " / last_batch '" +
+             row.lastBatch + "' for sourceId '" + state_.sourceId + "', this database expected " +
+             std::to_string(state_.appliedSeq) + " / '" + state_.lastBatch +
+             "': D1 was changed or restored behind d1sync's back; takeover: true resyncs it");
+    return;
+  }
+  state_.pendingBatch.clear();
+  state_.everClaimed = true;
+  reconcileD1Tables(r.results[kClaimTablesStatement]);
+  if (phase_ == Phase::Failed) return;
+  backoff_.reset();
+  phase_ = Phase::Running;
+  persist();
+}
+
+void Engine::onTakeover(const D1Response& r, int64_t nowMs) {
+  if (!r.ok || r.results.size() < 2) {
+    recordError(codeFor(classifyD1Error(r.error)), r.error);
+    ++state_.counters.retries;
+    scheduleRetry(nowMs);
+    return;
+  }
+  SourceRow row = parseSourceRow(r.results[1]);
+  if (!row.present || row.incarnation != state_.incarnation || row.lastBatch != claimMark_) {
+    fail(ErrorCode::Fenced, "another database changed sourceId '" + state_.sourceId +
+                                "' while this one was taking it over");
+    return;
+  }
+  state_.epoch = row.epoch;
+  state_.lastBatch = row.lastBatch;
+  state_.pendingBatch.clear();
+  resyncAll_ = true;  // D1 holds the previous owner's rows: converge them to ours
+  phase_ = Phase::Claim;
+  persist();
+}
+
+void Engine::reconcileD1Tables(const Rows& d1) {
+  auto find = [&](const std::string& name) -> const std::string* {
+    for (size_t i = 0; i < d1.size(); ++i)
+      if (equalsNoCase(d1.at(i, 0), name)) return &d1.at(i, 1);
+    return nullptr;
+  };
+  for (const auto& t : tables_) {
+    TableState& ts = state_.tables[t.name];
+    const std::string* real = find(t.name);
+    const std::string* shadow = find(shadowName(t.name));
+    if (ts.phase == TablePhase::Swap && !shadow) {
+      if (real) {
+        ts.phase = TablePhase::Live;  // the swap committed before a crash
+        ts.shadow = false;
+      } else {
+        ts.phase = TablePhase::Create;
+        resetCopy(ts);
+      }
+    }
+    if (ts.shadow && ts.phase == TablePhase::Copy && !shadow) {
+      ts.phase = TablePhase::Create;
+      resetCopy(ts);
+    }
+    if (ts.shadow) continue;
+    if (!real) {
+      ts.phase = TablePhase::Create;
+      ts.dropFirst = false;
+      ts.columns.clear();
+      resetCopy(ts);
+      continue;
+    }
+    D1Table info = parseD1Table(*real);
+    std::vector<std::string> wantKey = t.keyColumnNames();
+    if (shape_.tenant) wantKey.insert(wantKey.begin(), shape_.tenant->column);
+    if (!sameNames(info.key, wantKey)) {
+      if (shape_.tenant) {
+        fail(ErrorCode::Schema, "D1 table " + t.name +
+                                    " is shared with other tenants but its primary key differs "
+                                    "from this source's; it cannot be rebuilt from one tenant");
+        return;
+      }
+      ts.phase = TablePhase::Create;
+      ts.dropFirst = true;
+      resetCopy(ts);
+      continue;
+    }
+    ts.columns.clear();
+    for (const auto& c : info.columns) {
+      if (shape_.tenant && equalsNoCase(c, shape_.tenant->column)) continue;
+      if (t.keyKind == KeyKind::Rowid && equalsNoCase(c, t.d1RowidColumn)) continue;
+      ts.columns.push_back(c);
+    }
+    ts.key = t.keyColumnNames();
+    if (ts.phase == TablePhase::Create) {
+      // D1 already has a table of the right key: copy into it, converging its rows to ours.
+      ts.phase = TablePhase::Copy;
+      resetCopy(ts);
+    }
+  }
+}
+
+}  // namespace d1sync

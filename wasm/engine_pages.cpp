@@ -1,0 +1,388 @@
+// Reading pages from the local database (a slice of a table's initial copy, or a page of the
+// outbox with the rows as they are now) and planning them into D1 batches.
+#include <algorithm>
+#include <cstdlib>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine.hpp"
+#include "render.hpp"
+#include "sql_text.hpp"
+
+namespace d1sync {
+
+namespace {
+
+std::string joinCols(const std::vector<std::string>& v, const char* suffix = "") {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s + suffix;
+  return out;
+}
+
+std::string keyTuple(const Table& t, const std::string& alias) {
+  auto e = t.keyExprs(alias);
+  return e.size() == 1 ? e[0] : "(" + joinCols(e) + ")";
+}
+
+std::string boundTuple(const Table& t, const std::string& key) {
+  return t.keySize() == 1 ? key : "(" + key + ")";
+}
+
+}  // namespace
+
+std::string Engine::selectList(const Table& t, const std::string& alias) const {
+  std::string out = keyLiteralExpr(t, alias);
+  std::string prefix = alias.empty() ? "" : alias + ".";
+  for (size_t i : t.storedColumns())
+    out += "," + literalExpr(prefix + quoteIdent(t.columns[i].name),
+                             options_.limits.inlineValueBytes);
+  return out;
+}
+
+// Cells from `first` on are: key literal, then one literal per stored column.
+bool Engine::readRows(const Table& t, const std::string& sql, size_t first,
+                      std::vector<RowLiteral>& out, std::vector<size_t>* unitIndex) {
+  auto r = local_.exec(sql);
+  if (!r.ok) {
+    recordError(ErrorCode::Internal, "reading " + t.name + ": " + r.error);
+    return false;
+  }
+  const Rows& rows = r.rows;
+  const auto stored = t.storedColumns();
+  const TargetShape shape = shapeOf(t, false);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (first == 2 && rows.at(i, 1) != "1") continue;  // absent: the unit becomes a delete
+    RowLiteral row;
+    row.key = rows.at(i, first);
+    if (t.keyKind == KeyKind::Rowid) row.values.push_back(row.key);
+    std::vector<size_t> big;
+    std::vector<bool> bigText;
+    for (size_t c = 0; c < stored.size(); ++c) {
+      const std::string& cell = rows.at(i, first + 1 + c);
+      if (auto b = parseBigMarker(cell)) {
+        big.push_back(row.values.size());
+        bigText.push_back(b->text);
+        row.values.push_back(b->text ? "''" : "X''");
+        row.payloadBytes += b->bytes;
+      } else {
+        row.payloadBytes += literalPayloadBytes(cell);
+        row.values.push_back(cell);
+      }
+    }
+    if (!big.empty() && row.payloadBytes <= options_.limits.maxRowBytes &&
+        !fetchBigValues(t, row, big, bigText))
+      return false;
+    chunker_.fitRow(shape, row);
+    if (unitIndex) unitIndex->push_back(std::strtoull(rows.at(i, 0).c_str(), nullptr, 10));
+    out.push_back(std::move(row));
+  }
+  return true;
+}
+
+bool Engine::fetchBigValues(const Table& t, RowLiteral& row, const std::vector<size_t>& columns,
+                            const std::vector<bool>& text) {
+  const auto stored = t.storedColumns();
+  const size_t offset = t.keyKind == KeyKind::Rowid ? 1 : 0;
+  const size_t piece = std::max<size_t>(1, options_.limits.localStatementBytes / 4);
+  for (size_t n = 0; n < columns.size(); ++n) {
+    const Column& col = t.columns[stored[columns[n] - offset]];
+    std::string p = std::to_string(piece);
+    std::string sql = "WITH RECURSIVE r(o) AS (VALUES(1) UNION ALL SELECT o+" + p +
+                      " FROM r WHERE o+" + p + "<=length(CAST((SELECT " + quoteIdent(col.name) +
+                      " FROM " + quoteIdent(t.name) + " WHERE " + keyTuple(t, "") + "=" +
+                      boundTuple(t, row.key) + ") AS BLOB))) SELECT hex(substr(CAST(" +
+                      quoteIdent(col.name) + " AS BLOB), r.o, " + p + ")) FROM " +
+                      quoteIdent(t.name) + ", r WHERE " + keyTuple(t, "") + "=" +
+                      boundTuple(t, row.key) + " ORDER BY r.o";
+    auto r = local_.exec(sql);
+    if (!r.ok) {
+      recordError(ErrorCode::Internal, "reading a large value of " + t.name + ": " + r.error);
+      return false;
+    }
+    ValuePart part;
+    part.column = columns[n];
+    part.text = text[n];
+    for (size_t i = 0; i < r.rows.size(); ++i) part.hex += r.rows.at(i, 0);
+    row.parts.push_back(std::move(part));
+  }
+  return true;
+}
+
+std::optional<Engine::Page> Engine::copyPage() {
+  Page page;
+  page.kind = Page::Copy;
+  std::vector<Unit> units;
+  size_t budget = options_.limits.copyPageRows;
+  for (const auto& t : tables_) {
+    auto it = state_.tables.find(t.name);
+    if (it == state_.tables.end() || it->second.phase != TablePhase::Copy) continue;
+    const TableState& ts = it->second;
+    CopyEffect e;
+    e.table = t.name;
+    if (ts.copyStarted) {
+      e.bounded = ts.bounded;
+      e.upto = ts.upto;
+      e.total = ts.total;
+    } else {
+      // The copy runs up to the largest key present now; later rows come through the outbox.
+      std::vector<std::string> desc;
+      for (const auto& k : t.keyExprs("")) desc.push_back(k + " DESC");
+      auto r = local_.exec("SELECT " + keyLiteralExpr(t, "") + ", (SELECT count(*) FROM " +
+                           quoteIdent(t.name) + ") FROM " + quoteIdent(t.name) + " ORDER BY " +
+                           joinCols(desc) + " LIMIT 1");
+      if (!r.ok) {
+        recordError(ErrorCode::Internal, "reading " + t.name + ": " + r.error);
+        return std::nullopt;
+      }
+      e.bounded = r.rows.size() == 1;
+      if (e.bounded) {
+        e.upto = r.rows.at(0, 0);
+        e.total = std::strtoll(r.rows.at(0, 1).c_str(), nullptr, 10);
+      }
+    }
+    std::vector<RowLiteral> rows;
+    if (e.bounded) {
+      std::string where = keyTuple(t, "") + "<=" + boundTuple(t, e.upto);
+      if (ts.hasCursor) where += " AND " + keyTuple(t, "") + ">" + boundTuple(t, ts.cursor);
+      std::string sql = "SELECT " + selectList(t, "") + " FROM " + quoteIdent(t.name) +
+                        " WHERE " + where + " ORDER BY " + joinCols(t.keyExprs("")) + " LIMIT " +
+                        std::to_string(budget);
+      if (!readRows(t, sql, 0, rows, nullptr)) return std::nullopt;
+    }
+    e.finished = !e.bounded || rows.size() < budget;
+    e.rows = static_cast<int64_t>(rows.size());
+    e.hasCursor = ts.hasCursor || !rows.empty();
+    e.cursor = rows.empty() ? ts.cursor : rows.back().key;
+    // D1 rows in the copied range that the local table lacks go in the same batch.
+    Unit range;
+    range.kind = Unit::RangeDelete;
+    range.table = t.name;
+    range.hasLow = ts.hasCursor;
+    range.low = ts.cursor;
+    range.hasHigh = !e.finished;
+    range.high = e.cursor;
+    units.push_back(std::move(range));
+    for (auto& row : rows) {
+      Unit u;
+      u.table = t.name;
+      if (row.payloadBytes > options_.limits.maxRowBytes) {
+        u.kind = Unit::Delete;
+        u.key = row.key;
+        quarantine(u, ErrorCode::D1Limit,
+                   "row of " + std::to_string(row.payloadBytes) + " bytes exceeds D1's " +
+                       std::to_string(options_.limits.maxRowBytes) + "-byte row limit",
+                   now_);
+        continue;
+      }
+      u.kind = Unit::Upsert;
+      u.row = std::move(row);
+      units.push_back(std::move(u));
+    }
+    page.rows += e.rows;
+    page.copies.push_back(std::move(e));
+    budget -= std::min(budget, rows.size());
+    if (budget == 0) break;
+  }
+  if (page.copies.empty()) return std::nullopt;
+  planJobs(page, std::move(units));
+  return page;
+}
+
+std::optional<Engine::Page> Engine::changesPage() {
+  auto log = local_.exec("SELECT seq, tbl, key FROM _d1sync_log WHERE seq>" +
+                         std::to_string(state_.appliedSeq) + " ORDER BY seq LIMIT " +
+                         std::to_string(options_.limits.pageChanges));
+  if (!log.ok) {
+    recordError(ErrorCode::Internal, "reading the outbox: " + log.error);
+    return std::nullopt;
+  }
+  if (log.rows.size() == 0) return std::nullopt;
+  Page page;
+  page.kind = Page::Changes;
+  page.uptoSeq = std::strtoll(log.rows.at(log.rows.size() - 1, 0).c_str(), nullptr, 10);
+
+  // Coalesce: one unit per (table, key), whatever happened to it in between.
+  std::vector<std::string> order;
+  std::unordered_map<std::string, std::vector<std::string>> keys;
+  std::unordered_map<std::string, std::unordered_set<std::string>> seen;
+  for (size_t i = 0; i < log.rows.size(); ++i) {
+    const std::string& tbl = log.rows.at(i, 1);
+    const std::string& key = log.rows.at(i, 2);
+    if (!keys.count(tbl)) order.push_back(tbl);
+    if (seen[tbl].insert(key).second) keys[tbl].push_back(key);
+  }
+
+  std::vector<Unit> deletes, upserts;
+  const Limits& L = options_.limits;
+  for (const auto& t : tables_) {
+    auto kit = keys.find(t.name);
+    if (kit == keys.end()) continue;  // changes of dropped or unreplicated tables fall away
+    const auto& tkeys = kit->second;
+    std::vector<bool> present(tkeys.size(), false);
+    const std::string select = selectList(t, "t");
+    std::string on;
+    auto exprs = t.keyExprs("t");
+    for (size_t k = 0; k < exprs.size(); ++k)
+      on += (k ? " AND " : "") + exprs[k] + "=v.column" + std::to_string(k + 2);
+    const std::string head = "SELECT v.column1, " + exprs[0] + " IS NOT NULL, " + select +
+                             " FROM (VALUES ";
+    const std::string tail = ") AS v LEFT JOIN " + quoteIdent(t.name) + " AS t ON " + on;
+    const size_t maxKeys = std::max<size_t>(1, L.vdbeBudget() / (t.keySize() + 4) / 2);
+    std::unordered_set<std::string> sent;
+    for (size_t start = 0; start < tkeys.size();) {
+      std::string values;
+      size_t end = start;
+      while (end < tkeys.size() && end - start < maxKeys &&
+             (end == start ||
+              head.size() + values.size() + tkeys[end].size() + tail.size() + 24 < L.localStatementBytes)) {
+        values += (end == start ? "(" : ",(") + std::to_string(end) + "," + tkeys[end] + ")";
+        ++end;
+      }
+      std::vector<RowLiteral> rows;
+      std::vector<size_t> index;
+      if (!readRows(t, head + values + tail, 2, rows, &index)) return std::nullopt;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        present[index[i]] = true;
+        if (!sent.insert(rows[i].key).second) continue;  // two keys equal under a collation
+        Unit u;
+        u.table = t.name;
+        if (rows[i].payloadBytes > L.maxRowBytes) {
+          u.kind = Unit::Delete;
+          u.key = rows[i].key;
+          quarantine(u, ErrorCode::D1Limit,
+                     "row of " + std::to_string(rows[i].payloadBytes) + " bytes exceeds D1's " +
+                         std::to_string(L.maxRowBytes) + "-byte row limit",
+                     now_);
+          deletes.push_back(std::move(u));
+          continue;
+        }
+        u.kind = Unit::Upsert;
+        u.row = std::move(rows[i]);
+        upserts.push_back(std::move(u));
+      }
+      start = end;
+    }
+    for (size_t k = 0; k < tkeys.size(); ++k) {
+      if (present[k]) continue;
+      Unit u;
+      u.kind = Unit::Delete;
+      u.table = t.name;
+      u.key = tkeys[k];
+      deletes.push_back(std::move(u));
+    }
+  }
+  // Deletes first (children before parents), then upserts (parents before children): a key
+  // that only changed case under NOCASE is deleted and then written under its new spelling.
+  auto pos = [&](const std::string& n) {
+    for (size_t i = 0; i < tables_.size(); ++i)
+      if (tables_[i].name == n) return i;
+    return tables_.size();
+  };
+  std::stable_sort(deletes.begin(), deletes.end(),
+                   [&](const Unit& a, const Unit& b) { return pos(a.table) > pos(b.table); });
+  std::vector<Unit> units = std::move(deletes);
+  for (auto& u : upserts) units.push_back(std::move(u));
+  page.rows = static_cast<int64_t>(upserts.size());
+  planJobs(page, std::move(units));
+  return page;
+}
+
+void Engine::planJobs(Page& page, std::vector<Unit> units) {
+  const Limits& L = options_.limits;
+  const size_t maxStatements =
+      static_cast<size_t>(std::max(4, std::min(L.maxStatementsPerBatch, L.queriesPerInvocation) - 3));
+  const size_t maxRows = std::max<size_t>(1, L.rowsPerBatchByTime());
+  Job job;
+  double statements = 0;
+  size_t bytes = 0, rows = 0;
+  std::string groupTable;
+  int groupKind = -1;
+  auto close = [&] {
+    page.jobs.push_back(std::move(job));
+    job = Job{};
+    statements = 0;
+    bytes = rows = 0;
+    groupKind = -1;
+  };
+  for (auto& u : units) {
+    size_t ubytes = 64;
+    double ustatements = 0;
+    if (u.kind == Unit::Upsert) {
+      ubytes = u.row.tupleBytes();
+      // A row's share of a statement, by bytes and by the VDBE row cap.
+      ustatements = std::max(static_cast<double>(ubytes) / (L.maxStatementBytes * 0.9),
+                             1.0 / static_cast<double>(std::max<size_t>(1, L.vdbeBudget() / 128)));
+      for (const auto& p : u.row.parts) {
+        ubytes += p.hex.size();
+        ustatements += 1.0 + static_cast<double>(p.hex.size()) / (2.0 * L.partBytes);
+      }
+    } else if (u.kind == Unit::Delete) {
+      ubytes = u.key.size() + 1;
+      ustatements = static_cast<double>(ubytes) / (L.maxStatementBytes * 0.9);
+    } else {
+      ubytes = u.sql.size() + 200;
+      ustatements = 1;
+    }
+    if (groupKind != static_cast<int>(u.kind) || groupTable != u.table) ustatements += 1;
+    if (!job.units.empty() &&
+        (statements + ustatements > static_cast<double>(maxStatements) ||
+         bytes + ubytes > L.maxBatchBytes || rows + u.rows() > maxRows))
+      close();
+    statements += ustatements;
+    bytes += ubytes;
+    rows += u.rows();
+    groupKind = static_cast<int>(u.kind);
+    groupTable = u.table;
+    job.units.push_back(std::move(u));
+  }
+  if (!job.units.empty() || page.jobs.empty()) page.jobs.push_back(std::move(job));
+}
+
+std::vector<std::string> Engine::renderUnits(const Job& job) const {
+  std::vector<std::string> out;
+  auto tableOf = [&](const std::string& name) -> const Table* {
+    for (const auto& t : tables_)
+      if (t.name == name) return &t;
+    return nullptr;
+  };
+  for (size_t i = 0; i < job.units.size();) {
+    const Unit& u = job.units[i];
+    if (u.kind == Unit::Statement) {
+      out.push_back(u.sql);
+      ++i;
+      continue;
+    }
+    const Table* t = tableOf(u.table);
+    auto st = state_.tables.find(u.table);
+    if (!t || st == state_.tables.end()) {
+      ++i;
+      continue;
+    }
+    const TargetShape shape = shapeOf(*t, st->second.shadow);
+    if (u.kind == Unit::RangeDelete) {
+      out.push_back(chunker_.rangeDelete(shape, u.hasLow ? &u.low : nullptr,
+                                         u.hasHigh ? &u.high : nullptr));
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < job.units.size() && job.units[j].kind == u.kind && job.units[j].table == u.table) ++j;
+    if (u.kind == Unit::Delete) {
+      std::vector<std::string> keys;
+      for (size_t k = i; k < j; ++k) keys.push_back(job.units[k].key);
+      for (auto& s : chunker_.deletes(shape, keys, job.maxRows)) out.push_back(std::move(s));
+    } else {
+      std::vector<const RowLiteral*> simple;
+      for (size_t k = i; k < j; ++k)
+        if (job.units[k].row.parts.empty()) simple.push_back(&job.units[k].row);
+      for (auto& s : chunker_.upserts(shape, simple, job.maxRows)) out.push_back(std::move(s));
+      for (size_t k = i; k < j; ++k)
+        if (!job.units[k].row.parts.empty())
+          for (auto& s : chunker_.upsertWithParts(shape, job.units[k].row)) out.push_back(std::move(s));
+    }
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace d1sync

@@ -1,0 +1,255 @@
+// Following the local schema: new tables, dropped tables and ADD COLUMN live; anything else
+// rebuilds the D1 table through a shadow copy so readers never see it half-filled.
+#include <algorithm>
+
+#include "capture.hpp"
+#include "engine.hpp"
+#include "sql_text.hpp"
+
+namespace d1sync {
+
+namespace {
+
+void resetCopy(TableState& t) {
+  t.copyStarted = t.hasCursor = t.bounded = false;
+  t.cursor.clear();
+  t.upto.clear();
+  t.copied = t.total = 0;
+}
+
+bool containsNoCase(const std::vector<std::string>& v, const std::string& s) {
+  for (const auto& x : v)
+    if (equalsNoCase(x, s)) return true;
+  return false;
+}
+
+// True when `now` only appends columns to `before` (what ALTER TABLE ADD COLUMN does).
+bool onlyAddsColumns(const std::vector<std::string>& before, const Table& now) {
+  if (before.size() > now.columns.size()) return false;
+  for (size_t i = 0; i < before.size(); ++i)
+    if (!equalsNoCase(before[i], now.columns[i].name)) return false;
+  for (size_t i = before.size(); i < now.columns.size(); ++i)
+    if (now.columns[i].hidden == 3) return false;  // STORED generated cannot be added
+  return true;
+}
+
+// Parents before children, so strict mode inserts in an order foreign keys accept.
+void orderByParents(std::vector<Table>& tables) {
+  std::vector<Table> out;
+  std::vector<bool> done(tables.size(), false);
+  for (size_t round = 0; round < tables.size() && out.size() < tables.size(); ++round) {
+    for (size_t i = 0; i < tables.size(); ++i) {
+      if (done[i]) continue;
+      bool ready = true;
+      for (const auto& p : tables[i].parents)
+        for (size_t j = 0; j < tables.size(); ++j)
+          if (!done[j] && j != i && equalsNoCase(tables[j].name, p)) ready = false;
+      if (ready || round + 1 == tables.size()) {
+        done[i] = true;
+        out.push_back(std::move(tables[i]));
+      }
+    }
+  }
+  tables = std::move(out);
+}
+
+}  // namespace
+
+std::string Engine::shadowName(const std::string& table) { return "_d1sync_new_" + table; }
+
+TargetShape Engine::shapeOf(const Table& t, bool shadow) const {
+  TargetShape s;
+  s.table = shadow ? shadowName(t.name) : t.name;
+  s.columns = d1Columns(t, D1Shape{shape_.mode, std::nullopt});
+  s.keyColumns = t.keyColumnNames();
+  if (shape_.tenant) {
+    s.tenantColumn = shape_.tenant->column;
+    s.tenantLiteral = shape_.tenant->literal;
+  }
+  return s;
+}
+
+bool Engine::installCapture(const Table& t) {
+  std::string sql;
+  for (const auto& s : captureDdl(t, warnings_)) sql += s + ";";
+  auto r = local_.exec(sql);
+  if (!r.ok) recordError(ErrorCode::Internal, "installing capture on " + t.name + ": " + r.error);
+  return r.ok;
+}
+
+bool Engine::refreshSchema(int64_t nowMs) {
+  (void)nowMs;
+  auto m = local_.exec(masterQuery());
+  if (!m.ok) {
+    recordError(ErrorCode::Internal, "reading sqlite_master: " + m.error);
+    return false;
+  }
+  auto entries = parseMaster(m.rows);
+  std::vector<Table> next;
+  for (const auto& e : entries) {
+    if (e.type != "table") continue;
+    if (options_.tables &&
+        std::find(options_.tables->begin(), options_.tables->end(), e.name) == options_.tables->end())
+      continue;
+    std::string why = skipReason(e, entries);
+    if (!why.empty()) {
+      if (why.rfind("virtual", 0) == 0 || why.rfind("shadow", 0) == 0) {
+        std::string w = "skipped " + e.name + ": " + why;
+        if (std::find(warnings_.begin(), warnings_.end(), w) == warnings_.end())
+          warnings_.push_back(w);
+      }
+      continue;
+    }
+    const Table* cached = nullptr;
+    for (const auto& t : tables_)
+      if (t.name == e.name && t.sql == e.sql) cached = &t;
+    if (cached) {
+      next.push_back(*cached);
+      // Index changes do not touch the table's SQL: refresh when an index entry changed.
+      size_t indexes = 0;
+      for (const auto& x : entries)
+        if (x.type == "index" && x.tblName == e.name) ++indexes;
+      size_t known = 0;
+      for (const auto& ix : cached->indexes)
+        if (ix.origin != "pk") ++known;
+      if (indexes == known) continue;
+      next.pop_back();
+    }
+    std::string error;
+    auto t = readTable(local_, e, entries, error);
+    if (!t) {
+      recordError(ErrorCode::Internal, error);
+      return false;
+    }
+    std::string problem = shapeProblem(*t, shape_, options_.limits.maxColumns);
+    if (!problem.empty()) {
+      fail(ErrorCode::Config, problem);
+      return false;
+    }
+    next.push_back(std::move(*t));
+  }
+  if (shape_.mode == SchemaMode::Strict) orderByParents(next);
+
+  for (const auto& t : next) {
+    bool triggersOk = true;
+    for (const auto& name : captureTriggerNames(t)) {
+      bool found = false;
+      for (const auto& e : entries)
+        if (e.type == "trigger" && equalsNoCase(e.name, name)) found = true;
+      if (!found) triggersOk = false;
+    }
+    if (!triggersOk && !installCapture(t)) return false;
+    auto it = state_.tables.find(t.name);
+    if (it == state_.tables.end()) {
+      TableState ts;
+      ts.sql = t.sql;
+      state_.tables[t.name] = ts;
+      continue;
+    }
+    TableState& ts = it->second;
+    bool wasCaptured = ts.phase == TablePhase::Live || ts.phase == TablePhase::Copy;
+    if (ts.sql != t.sql && !ts.sql.empty()) {
+      bool sameKey = ts.key.empty() || ts.key == t.keyColumnNames();
+      if (sameKey && onlyAddsColumns(ts.columns, t)) {
+        // ADD COLUMN: schemaPage() adds it to D1 and the copy/outbox carry on.
+      } else if (shape_.tenant && sameKey) {
+        resyncRequests_.insert(t.name);  // recopy this tenant's rows into the shared table
+      } else if (shape_.tenant) {
+        fail(ErrorCode::Schema, "table " + t.name +
+                                    " changed its primary key; a D1 table shared with other "
+                                    "tenants cannot follow");
+        return false;
+      } else {
+        ts.phase = TablePhase::Create;
+        ts.shadow = true;
+        resetCopy(ts);
+      }
+    } else if (!triggersOk && wasCaptured) {
+      // Writes made while the triggers were missing were not captured: copy again.
+      resyncRequests_.insert(t.name);
+    }
+    ts.sql = t.sql;
+  }
+  tables_ = std::move(next);
+
+  if (!page_) {
+    for (auto& [name, ts] : state_.tables) {
+      if (!resyncAll_ && !resyncRequests_.count(name)) continue;
+      if (ts.phase == TablePhase::Live || ts.phase == TablePhase::Copy) {
+        ts.phase = TablePhase::Copy;
+        resetCopy(ts);
+      }
+    }
+    resyncAll_ = false;
+    resyncRequests_.clear();
+  }
+  return true;
+}
+
+std::optional<Engine::Page> Engine::schemaPage() {
+  Page page;
+  page.kind = Page::Schema;
+  std::vector<Unit> units;
+  auto stmt = [&](std::string sql) {
+    Unit u;
+    u.kind = Unit::Statement;
+    u.sql = std::move(sql);
+    units.push_back(std::move(u));
+  };
+  for (const auto& t : tables_) {
+    TableState& ts = state_.tables[t.name];
+    if (ts.phase == TablePhase::Create) {
+      std::string name = ts.shadow ? shadowName(t.name) : t.name;
+      if (ts.shadow || ts.dropFirst) stmt("DROP TABLE IF EXISTS " + quoteIdent(name));
+      stmt(createTableDdl(t, name, shape_));
+      if (!ts.shadow)
+        for (auto& s : createIndexDdl(t, name, shape_)) stmt(std::move(s));
+      page.phases.emplace_back(t.name, TablePhase::Copy);
+    } else if (ts.phase == TablePhase::Swap) {
+      stmt("DROP TABLE IF EXISTS " + quoteIdent(t.name));
+      stmt("ALTER TABLE " + quoteIdent(shadowName(t.name)) + " RENAME TO " + quoteIdent(t.name));
+      for (auto& s : createIndexDdl(t, t.name, shape_)) stmt(std::move(s));
+      page.phases.emplace_back(t.name, TablePhase::Live);
+    } else {
+      std::vector<std::string> missing;
+      for (const auto& c : t.columns)
+        if (!containsNoCase(ts.columns, c.name)) missing.push_back(c.name);
+      bool extra = false;
+      for (const auto& c : ts.columns)
+        if (!t.column(c)) extra = true;
+      if (extra && !shape_.tenant) {
+        // D1 holds columns the local table lacks: rebuild it to match.
+        ts.phase = TablePhase::Create;
+        ts.shadow = true;
+        resetCopy(ts);
+        return schemaPage();
+      }
+      if (missing.empty()) continue;
+      std::string name = ts.shadow ? shadowName(t.name) : t.name;
+      for (const auto& c : t.columns)
+        if (!containsNoCase(ts.columns, c.name))
+          stmt("ALTER TABLE " + quoteIdent(name) + " ADD COLUMN " + columnDefinition(c, shape_));
+      page.phases.emplace_back(t.name, ts.phase);
+    }
+  }
+  for (const auto& [name, ts] : state_.tables) {
+    bool present = false;
+    for (const auto& t : tables_)
+      if (t.name == name) present = true;
+    if (present) continue;
+    if (shape_.tenant) {
+      if (ts.phase != TablePhase::Create)
+        stmt("DELETE FROM " + quoteIdent(name) + " WHERE " + quoteIdent(shape_.tenant->column) +
+             "=" + shape_.tenant->literal);
+    } else {
+      stmt("DROP TABLE IF EXISTS " + quoteIdent(name));
+      stmt("DROP TABLE IF EXISTS " + quoteIdent(shadowName(name)));
+    }
+    page.dropped.push_back(name);
+  }
+  if (units.empty() && page.phases.empty() && page.dropped.empty()) return std::nullopt;
+  planJobs(page, std::move(units));
+  return page;
+}
+
+}  // namespace d1sync

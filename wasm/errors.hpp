@@ -1,0 +1,26 @@
+// Error codes (stable, shown to users as D1SyncError.code) and the classification of D1's
+// messages, in the order SPEC gives: first match wins.
+#pragma once
+
+#include <string>
+
+namespace d1sync {
+
+enum class ErrorCode { None, D1Transient, D1Limit, D1Constraint, Schema, Fenced, Config, Internal };
+
+const char* codeName(ErrorCode code);
+
+enum class D1Failure {
+  Fenced,      // our guard refused the batch: another writer, or our own lost commit
+  DeferredFk,  // a deferred FOREIGN KEY failing at commit: row-level, not transient
+  Transient,   // retry the same batch after backoff (and after checking it did not commit)
+  Limit,       // a statement is too big for D1: split it
+  Schema,      // D1 lacks a table or column we expect
+  Row,         // a constraint D1 enforces refused some row
+  Other,       // anything else: retried with backoff, reported as INTERNAL
+};
+
+D1Failure classifyD1Error(const std::string& message);
+ErrorCode codeFor(D1Failure failure);
+
+}  // namespace d1sync

@@ -1,0 +1,117 @@
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "engine.hpp"
+#include "sql_text.hpp"
+
+namespace d1sync {
+
+using json = nlohmann::json;
+
+namespace {
+
+// Reads a positive integer limit; returns an error message or empty.
+std::string readLimit(const json& limits, const char* name, int64_t max, int64_t& out) {
+  auto it = limits.find(name);
+  if (it == limits.end() || it->is_null()) return {};
+  if (!it->is_number_integer() || it->get<int64_t>() <= 0 || it->get<int64_t>() > max)
+    return std::string("limits.") + name + " must be a positive integer no larger than " +
+           std::to_string(max);
+  out = it->get<int64_t>();
+  return {};
+}
+
+}  // namespace
+
+std::string parseOptions(const std::string& text, Options& o) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return "options must be a JSON object";
+  auto sid = j.find("sourceId");
+  if (sid == j.end() || !sid->is_string() || sid->get<std::string>().empty())
+    return "sourceId must be a non-empty string";
+  o.sourceId = sid->get<std::string>();
+  if (o.sourceId.size() > 512) return "sourceId is longer than 512 bytes";
+  auto tables = j.find("tables");
+  if (tables != j.end() && !tables->is_null()) {
+    if (!tables->is_array()) return "tables must be an array of table names";
+    std::vector<std::string> names;
+    for (const auto& t : *tables) {
+      if (!t.is_string() || t.get<std::string>().empty()) return "tables must hold table names";
+      names.push_back(t.get<std::string>());
+    }
+    o.tables = names;
+  }
+  auto tenant = j.find("tenant");
+  if (tenant != j.end() && !tenant->is_null()) {
+    if (!tenant->is_object()) return "tenant must be { column, value }";
+    auto col = tenant->find("column");
+    auto val = tenant->find("value");
+    if (col == tenant->end() || !col->is_string() || col->get<std::string>().empty())
+      return "tenant.column must be a non-empty string";
+    o.tenantColumn = col->get<std::string>();
+    if (val != tenant->end() && val->is_string()) {
+      o.tenantLiteral = quoteText(val->get<std::string>());
+    } else if (val != tenant->end() && val->is_number_integer()) {
+      o.tenantLiteral = std::to_string(val->get<int64_t>());
+    } else {
+      return "tenant.value must be a string or an integer";
+    }
+  }
+  auto schema = j.find("schema");
+  if (schema != j.end() && !schema->is_null()) {
+    if (*schema == "replica") o.schema = SchemaMode::Replica;
+    else if (*schema == "strict") o.schema = SchemaMode::Strict;
+    else return "schema must be 'replica' or 'strict'";
+  }
+  auto takeover = j.find("takeover");
+  if (takeover != j.end() && !takeover->is_null()) {
+    if (!takeover->is_boolean()) return "takeover must be true or false";
+    o.takeover = takeover->get<bool>();
+  }
+  auto seed = j.find("seed");
+  if (seed != j.end() && seed->is_number_unsigned()) o.seed = seed->get<uint64_t>();
+  auto limits = j.find("limits");
+  if (limits != j.end() && !limits->is_null()) {
+    if (!limits->is_object()) return "limits must be an object";
+    Limits& L = o.limits;
+    struct Field {
+      const char* name;
+      int64_t max;
+      std::function<void(int64_t)> set;
+    };
+    const Field fields[] = {
+        {"statementBytes", 100000, [&](int64_t v) { L.maxStatementBytes = v; }},
+        {"boundParameters", 100, [&](int64_t v) { L.maxBoundParameters = static_cast<int>(v); }},
+        {"columns", 100, [&](int64_t v) { L.maxColumns = static_cast<int>(v); }},
+        {"rowBytes", 2000000, [&](int64_t v) { L.maxRowBytes = v; }},
+        {"vdbeOps", 21504, [&](int64_t v) { L.vdbeOps = static_cast<int>(v); }},
+        {"statementsPerBatch", 50000, [&](int64_t v) { L.maxStatementsPerBatch = static_cast<int>(v); }},
+        {"batchBytes", 100000000, [&](int64_t v) { L.maxBatchBytes = v; }},
+        {"batchTimeMs", 30000, [&](int64_t v) { L.batchTimeBudgetMs = v; }},
+        {"queriesPerInvocation", 1000000, [&](int64_t v) { L.queriesPerInvocation = static_cast<int>(v); }},
+        {"pageChanges", 1000000, [&](int64_t v) { L.pageChanges = v; }},
+        {"copyPageRows", 1000000, [&](int64_t v) { L.copyPageRows = v; }},
+    };
+    for (const auto& f : fields) {
+      int64_t v = 0;
+      std::string err = readLimit(*limits, f.name, f.max, v);
+      if (!err.empty()) return err;
+      if (v) f.set(v);
+    }
+    for (auto it = limits->begin(); it != limits->end(); ++it) {
+      bool known = false;
+      for (const auto& f : fields) known = known || it.key() == f.name;
+      if (!known) return "limits." + it.key() + " is not a known limit";
+    }
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    static const char* const kKnown[] = {"sourceId", "tables", "tenant", "schema",
+                                         "takeover", "seed",   "limits"};
+    bool known = false;
+    for (const char* k : kKnown) known = known || it.key() == k;
+    if (!known) return "unknown option '" + it.key() + "'";
+  }
+  return {};
+}
+
+}  // namespace d1sync

@@ -1,0 +1,39 @@
+// Values leave the local database as SQL literals rendered by the local SQLite itself, so no
+// host number type ever holds them. Literal forms:
+//   NULL | integer | real (quote(), exact round trip; 9e999 / -9e999 for infinities)
+//   'text'                      text without NUL bytes (quote())
+//   CAST(X'<hex>' AS TEXT)      text holding NUL bytes (quote() would stop at the first NUL)
+//   X'<hex>'                    blob
+// A value longer than the inline limit is not rendered but marked "~t<bytes>" or "~b<bytes>";
+// the engine then reads it in hex pieces and sends it in parts.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "schema.hpp"
+
+namespace d1sync {
+
+// SQL expression rendering the value of `expr` as a literal (or a big-value marker).
+std::string literalExpr(const std::string& expr, size_t inlineBytes);
+// SQL expression rendering the key of a row as comma-separated literals ("1,'a'").
+std::string keyLiteralExpr(const Table& table, const std::string& alias);
+
+struct BigValue {
+  bool text = false;
+  size_t bytes = 0;
+};
+std::optional<BigValue> parseBigMarker(const std::string& cell);
+
+// Bytes the literal occupies once stored (what D1's row-size limit counts), from its text.
+size_t literalPayloadBytes(const std::string& literal);
+
+// Splits a comma-separated key literal list into its literals.
+std::vector<std::string> splitKeyLiteral(const std::string& key);
+
+// Current time in ms since the epoch, as SQLite 3.40, workerd and sqlite-wasm all compute it.
+const char* nowMsExpr();
+
+}  // namespace d1sync

@@ -1,0 +1,137 @@
+#include "state.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace d1sync {
+
+using json = nlohmann::json;
+
+const char* phaseName(TablePhase p) {
+  switch (p) {
+    case TablePhase::Create: return "create";
+    case TablePhase::Copy: return "copy";
+    case TablePhase::Swap: return "swap";
+    case TablePhase::Live: return "live";
+  }
+  return "create";
+}
+
+namespace {
+
+TablePhase phaseFrom(const std::string& s) {
+  if (s == "copy") return TablePhase::Copy;
+  if (s == "swap") return TablePhase::Swap;
+  if (s == "live") return TablePhase::Live;
+  return TablePhase::Create;
+}
+
+// Reads a member without aborting on a missing key or a wrong type (exceptions are off).
+template <typename T>
+T get(const json& j, const char* key, T fallback) {
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  if constexpr (std::is_same_v<T, std::string>) {
+    return it->is_string() ? it->template get<std::string>() : fallback;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return it->is_boolean() ? it->template get<bool>() : fallback;
+  } else {
+    return it->is_number() ? it->template get<T>() : fallback;
+  }
+}
+
+}  // namespace
+
+std::string stateToJson(const State& s) {
+  json tables = json::object();
+  for (const auto& [name, t] : s.tables) {
+    tables[name] = {{"sql", t.sql},         {"columns", t.columns}, {"key", t.key},
+                    {"phase", phaseName(t.phase)},
+                    {"shadow", t.shadow},   {"dropFirst", t.dropFirst},
+                    {"copyStarted", t.copyStarted},
+                    {"hasCursor", t.hasCursor},
+                    {"cursor", t.cursor},   {"bounded", t.bounded},
+                    {"upto", t.upto},       {"copied", t.copied},
+                    {"total", t.total}};
+  }
+  const Counters& c = s.counters;
+  json counters = {{"totalSyncs", c.totalSyncs},         {"syncErrors", c.syncErrors},
+                   {"retries", c.retries},               {"rowsReplicated", c.rowsReplicated},
+                   {"statementsSent", c.statementsSent}, {"batchesSent", c.batchesSent},
+                   {"bytesSent", c.bytesSent},           {"lastSyncAt", c.lastSyncAt},
+                   {"lastSuccessAt", c.lastSuccessAt},   {"syncSecondsSum", c.syncSecondsSum},
+                   {"lastError", c.lastError},           {"lastErrorCode", c.lastErrorCode}};
+  json doc = {{"version", 1},
+              {"sourceId", s.sourceId},
+              {"incarnation", s.incarnation},
+              {"epoch", s.epoch},
+              {"appliedSeq", s.appliedSeq},
+              {"lastBatch", s.lastBatch},
+              {"pendingBatch", s.pendingBatch},
+              {"batchCounter", s.batchCounter},
+              {"everClaimed", s.everClaimed},
+              {"tables", tables},
+              {"counters", counters}};
+  return doc.dump();
+}
+
+bool stateFromJson(const std::string& text, State& s) {
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || get<int>(doc, "version", 0) != 1) return false;
+  State out;
+  out.sourceId = get<std::string>(doc, "sourceId", "");
+  out.incarnation = get<std::string>(doc, "incarnation", "");
+  out.epoch = get<int64_t>(doc, "epoch", 0);
+  out.appliedSeq = get<int64_t>(doc, "appliedSeq", 0);
+  out.lastBatch = get<std::string>(doc, "lastBatch", "");
+  out.pendingBatch = get<std::string>(doc, "pendingBatch", "");
+  out.batchCounter = get<int64_t>(doc, "batchCounter", 0);
+  out.everClaimed = get<bool>(doc, "everClaimed", false);
+  auto tables = doc.find("tables");
+  if (tables != doc.end() && tables->is_object()) {
+    for (auto it = tables->begin(); it != tables->end(); ++it) {
+      const json& j = it.value();
+      if (!j.is_object()) continue;
+      TableState t;
+      t.sql = get<std::string>(j, "sql", "");
+      auto cols = j.find("columns");
+      if (cols != j.end() && cols->is_array())
+        for (const auto& c : *cols)
+          if (c.is_string()) t.columns.push_back(c.get<std::string>());
+      auto key = j.find("key");
+      if (key != j.end() && key->is_array())
+        for (const auto& c : *key)
+          if (c.is_string()) t.key.push_back(c.get<std::string>());
+      t.phase = phaseFrom(get<std::string>(j, "phase", "create"));
+      t.shadow = get<bool>(j, "shadow", false);
+      t.dropFirst = get<bool>(j, "dropFirst", false);
+      t.copyStarted = get<bool>(j, "copyStarted", false);
+      t.hasCursor = get<bool>(j, "hasCursor", false);
+      t.cursor = get<std::string>(j, "cursor", "");
+      t.bounded = get<bool>(j, "bounded", false);
+      t.upto = get<std::string>(j, "upto", "");
+      t.copied = get<int64_t>(j, "copied", 0);
+      t.total = get<int64_t>(j, "total", 0);
+      out.tables[it.key()] = std::move(t);
+    }
+  }
+  auto c = doc.find("counters");
+  if (c != doc.end() && c->is_object()) {
+    Counters& k = out.counters;
+    k.totalSyncs = get<int64_t>(*c, "totalSyncs", 0);
+    k.syncErrors = get<int64_t>(*c, "syncErrors", 0);
+    k.retries = get<int64_t>(*c, "retries", 0);
+    k.rowsReplicated = get<int64_t>(*c, "rowsReplicated", 0);
+    k.statementsSent = get<int64_t>(*c, "statementsSent", 0);
+    k.batchesSent = get<int64_t>(*c, "batchesSent", 0);
+    k.bytesSent = get<int64_t>(*c, "bytesSent", 0);
+    k.lastSyncAt = get<int64_t>(*c, "lastSyncAt", 0);
+    k.lastSuccessAt = get<int64_t>(*c, "lastSuccessAt", 0);
+    k.syncSecondsSum = get<double>(*c, "syncSecondsSum", 0);
+    k.lastError = get<std::string>(*c, "lastError", "");
+    k.lastErrorCode = get<std::string>(*c, "lastErrorCode", "");
+  }
+  s = std::move(out);
+  return true;
+}
+
+}  // namespace d1sync

@@ -1,0 +1,70 @@
+// What the engine persists in the local database (_d1sync_state, one JSON document), so a new
+// engine over the same database resumes exactly: the fencing identity, the watermark, each
+// table's copy progress and the health counters.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace d1sync {
+
+enum class TablePhase {
+  Create,  // D1 table (or its shadow) still to be created
+  Copy,    // initial copy in progress
+  Swap,    // shadow copied: swap it in for the old D1 table
+  Live,    // followed through the outbox
+};
+
+struct TableState {
+  std::string sql;                   // sqlite_master.sql when last reconciled
+  std::vector<std::string> columns;  // column names the D1 table has (tenant/rowid excluded)
+  std::vector<std::string> key;      // D1 key column names (tenant excluded)
+  TablePhase phase = TablePhase::Create;
+  bool shadow = false;   // copying into a shadow table that replaces the D1 table when done
+  bool dropFirst = false;  // the D1 table exists with another shape: drop it before creating
+  bool copyStarted = false;
+  bool hasCursor = false;
+  std::string cursor;     // key literal of the last copied row
+  bool bounded = false;   // false: the table was empty when its copy began
+  std::string upto;       // key literal of the largest key when the copy began
+  int64_t copied = 0;
+  int64_t total = 0;
+};
+
+struct Counters {
+  int64_t totalSyncs = 0;
+  int64_t syncErrors = 0;
+  int64_t retries = 0;
+  int64_t rowsReplicated = 0;
+  int64_t statementsSent = 0;
+  int64_t batchesSent = 0;
+  int64_t bytesSent = 0;
+  int64_t lastSyncAt = 0;
+  int64_t lastSuccessAt = 0;
+  double syncSecondsSum = 0;
+  std::string lastError;
+  std::string lastErrorCode;
+};
+
+struct State {
+  std::string sourceId;
+  std::string incarnation;
+  int64_t epoch = 0;
+  int64_t appliedSeq = 0;    // every outbox row up to here is in D1
+  std::string lastBatch;     // the batch id D1 holds in _d1sync_sources.last_batch
+  std::string pendingBatch;  // the batch sent and not yet acknowledged
+  int64_t batchCounter = 0;
+  bool everClaimed = false;
+  std::map<std::string, TableState> tables;
+  Counters counters;
+};
+
+std::string stateToJson(const State& s);
+// Returns false (state untouched) when `json` is not a state document.
+bool stateFromJson(const std::string& json, State& s);
+
+const char* phaseName(TablePhase p);
+
+}  // namespace d1sync
