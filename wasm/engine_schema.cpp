@@ -23,13 +23,24 @@ bool containsNoCase(const std::vector<std::string>& v, const std::string& s) {
   return false;
 }
 
-// True when `now` only appends columns to `before` (what ALTER TABLE ADD COLUMN does).
-bool onlyAddsColumns(const std::vector<std::string>& before, const Table& now) {
-  if (before.size() > now.columns.size()) return false;
-  for (size_t i = 0; i < before.size(); ++i)
-    if (!equalsNoCase(before[i], now.columns[i].name)) return false;
-  for (size_t i = before.size(); i < now.columns.size(); ++i)
-    if (now.columns[i].hidden == 3) return false;  // STORED generated cannot be added
+// True when `after` is `before` with column definitions appended, which is exactly how
+// ALTER TABLE ADD COLUMN rewrites sqlite_master.sql. A table rebuilt any other way (even
+// with the same column names) differs elsewhere in its text.
+bool onlyAddsColumns(const std::string& before, const std::string& after, const Table& now) {
+  auto close = [](const std::string& sql) {
+    auto tk = tokenize(sql);
+    size_t open = 0;
+    while (open < tk.size() && !tk[open].isPunct('(')) ++open;
+    size_t c = matchParen(tk, open);
+    return c < tk.size() ? tk[c].begin : std::string::npos;
+  };
+  size_t b = close(before), a = close(after);
+  if (b == std::string::npos || a == std::string::npos || a <= b) return false;
+  if (after.compare(0, b, before, 0, b) != 0 || after.substr(a) != before.substr(b)) return false;
+  auto added = tokenize(std::string_view(after).substr(b, a - b));
+  if (added.empty() || !added[0].isPunct(',')) return false;
+  for (const auto& c : now.columns)
+    if (c.hidden == 3 && after.find(c.name, b) < a) return false;  // STORED cannot be added
   return true;
 }
 
@@ -148,9 +159,11 @@ bool Engine::refreshSchema(int64_t nowMs) {
     }
     TableState& ts = it->second;
     bool wasCaptured = ts.phase == TablePhase::Live || ts.phase == TablePhase::Copy;
+    // Writes made while the triggers were missing were not captured: copy again.
+    if (!triggersOk && wasCaptured) resyncRequests_.insert(t.name);
     if (ts.sql != t.sql && !ts.sql.empty()) {
       bool sameKey = ts.key.empty() || ts.key == t.keyColumnNames();
-      if (sameKey && onlyAddsColumns(ts.columns, t)) {
+      if (sameKey && onlyAddsColumns(ts.sql, t.sql, t)) {
         // ADD COLUMN: schemaPage() adds it to D1 and the copy/outbox carry on.
       } else if (shape_.tenant && sameKey) {
         resyncRequests_.insert(t.name);  // recopy this tenant's rows into the shared table
@@ -164,9 +177,6 @@ bool Engine::refreshSchema(int64_t nowMs) {
         ts.shadow = true;
         resetCopy(ts);
       }
-    } else if (!triggersOk && wasCaptured) {
-      // Writes made while the triggers were missing were not captured: copy again.
-      resyncRequests_.insert(t.name);
     }
     ts.sql = t.sql;
   }

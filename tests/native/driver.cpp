@@ -1,5 +1,6 @@
 #include "driver.hpp"
 
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <vector>
@@ -8,8 +9,13 @@
 
 namespace d1sync::native {
 
-Driver::Driver(SqliteLocal& local, D1Simulator& d1, Options options, int64_t startMs)
-    : local_(local), d1_(d1), options_(std::move(options)), now_(startMs) {
+Driver::Driver(SqliteLocal& local, D1Simulator& d1, Options options)
+    : local_(local),
+      d1_(d1),
+      options_(std::move(options)),
+      now_(std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count()) {
   restart();
 }
 

@@ -13,7 +13,9 @@ namespace d1sync::native {
 
 class Driver {
  public:
-  Driver(SqliteLocal& local, D1Simulator& d1, Options options, int64_t startMs = 1700000000000);
+  // The simulated clock starts at the wall clock, since the capture triggers stamp changes
+  // with the local SQLite's own time.
+  Driver(SqliteLocal& local, D1Simulator& d1, Options options);
 
   // Runs until the engine is idle or failed. Stops after `maxRequests` D1 requests (a guard
   // against a livelock in a test, not a time limit); returns the last step.
