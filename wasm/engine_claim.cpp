@@ -45,13 +45,6 @@ bool sameNames(const std::vector<std::string>& a, const std::vector<std::string>
   return true;
 }
 
-void resetCopy(TableState& t) {
-  t.copyStarted = t.hasCursor = t.bounded = false;
-  t.cursor.clear();
-  t.upto.clear();
-  t.copied = t.total = 0;
-}
-
 }  // namespace
 
 Step Engine::claim(int64_t nowMs) {
@@ -155,19 +148,19 @@ void Engine::reconcileD1Tables(const Rows& d1) {
         ts.shadow = false;
       } else {
         ts.phase = TablePhase::Create;
-        resetCopy(ts);
+        ts.resetCopy();
       }
     }
     if (ts.shadow && ts.phase == TablePhase::Copy && !shadow) {
       ts.phase = TablePhase::Create;
-      resetCopy(ts);
+      ts.resetCopy();
     }
     if (ts.shadow) continue;
     if (!real) {
       ts.phase = TablePhase::Create;
       ts.dropFirst = false;
       ts.columns.clear();
-      resetCopy(ts);
+      ts.resetCopy();
       continue;
     }
     D1Table info = parseD1Table(*real);
@@ -182,7 +175,7 @@ void Engine::reconcileD1Tables(const Rows& d1) {
       }
       ts.phase = TablePhase::Create;
       ts.dropFirst = true;
-      resetCopy(ts);
+      ts.resetCopy();
       continue;
     }
     ts.columns.clear();
@@ -195,7 +188,7 @@ void Engine::reconcileD1Tables(const Rows& d1) {
     if (ts.phase == TablePhase::Create) {
       // D1 already has a table of the right key: copy into it, converging its rows to ours.
       ts.phase = TablePhase::Copy;
-      resetCopy(ts);
+      ts.resetCopy();
     }
   }
 }

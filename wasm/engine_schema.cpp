@@ -10,13 +10,6 @@ namespace d1sync {
 
 namespace {
 
-void resetCopy(TableState& t) {
-  t.copyStarted = t.hasCursor = t.bounded = false;
-  t.cursor.clear();
-  t.upto.clear();
-  t.copied = t.total = 0;
-}
-
 bool containsNoCase(const std::vector<std::string>& v, const std::string& s) {
   for (const auto& x : v)
     if (equalsNoCase(x, s)) return true;
@@ -175,7 +168,7 @@ bool Engine::refreshSchema(int64_t nowMs) {
       } else {
         ts.phase = TablePhase::Create;
         ts.shadow = true;
-        resetCopy(ts);
+        ts.resetCopy();
       }
     }
     ts.sql = t.sql;
@@ -187,7 +180,7 @@ bool Engine::refreshSchema(int64_t nowMs) {
       if (!resyncAll_ && !resyncRequests_.count(name)) continue;
       if (ts.phase == TablePhase::Live || ts.phase == TablePhase::Copy) {
         ts.phase = TablePhase::Copy;
-        resetCopy(ts);
+        ts.resetCopy();
       }
     }
     resyncAll_ = false;
@@ -231,7 +224,7 @@ std::optional<Engine::Page> Engine::schemaPage() {
         // D1 holds columns the local table lacks: rebuild it to match.
         ts.phase = TablePhase::Create;
         ts.shadow = true;
-        resetCopy(ts);
+        ts.resetCopy();
         return schemaPage();
       }
       if (missing.empty()) continue;

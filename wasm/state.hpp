@@ -31,6 +31,14 @@ struct TableState {
   std::string upto;       // key literal of the largest key when the copy began
   int64_t copied = 0;
   int64_t total = 0;
+
+  // Forgets the copy's progress so the next copy starts from the smallest key.
+  void resetCopy() {
+    copyStarted = hasCursor = bounded = false;
+    cursor.clear();
+    upto.clear();
+    copied = total = 0;
+  }
 };
 
 struct Counters {
