@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
        "SELECT count(*) AS tasks, sum(done) AS done, max(estimate) AS max_estimate FROM tasks");
   for (const char* t : {"tasks", "comments"}) {
     std::string diff = diffTable(local.handle(), d1.handle(), t);
-    std::printf("%s: %s\n", t, diff.empty() ? "D1 equals the local table, row for row" : diff.c_str());
+    std::printf("%s: %s\n", t,
+                diff.empty() ? "D1 equals the local table, row for row" : diff.c_str());
     if (!diff.empty()) return 1;
   }
   std::printf("\nlocal database: %s\nD1 (simulator): %s\n", localPath.c_str(), d1Path.c_str());

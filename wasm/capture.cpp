@@ -38,8 +38,9 @@ std::string victimsTrigger(const Table& t, const char* when, std::vector<std::st
   for (const auto& ix : t.indexes) {
     if (!ix.unique || ix.origin == "pk") continue;
     if (ix.hasExpression()) {
-      warnings.push_back("table " + t.name + ": rows removed by OR REPLACE through expression index " +
-                         ix.name + " are not captured");
+      warnings.push_back("table " + t.name +
+                         ": rows removed by OR REPLACE through expression index " + ix.name +
+                         " are not captured");
       continue;
     }
     std::string term;

@@ -11,9 +11,13 @@ namespace {
 
 // VDBE ops a multi-row upsert needs beyond rows x (columns + 1): prologue, the ON CONFLICT
 // update (a few ops per column) and the index maintenance.
-size_t upsertOverhead(size_t columns) { return 64 + 4 * columns; }
+size_t upsertOverhead(size_t columns) {
+  return 64 + 4 * columns;
+}
 
-std::string tuple(const std::string& key) { return "(" + key + ")"; }
+std::string tuple(const std::string& key) {
+  return "(" + key + ")";
+}
 
 std::string columnList(const std::vector<std::string>& cols) {
   std::string out;
@@ -136,7 +140,8 @@ std::string Chunker::keyWhere(const TargetShape& s, const std::string& key) cons
   return where + "(" + columnList(s.keyColumns) + ")=(" + key + ")";
 }
 
-std::vector<std::string> Chunker::upsertWithParts(const TargetShape& s, const RowLiteral& row) const {
+std::vector<std::string> Chunker::upsertWithParts(const TargetShape& s,
+                                                  const RowLiteral& row) const {
   std::vector<std::string> out = upserts(s, {&row}, 1);
   const size_t pieceHex = std::max<size_t>(2, limits_.partBytes * 2);
   for (const auto& p : row.parts) {
@@ -152,7 +157,8 @@ std::vector<std::string> Chunker::upsertWithParts(const TargetShape& s, const Ro
   return out;
 }
 
-std::vector<std::string> Chunker::deletes(const TargetShape& s, const std::vector<std::string>& keys,
+std::vector<std::string> Chunker::deletes(const TargetShape& s,
+                                          const std::vector<std::string>& keys,
                                           size_t maxRows) const {
   std::vector<std::string> out;
   const bool composite = s.keyColumns.size() > 1;
@@ -166,7 +172,8 @@ std::vector<std::string> Chunker::deletes(const TargetShape& s, const std::vecto
   size_t n = 0;
   for (const auto& k : keys) {
     std::string item = composite ? tuple(k) : k;
-    if (n > 0 && (n >= rowCap || stmt.size() + item.size() + 1 + suffix.size() > limits_.maxStatementBytes)) {
+    if (n > 0 && (n >= rowCap ||
+                  stmt.size() + item.size() + 1 + suffix.size() > limits_.maxStatementBytes)) {
       out.push_back(stmt + suffix);
       n = 0;
     }
@@ -181,8 +188,8 @@ std::vector<std::string> Chunker::deletes(const TargetShape& s, const std::vecto
 
 std::string Chunker::rangeDelete(const TargetShape& s, const std::string* low,
                                  const std::string* high) const {
-  std::string cols = s.keyColumns.size() > 1 ? "(" + columnList(s.keyColumns) + ")"
-                                             : columnList(s.keyColumns);
+  std::string cols =
+      s.keyColumns.size() > 1 ? "(" + columnList(s.keyColumns) + ")" : columnList(s.keyColumns);
   auto bound = [&](const std::string& k) { return s.keyColumns.size() > 1 ? tuple(k) : k; };
   std::vector<std::string> terms;
   if (s.tenantColumn) terms.push_back(quoteIdent(*s.tenantColumn) + "=" + s.tenantLiteral);

@@ -3,13 +3,13 @@
 // (rows x (columns + 1) plus a per-statement overhead for a multi-row upsert).
 //
 // Statement forms (tenant parts only when a tenant is set):
-//   INSERT INTO "t" ("c1",...) VALUES (...),(...) ON CONFLICT ("k") DO UPDATE SET "c1"=excluded."c1",...
-//   INSERT INTO "t" ("tenant","c1",...) SELECT <tenant>,* FROM (VALUES (...),(...)) WHERE true ON CONFLICT ...
-//   DELETE FROM "t" WHERE "tenant"=<tenant> AND "k" IN (1,2,...)
-//   DELETE FROM "t" WHERE ("k1","k2") IN (SELECT * FROM (VALUES (1,'a'),(2,'b')))
-//   DELETE FROM "t" WHERE ("k1","k2") > (<low>) AND ("k1","k2") <= (<high>)       -- copy ranges
-//   UPDATE "t" SET "c"=CAST("c"||X'..' AS BLOB) WHERE ("k1","k2")=(<key>)        -- value parts
-//   UPDATE "t" SET "c"="c"||CAST(X'..' AS TEXT) WHERE ...
+//   INSERT INTO "t" ("c1",...) VALUES (...),(...) ON CONFLICT ("k") DO UPDATE SET
+//   "c1"=excluded."c1",... INSERT INTO "t" ("tenant","c1",...) SELECT <tenant>,* FROM (VALUES
+//   (...),(...)) WHERE true ON CONFLICT ... DELETE FROM "t" WHERE "tenant"=<tenant> AND "k" IN
+//   (1,2,...) DELETE FROM "t" WHERE ("k1","k2") IN (SELECT * FROM (VALUES (1,'a'),(2,'b'))) DELETE
+//   FROM "t" WHERE ("k1","k2") > (<low>) AND ("k1","k2") <= (<high>)       -- copy ranges UPDATE
+//   "t" SET "c"=CAST("c"||X'..' AS BLOB) WHERE ("k1","k2")=(<key>)        -- value parts UPDATE "t"
+//   SET "c"="c"||CAST(X'..' AS TEXT) WHERE ...
 // Every key column is also set on conflict, so a key that changed only under its collation
 // (NOCASE 'a' -> 'A') is renamed in D1 too.
 #pragma once
@@ -38,9 +38,9 @@ struct RowLiteral {
 };
 
 struct TargetShape {
-  std::string table;                     // D1 table name
-  std::vector<std::string> columns;      // D1 columns the values fill (tenant excluded)
-  std::vector<std::string> keyColumns;   // D1 key columns (tenant excluded)
+  std::string table;                    // D1 table name
+  std::vector<std::string> columns;     // D1 columns the values fill (tenant excluded)
+  std::vector<std::string> keyColumns;  // D1 key columns (tenant excluded)
   std::optional<std::string> tenantColumn;
   std::string tenantLiteral;
 };
@@ -52,7 +52,8 @@ class Chunker {
   // Moves values into parts, largest first, until the row fits in one statement.
   void fitRow(const TargetShape& shape, RowLiteral& row) const;
   // Multi-row upserts of rows without parts, at most maxRows rows per statement.
-  std::vector<std::string> upserts(const TargetShape& shape, const std::vector<const RowLiteral*>& rows,
+  std::vector<std::string> upserts(const TargetShape& shape,
+                                   const std::vector<const RowLiteral*>& rows,
                                    size_t maxRows) const;
   // The single-row upsert and the UPDATEs that append its parts.
   std::vector<std::string> upsertWithParts(const TargetShape& shape, const RowLiteral& row) const;

@@ -30,8 +30,8 @@ Engine::Engine(LocalDb& local, Options options)
   shape_.mode = options_.schema;
   if (options_.tenantColumn) {
     bool text = !options_.tenantLiteral.empty() && options_.tenantLiteral[0] == '\'';
-    shape_.tenant = TenantSpec{*options_.tenantColumn, options_.tenantLiteral,
-                               text ? "TEXT" : "INTEGER"};
+    shape_.tenant =
+        TenantSpec{*options_.tenantColumn, options_.tenantLiteral, text ? "TEXT" : "INTEGER"};
     fenceId_.tenantColumn = *options_.tenantColumn;
     fenceId_.tenantLiteral = options_.tenantLiteral;
   }
@@ -204,8 +204,7 @@ Step Engine::sendJob(int64_t nowMs) {
   stmts.push_back(guardStatement(fenceId_, state_.epoch, state_.appliedSeq, state_.lastBatch));
   if (shape_.mode == SchemaMode::Strict) stmts.push_back("PRAGMA defer_foreign_keys = ON");
   for (auto& s : renderUnits(job)) stmts.push_back(std::move(s));
-  int64_t applied =
-      last && page_->kind == Page::Changes ? page_->uptoSeq : state_.appliedSeq;
+  int64_t applied = last && page_->kind == Page::Changes ? page_->uptoSeq : state_.appliedSeq;
   stmts.push_back(advanceStatement(fenceId_, applied, id, nowMs));
   flightBatch_ = id;
   flightStatements_ = stmts.size();
@@ -224,10 +223,17 @@ void Engine::complete(const D1Response& r, int64_t nowMs) {
   if (phase_ == Phase::Failed) return;
   state_.counters.lastSyncAt = nowMs;
   switch (f) {
-    case Flight::None: return;
-    case Flight::Claim: onClaim(r, nowMs); return;
-    case Flight::Takeover: onTakeover(r, nowMs); return;
-    case Flight::Probe: onProbe(r, nowMs); return;
+    case Flight::None:
+      return;
+    case Flight::Claim:
+      onClaim(r, nowMs);
+      return;
+    case Flight::Takeover:
+      onTakeover(r, nowMs);
+      return;
+    case Flight::Probe:
+      onProbe(r, nowMs);
+      return;
     case Flight::Job:
       ++state_.counters.totalSyncs;
       if (r.ok) {
@@ -291,6 +297,7 @@ void Engine::finishPage(int64_t nowMs) {
       t.columns.clear();
       for (const auto& c : tb.columns) t.columns.push_back(c.name);
       t.key = tb.keyColumnNames();
+      if (!t.shadow || phase != TablePhase::Copy) t.indexes = createIndexDdl(tb, tb.name, shape_);
     }
   }
   for (const auto& name : p.dropped) state_.tables.erase(name);

@@ -1,7 +1,7 @@
 // The replication engine: a state machine driven by its host.
 //
-//   Engine e(local, options);                  // CONSTRUCTOR: borrows `local`, which must outlive it
-//   for (;;) {
+//   Engine e(local, options);                  // CONSTRUCTOR: borrows `local`, which must outlive
+//   it for (;;) {
 //     Step s = e.next(now);                    // METHOD, inside one local transaction
 //     if (s.kind == Step::Send)  e.complete(d1.batch(s.request), now);   // also in a transaction
 //     if (s.kind == Step::Wait)  sleep until s.waitUntilMs (or return and let an alarm call back)
@@ -49,8 +49,8 @@ std::string parseOptions(const std::string& json, Options& out);
 
 struct Step {
   enum Kind { Send, Wait, Idle, Failed } kind = Idle;
-  D1Request request;        // Send
-  int64_t waitUntilMs = 0;  // Wait
+  D1Request request;                 // Send
+  int64_t waitUntilMs = 0;           // Wait
   ErrorCode code = ErrorCode::None;  // Failed
   std::string message;               // Failed
 };

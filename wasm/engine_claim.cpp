@@ -55,7 +55,8 @@ Step Engine::claim(int64_t nowMs) {
 void Engine::onClaim(const D1Response& r, int64_t nowMs) {
   if (!r.ok || r.results.size() <= kClaimTablesStatement) {
     D1Failure f = classifyD1Error(r.error);
-    recordError(codeFor(f), r.error.empty() ? "D1 answered the claim with too few results" : r.error);
+    recordError(codeFor(f),
+                r.error.empty() ? "D1 answered the claim with too few results" : r.error);
     ++state_.counters.retries;
     scheduleRetry(nowMs);
     return;

@@ -31,8 +31,9 @@ Status Engine::uninstall() {
     for (const auto& s : dropCaptureDdl(name)) sql += s + ";";
   for (const auto& t : tables_)
     for (const auto& s : dropCaptureDdl(t.name)) sql += s + ";";
-  sql += "DROP TABLE IF EXISTS _d1sync_log; DROP TABLE IF EXISTS _d1sync_state; "
-         "DROP TABLE IF EXISTS _d1sync_quarantine";
+  sql +=
+      "DROP TABLE IF EXISTS _d1sync_log; DROP TABLE IF EXISTS _d1sync_state; "
+      "DROP TABLE IF EXISTS _d1sync_quarantine";
   auto r = local_.exec(sql);
   if (!r.ok) return {ErrorCode::Internal, "uninstalling: " + r.error};
   state_ = State{};

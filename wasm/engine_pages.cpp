@@ -34,8 +34,8 @@ std::string Engine::selectList(const Table& t, const std::string& alias) const {
   std::string out = keyLiteralExpr(t, alias);
   std::string prefix = alias.empty() ? "" : alias + ".";
   for (size_t i : t.storedColumns())
-    out += "," + literalExpr(prefix + quoteIdent(t.columns[i].name),
-                             options_.limits.inlineValueBytes);
+    out +=
+        "," + literalExpr(prefix + quoteIdent(t.columns[i].name), options_.limits.inlineValueBytes);
   return out;
 }
 
@@ -144,8 +144,8 @@ std::optional<Engine::Page> Engine::copyPage() {
     if (e.bounded) {
       std::string where = keyTuple(t, "") + "<=" + boundTuple(t, e.upto);
       if (ts.hasCursor) where += " AND " + keyTuple(t, "") + ">" + boundTuple(t, ts.cursor);
-      std::string sql = "SELECT " + selectList(t, "") + " FROM " + quoteIdent(t.name) +
-                        " WHERE " + where + " ORDER BY " + joinCols(t.keyExprs("")) + " LIMIT " +
+      std::string sql = "SELECT " + selectList(t, "") + " FROM " + quoteIdent(t.name) + " WHERE " +
+                        where + " ORDER BY " + joinCols(t.keyExprs("")) + " LIMIT " +
                         std::to_string(budget);
       if (!readRows(t, sql, 0, rows, nullptr)) return std::nullopt;
     }
@@ -224,8 +224,8 @@ std::optional<Engine::Page> Engine::changesPage() {
     auto exprs = t.keyExprs("t");
     for (size_t k = 0; k < exprs.size(); ++k)
       on += (k ? " AND " : "") + exprs[k] + "=v.column" + std::to_string(k + 2);
-    const std::string head = "SELECT v.column1, " + exprs[0] + " IS NOT NULL, " + select +
-                             " FROM (VALUES ";
+    const std::string head =
+        "SELECT v.column1, " + exprs[0] + " IS NOT NULL, " + select + " FROM (VALUES ";
     const std::string tail = ") AS v LEFT JOIN " + quoteIdent(t.name) + " AS t ON " + on;
     const size_t maxKeys = std::max<size_t>(1, L.vdbeBudget() / (t.keySize() + 4) / 2);
     std::unordered_set<std::string> sent;
@@ -233,8 +233,8 @@ std::optional<Engine::Page> Engine::changesPage() {
       std::string values;
       size_t end = start;
       while (end < tkeys.size() && end - start < maxKeys &&
-             (end == start ||
-              head.size() + values.size() + tkeys[end].size() + tail.size() + 24 < L.localStatementBytes)) {
+             (end == start || head.size() + values.size() + tkeys[end].size() + tail.size() + 24 <
+                                  L.localStatementBytes)) {
         values += (end == start ? "(" : ",(") + std::to_string(end) + "," + tkeys[end] + ")";
         ++end;
       }
@@ -289,8 +289,8 @@ std::optional<Engine::Page> Engine::changesPage() {
 
 void Engine::planJobs(Page& page, std::vector<Unit> units) {
   const Limits& L = options_.limits;
-  const size_t maxStatements =
-      static_cast<size_t>(std::max(4, std::min(L.maxStatementsPerBatch, L.queriesPerInvocation) - 3));
+  const size_t maxStatements = static_cast<size_t>(
+      std::max(4, std::min(L.maxStatementsPerBatch, L.queriesPerInvocation) - 3));
   const size_t maxRows = std::max<size_t>(1, L.rowsPerBatchByTime());
   Job job;
   double statements = 0;
@@ -324,9 +324,8 @@ void Engine::planJobs(Page& page, std::vector<Unit> units) {
       ustatements = 1;
     }
     if (groupKind != static_cast<int>(u.kind) || groupTable != u.table) ustatements += 1;
-    if (!job.units.empty() &&
-        (statements + ustatements > static_cast<double>(maxStatements) ||
-         bytes + ubytes > L.maxBatchBytes || rows + u.rows() > maxRows))
+    if (!job.units.empty() && (statements + ustatements > static_cast<double>(maxStatements) ||
+                               bytes + ubytes > L.maxBatchBytes || rows + u.rows() > maxRows))
       close();
     statements += ustatements;
     bytes += ubytes;
@@ -360,13 +359,14 @@ std::vector<std::string> Engine::renderUnits(const Job& job) const {
     }
     const TargetShape shape = shapeOf(*t, st->second.shadow);
     if (u.kind == Unit::RangeDelete) {
-      out.push_back(chunker_.rangeDelete(shape, u.hasLow ? &u.low : nullptr,
-                                         u.hasHigh ? &u.high : nullptr));
+      out.push_back(
+          chunker_.rangeDelete(shape, u.hasLow ? &u.low : nullptr, u.hasHigh ? &u.high : nullptr));
       ++i;
       continue;
     }
     size_t j = i;
-    while (j < job.units.size() && job.units[j].kind == u.kind && job.units[j].table == u.table) ++j;
+    while (j < job.units.size() && job.units[j].kind == u.kind && job.units[j].table == u.table)
+      ++j;
     if (u.kind == Unit::Delete) {
       std::vector<std::string> keys;
       for (size_t k = i; k < j; ++k) keys.push_back(job.units[k].key);
@@ -378,7 +378,8 @@ std::vector<std::string> Engine::renderUnits(const Job& job) const {
       for (auto& s : chunker_.upserts(shape, simple, job.maxRows)) out.push_back(std::move(s));
       for (size_t k = i; k < j; ++k)
         if (!job.units[k].row.parts.empty())
-          for (auto& s : chunker_.upsertWithParts(shape, job.units[k].row)) out.push_back(std::move(s));
+          for (auto& s : chunker_.upsertWithParts(shape, job.units[k].row))
+            out.push_back(std::move(s));
     }
     i = j;
   }

@@ -37,6 +37,14 @@ bool onlyAddsColumns(const std::string& before, const std::string& after, const 
   return true;
 }
 
+// The index a CREATE INDEX statement of ours names ("CREATE [UNIQUE] INDEX IF NOT EXISTS x").
+std::string indexName(const std::string& createIndex) {
+  auto tk = tokenize(createIndex);
+  for (size_t i = 0; i + 1 < tk.size(); ++i)
+    if (tk[i].is("EXISTS")) return identName(tk[i + 1]);
+  return {};
+}
+
 // Parents before children, so strict mode inserts in an order foreign keys accept.
 void orderByParents(std::vector<Table>& tables) {
   std::vector<Table> out;
@@ -59,7 +67,9 @@ void orderByParents(std::vector<Table>& tables) {
 
 }  // namespace
 
-std::string Engine::shadowName(const std::string& table) { return "_d1sync_new_" + table; }
+std::string Engine::shadowName(const std::string& table) {
+  return "_d1sync_new_" + table;
+}
 
 TargetShape Engine::shapeOf(const Table& t, bool shadow) const {
   TargetShape s;
@@ -92,8 +102,8 @@ bool Engine::refreshSchema(int64_t nowMs) {
   std::vector<Table> next;
   for (const auto& e : entries) {
     if (e.type != "table") continue;
-    if (options_.tables &&
-        std::find(options_.tables->begin(), options_.tables->end(), e.name) == options_.tables->end())
+    if (options_.tables && std::find(options_.tables->begin(), options_.tables->end(), e.name) ==
+                               options_.tables->end())
       continue;
     std::string why = skipReason(e, entries);
     if (!why.empty()) {
@@ -227,11 +237,21 @@ std::optional<Engine::Page> Engine::schemaPage() {
         ts.resetCopy();
         return schemaPage();
       }
-      if (missing.empty()) continue;
+      // Indexes created or dropped locally since D1 got the table (none exist on a shadow).
+      std::vector<std::string> indexes = ts.shadow ? ts.indexes : createIndexDdl(t, t.name, shape_);
+      std::vector<std::string> added, removed;
+      for (const auto& ix : indexes)
+        if (std::find(ts.indexes.begin(), ts.indexes.end(), ix) == ts.indexes.end())
+          added.push_back(ix);
+      for (const auto& ix : ts.indexes)
+        if (std::find(indexes.begin(), indexes.end(), ix) == indexes.end()) removed.push_back(ix);
+      if (missing.empty() && added.empty() && removed.empty()) continue;
       std::string name = ts.shadow ? shadowName(t.name) : t.name;
       for (const auto& c : t.columns)
         if (!containsNoCase(ts.columns, c.name))
           stmt("ALTER TABLE " + quoteIdent(name) + " ADD COLUMN " + columnDefinition(c, shape_));
+      for (const auto& ix : removed) stmt("DROP INDEX IF EXISTS " + quoteIdent(indexName(ix)));
+      for (auto& ix : added) stmt(std::move(ix));
       page.phases.emplace_back(t.name, ts.phase);
     }
   }

@@ -4,21 +4,31 @@ namespace d1sync {
 
 const char* codeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::None: return "";
-    case ErrorCode::D1Transient: return "D1_TRANSIENT";
-    case ErrorCode::D1Limit: return "D1_LIMIT";
-    case ErrorCode::D1Constraint: return "D1_CONSTRAINT";
-    case ErrorCode::Schema: return "SCHEMA";
-    case ErrorCode::Fenced: return "FENCED";
-    case ErrorCode::Config: return "CONFIG";
-    case ErrorCode::Internal: return "INTERNAL";
+    case ErrorCode::None:
+      return "";
+    case ErrorCode::D1Transient:
+      return "D1_TRANSIENT";
+    case ErrorCode::D1Limit:
+      return "D1_LIMIT";
+    case ErrorCode::D1Constraint:
+      return "D1_CONSTRAINT";
+    case ErrorCode::Schema:
+      return "SCHEMA";
+    case ErrorCode::Fenced:
+      return "FENCED";
+    case ErrorCode::Config:
+      return "CONFIG";
+    case ErrorCode::Internal:
+      return "INTERNAL";
   }
   return "INTERNAL";
 }
 
 namespace {
 
-bool has(const std::string& s, const char* needle) { return s.find(needle) != std::string::npos; }
+bool has(const std::string& s, const char* needle) {
+  return s.find(needle) != std::string::npos;
+}
 
 const char* const kTransient[] = {
     "Network connection lost",
@@ -29,9 +39,8 @@ const char* const kTransient[] = {
     "D1 DB storage operation exceeded timeout",
 };
 
-const char* const kLimit[] = {"statement too long",    "too many SQL variables",
-                              "out of memory",         "string or blob too big",
-                              "SQLITE_TOOBIG",         "SQLITE_NOMEM"};
+const char* const kLimit[] = {"statement too long",     "too many SQL variables", "out of memory",
+                              "string or blob too big", "SQLITE_TOOBIG",          "SQLITE_NOMEM"};
 
 // Also what a half-applied schema change looks like when redone.
 const char* const kSchema[] = {"no such table", "no such column", "has no column named",
@@ -59,13 +68,19 @@ D1Failure classifyD1Error(const std::string& m) {
 
 ErrorCode codeFor(D1Failure f) {
   switch (f) {
-    case D1Failure::Fenced: return ErrorCode::Fenced;
+    case D1Failure::Fenced:
+      return ErrorCode::Fenced;
     case D1Failure::DeferredFk:
-    case D1Failure::Row: return ErrorCode::D1Constraint;
-    case D1Failure::Transient: return ErrorCode::D1Transient;
-    case D1Failure::Limit: return ErrorCode::D1Limit;
-    case D1Failure::Schema: return ErrorCode::Schema;
-    case D1Failure::Other: return ErrorCode::Internal;
+    case D1Failure::Row:
+      return ErrorCode::D1Constraint;
+    case D1Failure::Transient:
+      return ErrorCode::D1Transient;
+    case D1Failure::Limit:
+      return ErrorCode::D1Limit;
+    case D1Failure::Schema:
+      return ErrorCode::Schema;
+    case D1Failure::Other:
+      return ErrorCode::Internal;
   }
   return ErrorCode::Internal;
 }

@@ -24,11 +24,10 @@ std::string sourceRowQuery(const FenceId& id) {
 std::vector<std::string> claimStatements(const FenceId& id, int64_t appliedSeq,
                                          const std::string& mark, int64_t nowMs) {
   std::string src = quoteText(id.sourceId);
-  std::string ownedElsewhere =
-      id.tenantColumn.empty()
-          ? std::string("0")
-          : "EXISTS (SELECT 1 FROM _d1sync_sources WHERE " + tenantMatch(id) +
-                " AND source_id<>" + src + ")";
+  std::string ownedElsewhere = id.tenantColumn.empty()
+                                   ? std::string("0")
+                                   : "EXISTS (SELECT 1 FROM _d1sync_sources WHERE " +
+                                         tenantMatch(id) + " AND source_id<>" + src + ")";
   return {
       "CREATE TABLE IF NOT EXISTS _d1sync_sources(source_id TEXT PRIMARY KEY, incarnation TEXT "
       "NOT NULL, epoch INTEGER NOT NULL, applied_seq INTEGER NOT NULL, last_batch TEXT NOT "

@@ -39,9 +39,13 @@ std::string number(double v) {
 Engine::LiveFigures Engine::liveFigures() {
   LiveFigures f;
   std::string a = std::to_string(state_.appliedSeq);
-  auto r = local_.exec("SELECT (SELECT max(seq) FROM _d1sync_log), (SELECT count(*) FROM "
-                       "_d1sync_log WHERE seq>" + a + "), (SELECT min(at_ms) FROM _d1sync_log "
-                       "WHERE seq>" + a + "), (SELECT count(*) FROM _d1sync_quarantine)");
+  auto r = local_.exec(
+      "SELECT (SELECT max(seq) FROM _d1sync_log), (SELECT count(*) FROM "
+      "_d1sync_log WHERE seq>" +
+      a +
+      "), (SELECT min(at_ms) FROM _d1sync_log "
+      "WHERE seq>" +
+      a + "), (SELECT count(*) FROM _d1sync_quarantine)");
   if (!r.ok) return f;
   f.captured = std::max(cellInt(r.rows, 0), state_.appliedSeq);
   f.pending = cellInt(r.rows, 1);
@@ -85,7 +89,8 @@ std::string Engine::healthJson(int64_t nowMs) {
       {"retries", c.retries},
       {"pendingChanges", live.pending},
       {"quarantined", live.quarantined},
-      {"lagMs", live.pending > 0 && live.oldestAt > 0 ? std::max<int64_t>(0, nowMs - live.oldestAt) : 0},
+      {"lagMs",
+       live.pending > 0 && live.oldestAt > 0 ? std::max<int64_t>(0, nowMs - live.oldestAt) : 0},
       {"capturedSeq", live.captured},
       {"appliedSeq", state_.appliedSeq},
       {"rowsReplicated", c.rowsReplicated},
@@ -103,11 +108,13 @@ std::string Engine::healthJson(int64_t nowMs) {
 std::string Engine::metricsText(int64_t nowMs) {
   LiveFigures live = phase_ == Phase::Init ? LiveFigures{} : liveFigures();
   const Counters& c = state_.counters;
-  const std::string src = "source=\"" + promLabel(state_.sourceId.empty() ? options_.sourceId
-                                                                           : state_.sourceId) + "\"";
+  const std::string src =
+      "source=\"" + promLabel(state_.sourceId.empty() ? options_.sourceId : state_.sourceId) + "\"";
   std::string o;
-  o += "# HELP d1sync_syncs_total D1 batches sent, by outcome.\n# TYPE d1sync_syncs_total counter\n";
-  o += "d1sync_syncs_total{" + src + ",status=\"ok\"} " + std::to_string(c.totalSyncs - c.syncErrors) + "\n";
+  o +=
+      "# HELP d1sync_syncs_total D1 batches sent, by outcome.\n# TYPE d1sync_syncs_total counter\n";
+  o += "d1sync_syncs_total{" + src + ",status=\"ok\"} " +
+       std::to_string(c.totalSyncs - c.syncErrors) + "\n";
   o += "d1sync_syncs_total{" + src + ",status=\"error\"} " + std::to_string(c.syncErrors) + "\n";
   o += "# HELP d1sync_sync_duration_seconds Time from sending a batch to D1's answer.\n"
        "# TYPE d1sync_sync_duration_seconds summary\n";
@@ -115,7 +122,8 @@ std::string Engine::metricsText(int64_t nowMs) {
   o += "d1sync_sync_duration_seconds_count{" + src + "} " + std::to_string(c.batchesSent) + "\n";
   o += "# HELP d1sync_last_success_timestamp_seconds When D1 last accepted a batch.\n"
        "# TYPE d1sync_last_success_timestamp_seconds gauge\n";
-  o += "d1sync_last_success_timestamp_seconds{" + src + "} " + number(c.lastSuccessAt / 1000.0) + "\n";
+  o += "d1sync_last_success_timestamp_seconds{" + src + "} " + number(c.lastSuccessAt / 1000.0) +
+       "\n";
   o += "# HELP d1sync_pending_changes Captured changes D1 does not have yet.\n"
        "# TYPE d1sync_pending_changes gauge\n";
   o += "d1sync_pending_changes{" + src + "} " + std::to_string(live.pending) + "\n";

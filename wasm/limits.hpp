@@ -30,7 +30,7 @@ struct Limits {
   // Values larger than this travel in parts appended by UPDATEs, so no statement outgrows
   // maxStatementBytes whatever a row holds.
   size_t inlineValueBytes = 16000;
-  size_t partBytes = 40000;  // payload bytes per appended part (hex doubles it)
+  size_t partBytes = 40000;            // payload bytes per appended part (hex doubles it)
   size_t localStatementBytes = 90000;  // the local DB has the same 100 KB cap in a DO
 
   size_t vdbeBudget() const { return static_cast<size_t>(vdbeOps * vdbeMargin); }

@@ -59,9 +59,12 @@ std::string parseOptions(const std::string& text, Options& o) {
   }
   auto schema = j.find("schema");
   if (schema != j.end() && !schema->is_null()) {
-    if (*schema == "replica") o.schema = SchemaMode::Replica;
-    else if (*schema == "strict") o.schema = SchemaMode::Strict;
-    else return "schema must be 'replica' or 'strict'";
+    if (*schema == "replica")
+      o.schema = SchemaMode::Replica;
+    else if (*schema == "strict")
+      o.schema = SchemaMode::Strict;
+    else
+      return "schema must be 'replica' or 'strict'";
   }
   auto takeover = j.find("takeover");
   if (takeover != j.end() && !takeover->is_null()) {
@@ -85,10 +88,12 @@ std::string parseOptions(const std::string& text, Options& o) {
         {"columns", 100, [&](int64_t v) { L.maxColumns = static_cast<int>(v); }},
         {"rowBytes", 2000000, [&](int64_t v) { L.maxRowBytes = v; }},
         {"vdbeOps", 21504, [&](int64_t v) { L.vdbeOps = static_cast<int>(v); }},
-        {"statementsPerBatch", 50000, [&](int64_t v) { L.maxStatementsPerBatch = static_cast<int>(v); }},
+        {"statementsPerBatch", 50000,
+         [&](int64_t v) { L.maxStatementsPerBatch = static_cast<int>(v); }},
         {"batchBytes", 100000000, [&](int64_t v) { L.maxBatchBytes = v; }},
         {"batchTimeMs", 30000, [&](int64_t v) { L.batchTimeBudgetMs = v; }},
-        {"queriesPerInvocation", 1000000, [&](int64_t v) { L.queriesPerInvocation = static_cast<int>(v); }},
+        {"queriesPerInvocation", 1000000,
+         [&](int64_t v) { L.queriesPerInvocation = static_cast<int>(v); }},
         {"pageChanges", 1000000, [&](int64_t v) { L.pageChanges = v; }},
         {"copyPageRows", 1000000, [&](int64_t v) { L.copyPageRows = v; }},
     };

@@ -21,10 +21,11 @@ std::string realLiteral(const std::string& x) {
 std::string literalExpr(const std::string& x, size_t inlineBytes) {
   std::string n = std::to_string(inlineBytes);
   std::string textBytes = "length(CAST(" + x + " AS BLOB))";
-  return "CASE typeof(" + x + ") WHEN 'integer' THEN CAST(" + x + " AS TEXT) WHEN 'text' THEN CASE WHEN " +
-         textBytes + ">" + n + " THEN '~t'||" + textBytes + " ELSE " + textLiteral(x) +
-         " END WHEN 'blob' THEN CASE WHEN length(" + x + ")>" + n + " THEN '~b'||length(" + x +
-         ") ELSE quote(" + x + ") END WHEN 'real' THEN " + realLiteral(x) + " ELSE 'NULL' END";
+  return "CASE typeof(" + x + ") WHEN 'integer' THEN CAST(" + x +
+         " AS TEXT) WHEN 'text' THEN CASE WHEN " + textBytes + ">" + n + " THEN '~t'||" +
+         textBytes + " ELSE " + textLiteral(x) + " END WHEN 'blob' THEN CASE WHEN length(" + x +
+         ")>" + n + " THEN '~b'||length(" + x + ") ELSE quote(" + x + ") END WHEN 'real' THEN " +
+         realLiteral(x) + " ELSE 'NULL' END";
 }
 
 std::string keyLiteralExpr(const Table& table, const std::string& alias) {
@@ -34,8 +35,9 @@ std::string keyLiteralExpr(const Table& table, const std::string& alias) {
     if (table.keyKind == KeyKind::Rowid) {
       out += "CAST(" + e + " AS TEXT)";
     } else {
-      out += "CASE typeof(" + e + ") WHEN 'integer' THEN CAST(" + e + " AS TEXT) WHEN 'text' THEN " +
-             textLiteral(e) + " WHEN 'real' THEN " + realLiteral(e) + " ELSE quote(" + e + ") END";
+      out += "CASE typeof(" + e + ") WHEN 'integer' THEN CAST(" + e +
+             " AS TEXT) WHEN 'text' THEN " + textLiteral(e) + " WHEN 'real' THEN " +
+             realLiteral(e) + " ELSE quote(" + e + ") END";
     }
   }
   return out;
@@ -43,7 +45,8 @@ std::string keyLiteralExpr(const Table& table, const std::string& alias) {
 
 std::optional<BigValue> parseBigMarker(const std::string& cell) {
   if (cell.size() < 3 || cell[0] != '~' || (cell[1] != 't' && cell[1] != 'b')) return {};
-  return BigValue{cell[1] == 't', static_cast<size_t>(std::strtoull(cell.c_str() + 2, nullptr, 10))};
+  return BigValue{cell[1] == 't',
+                  static_cast<size_t>(std::strtoull(cell.c_str() + 2, nullptr, 10))};
 }
 
 size_t literalPayloadBytes(const std::string& lit) {
@@ -73,6 +76,8 @@ std::vector<std::string> splitKeyLiteral(const std::string& key) {
   return out;
 }
 
-const char* nowMsExpr() { return "CAST((julianday('now')-2440587.5)*86400000 AS INTEGER)"; }
+const char* nowMsExpr() {
+  return "CAST((julianday('now')-2440587.5)*86400000 AS INTEGER)";
+}
 
 }  // namespace d1sync

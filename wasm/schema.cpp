@@ -54,11 +54,13 @@ std::vector<MasterEntry> parseMaster(const Rows& rows) {
 
 namespace {
 
-const char* const kShadowSuffixes[] = {"_data",    "_idx",     "_content", "_docsize", "_config",
-                                       "_segments", "_segdir", "_stat",    "_node",    "_parent",
-                                       "_rowid"};
+const char* const kShadowSuffixes[] = {"_data",   "_idx",      "_content", "_docsize",
+                                       "_config", "_segments", "_segdir",  "_stat",
+                                       "_node",   "_parent",   "_rowid"};
 
-bool isVirtual(const MasterEntry& e) { return startsWithNoCase(e.sql, "CREATE VIRTUAL TABLE"); }
+bool isVirtual(const MasterEntry& e) {
+  return startsWithNoCase(e.sql, "CREATE VIRTUAL TABLE");
+}
 
 }  // namespace
 
@@ -176,7 +178,9 @@ bool pragma(LocalDb& db, const std::string& sql, Rows& out, std::string& error) 
   return true;
 }
 
-int toInt(const std::string& s) { return std::atoi(s.c_str()); }
+int toInt(const std::string& s) {
+  return std::atoi(s.c_str());
+}
 
 }  // namespace
 

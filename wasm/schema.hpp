@@ -18,9 +18,9 @@ struct Column {
   bool notNull = false;
   std::optional<std::string> defaultSql;  // PRAGMA dflt_value (outer parentheses stripped)
   int pk = 0;                             // 1-based position in the declared primary key
-  int hidden = 0;          // PRAGMA table_xinfo: 2 = VIRTUAL generated, 3 = STORED generated
-  std::string collate;     // declared COLLATE name, empty when none
-  std::string generated;   // the generated expression, without the outer parentheses
+  int hidden = 0;         // PRAGMA table_xinfo: 2 = VIRTUAL generated, 3 = STORED generated
+  std::string collate;    // declared COLLATE name, empty when none
+  std::string generated;  // the generated expression, without the outer parentheses
   std::vector<std::string> checks;  // column CHECK clauses, verbatim ("CHECK (x > 0)")
   std::string references;           // column REFERENCES clause, verbatim
   bool isGenerated() const { return hidden == 2 || hidden == 3; }
@@ -60,9 +60,9 @@ struct Table {
   std::vector<std::string> parents;           // tables this one references
 
   KeyKind keyKind = KeyKind::Declared;
-  std::vector<size_t> key;      // indexes into `columns`, in key order (Declared)
-  std::string rowidName;        // how to say rowid locally (rowid, _rowid_ or oid) (Rowid)
-  std::string d1RowidColumn;    // the explicit D1 column holding the rowid (Rowid)
+  std::vector<size_t> key;    // indexes into `columns`, in key order (Declared)
+  std::string rowidName;      // how to say rowid locally (rowid, _rowid_ or oid) (Rowid)
+  std::string d1RowidColumn;  // the explicit D1 column holding the rowid (Rowid)
 
   // Columns whose values are sent (generated ones are recomputed by D1).
   std::vector<size_t> storedColumns() const;

@@ -54,7 +54,9 @@ bool Token::is(std::string_view keyword) const {
 
 namespace {
 
-bool isWordChar(unsigned char c) { return std::isalnum(c) || c == '_' || c == '$' || c >= 0x80; }
+bool isWordChar(unsigned char c) {
+  return std::isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+}
 
 // Skips a quoted run starting at `i` (the opening quote); doubled closers stay inside.
 size_t skipQuoted(std::string_view s, size_t i, char close) {
@@ -107,8 +109,9 @@ std::vector<Token> tokenize(std::string_view s) {
       i = skipQuoted(s, i, ']');
       kind = Token::Quoted;
     } else if (std::isdigit(c) || (c == '.' && i + 1 < s.size() && std::isdigit(s[i + 1]))) {
-      while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '.' ||
-                              ((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E'))))
+      while (i < s.size() &&
+             (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '.' ||
+              ((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E'))))
         ++i;
       kind = Token::Number;
     } else if (isWordChar(c)) {

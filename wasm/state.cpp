@@ -8,10 +8,14 @@ using json = nlohmann::json;
 
 const char* phaseName(TablePhase p) {
   switch (p) {
-    case TablePhase::Create: return "create";
-    case TablePhase::Copy: return "copy";
-    case TablePhase::Swap: return "swap";
-    case TablePhase::Live: return "live";
+    case TablePhase::Create:
+      return "create";
+    case TablePhase::Copy:
+      return "copy";
+    case TablePhase::Swap:
+      return "swap";
+    case TablePhase::Live:
+      return "live";
   }
   return "create";
 }
@@ -39,27 +43,46 @@ T get(const json& j, const char* key, T fallback) {
   }
 }
 
+void readStrings(const json& j, const char* key, std::vector<std::string>& out) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_array()) return;
+  for (const auto& v : *it)
+    if (v.is_string()) out.push_back(v.get<std::string>());
+}
+
 }  // namespace
 
 std::string stateToJson(const State& s) {
   json tables = json::object();
   for (const auto& [name, t] : s.tables) {
-    tables[name] = {{"sql", t.sql},         {"columns", t.columns}, {"key", t.key},
+    tables[name] = {{"sql", t.sql},
+                    {"columns", t.columns},
+                    {"key", t.key},
+                    {"indexes", t.indexes},
                     {"phase", phaseName(t.phase)},
-                    {"shadow", t.shadow},   {"dropFirst", t.dropFirst},
+                    {"shadow", t.shadow},
+                    {"dropFirst", t.dropFirst},
                     {"copyStarted", t.copyStarted},
                     {"hasCursor", t.hasCursor},
-                    {"cursor", t.cursor},   {"bounded", t.bounded},
-                    {"upto", t.upto},       {"copied", t.copied},
+                    {"cursor", t.cursor},
+                    {"bounded", t.bounded},
+                    {"upto", t.upto},
+                    {"copied", t.copied},
                     {"total", t.total}};
   }
   const Counters& c = s.counters;
-  json counters = {{"totalSyncs", c.totalSyncs},         {"syncErrors", c.syncErrors},
-                   {"retries", c.retries},               {"rowsReplicated", c.rowsReplicated},
-                   {"statementsSent", c.statementsSent}, {"batchesSent", c.batchesSent},
-                   {"bytesSent", c.bytesSent},           {"lastSyncAt", c.lastSyncAt},
-                   {"lastSuccessAt", c.lastSuccessAt},   {"syncSecondsSum", c.syncSecondsSum},
-                   {"lastError", c.lastError},           {"lastErrorCode", c.lastErrorCode}};
+  json counters = {{"totalSyncs", c.totalSyncs},
+                   {"syncErrors", c.syncErrors},
+                   {"retries", c.retries},
+                   {"rowsReplicated", c.rowsReplicated},
+                   {"statementsSent", c.statementsSent},
+                   {"batchesSent", c.batchesSent},
+                   {"bytesSent", c.bytesSent},
+                   {"lastSyncAt", c.lastSyncAt},
+                   {"lastSuccessAt", c.lastSuccessAt},
+                   {"syncSecondsSum", c.syncSecondsSum},
+                   {"lastError", c.lastError},
+                   {"lastErrorCode", c.lastErrorCode}};
   json doc = {{"version", 1},
               {"sourceId", s.sourceId},
               {"incarnation", s.incarnation},
@@ -93,14 +116,9 @@ bool stateFromJson(const std::string& text, State& s) {
       if (!j.is_object()) continue;
       TableState t;
       t.sql = get<std::string>(j, "sql", "");
-      auto cols = j.find("columns");
-      if (cols != j.end() && cols->is_array())
-        for (const auto& c : *cols)
-          if (c.is_string()) t.columns.push_back(c.get<std::string>());
-      auto key = j.find("key");
-      if (key != j.end() && key->is_array())
-        for (const auto& c : *key)
-          if (c.is_string()) t.key.push_back(c.get<std::string>());
+      readStrings(j, "columns", t.columns);
+      readStrings(j, "key", t.key);
+      readStrings(j, "indexes", t.indexes);
       t.phase = phaseFrom(get<std::string>(j, "phase", "create"));
       t.shadow = get<bool>(j, "shadow", false);
       t.dropFirst = get<bool>(j, "dropFirst", false);

@@ -21,14 +21,15 @@ struct TableState {
   std::string sql;                   // sqlite_master.sql when last reconciled
   std::vector<std::string> columns;  // column names the D1 table has (tenant/rowid excluded)
   std::vector<std::string> key;      // D1 key column names (tenant excluded)
+  std::vector<std::string> indexes;  // the CREATE INDEX statements D1 has for this table
   TablePhase phase = TablePhase::Create;
-  bool shadow = false;   // copying into a shadow table that replaces the D1 table when done
+  bool shadow = false;     // copying into a shadow table that replaces the D1 table when done
   bool dropFirst = false;  // the D1 table exists with another shape: drop it before creating
   bool copyStarted = false;
   bool hasCursor = false;
-  std::string cursor;     // key literal of the last copied row
-  bool bounded = false;   // false: the table was empty when its copy began
-  std::string upto;       // key literal of the largest key when the copy began
+  std::string cursor;    // key literal of the last copied row
+  bool bounded = false;  // false: the table was empty when its copy began
+  std::string upto;      // key literal of the largest key when the copy began
   int64_t copied = 0;
   int64_t total = 0;
 

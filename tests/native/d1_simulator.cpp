@@ -23,12 +23,18 @@ namespace {
 
 const char* codeText(int rc) {
   switch (rc & 0xff) {
-    case SQLITE_TOOBIG: return "SQLITE_TOOBIG";
-    case SQLITE_NOMEM: return "SQLITE_NOMEM";
-    case SQLITE_CONSTRAINT: return "SQLITE_CONSTRAINT";
-    case SQLITE_MISMATCH: return "SQLITE_MISMATCH";
-    case SQLITE_RANGE: return "SQLITE_RANGE";
-    default: return "SQLITE_ERROR";
+    case SQLITE_TOOBIG:
+      return "SQLITE_TOOBIG";
+    case SQLITE_NOMEM:
+      return "SQLITE_NOMEM";
+    case SQLITE_CONSTRAINT:
+      return "SQLITE_CONSTRAINT";
+    case SQLITE_MISMATCH:
+      return "SQLITE_MISMATCH";
+    case SQLITE_RANGE:
+      return "SQLITE_RANGE";
+    default:
+      return "SQLITE_ERROR";
   }
 }
 
@@ -50,9 +56,13 @@ D1Simulator::D1Simulator(const std::string& path) {
   execAll(db_, "PRAGMA foreign_keys = ON");  // D1 enforces foreign keys
 }
 
-D1Simulator::~D1Simulator() { sqlite3_close(db_); }
+D1Simulator::~D1Simulator() {
+  sqlite3_close(db_);
+}
 
-QueryResult D1Simulator::query(const std::string& sql) { return execAll(db_, sql); }
+QueryResult D1Simulator::query(const std::string& sql) {
+  return execAll(db_, sql);
+}
 
 D1Response D1Simulator::batch(const std::vector<std::string>& stmts) {
   ++batches;

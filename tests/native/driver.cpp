@@ -113,8 +113,9 @@ bool readAll(sqlite3* db, const std::string& sql, std::vector<Row>& out, std::st
       if (v.type == SQLITE_FLOAT) {
         v.real = sqlite3_column_double(st, c);
       } else if (v.type != SQLITE_NULL) {
-        const void* p = v.type == SQLITE_BLOB ? sqlite3_column_blob(st, c)
-                                              : static_cast<const void*>(sqlite3_column_text(st, c));
+        const void* p = v.type == SQLITE_BLOB
+                            ? sqlite3_column_blob(st, c)
+                            : static_cast<const void*>(sqlite3_column_text(st, c));
         int len = sqlite3_column_bytes(st, c);
         v.bytes.assign(static_cast<const char*>(p ? p : ""), static_cast<size_t>(len));
       }
@@ -143,11 +144,11 @@ std::string diffTable(sqlite3* local, sqlite3* d1, const std::string& table,
   if (cols.empty()) return "local table " + table + " has no columns";
   std::string list;
   for (const auto& c : cols) list += (list.empty() ? "" : ",") + quoteIdent(c);
-  std::string localSql = std::string("SELECT ") + (rowidColumn.empty() ? "" : "_rowid_,") + list + " FROM " +
-                         quoteIdent(table);
-  std::string d1Sql = std::string("SELECT ") + (rowidColumn.empty() ? "" : quoteIdent(rowidColumn) + ",") +
-                      list + " FROM " + quoteIdent(table) +
-                      (tenantWhere.empty() ? "" : " WHERE " + tenantWhere);
+  std::string localSql = std::string("SELECT ") + (rowidColumn.empty() ? "" : "_rowid_,") + list +
+                         " FROM " + quoteIdent(table);
+  std::string d1Sql = std::string("SELECT ") +
+                      (rowidColumn.empty() ? "" : quoteIdent(rowidColumn) + ",") + list + " FROM " +
+                      quoteIdent(table) + (tenantWhere.empty() ? "" : " WHERE " + tenantWhere);
   std::vector<Row> a, b;
   std::string err;
   if (!readAll(local, localSql, a, err)) return "local: " + err;

@@ -54,7 +54,9 @@ SqliteLocal::SqliteLocal(const std::string& path) {
   sqlite3_limit(db_, SQLITE_LIMIT_SQL_LENGTH, 100000);
 }
 
-SqliteLocal::~SqliteLocal() { sqlite3_close(db_); }
+SqliteLocal::~SqliteLocal() {
+  sqlite3_close(db_);
+}
 
 QueryResult SqliteLocal::exec(const std::string& sql) {
   ++calls_;

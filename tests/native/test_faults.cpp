@@ -19,8 +19,8 @@ void fill(SqliteLocal& db, int from, int to) {
     std::string s = std::to_string(i);
     db.run("INSERT OR REPLACE INTO items VALUES (" + s + ", 'item " + s + "', " + s +
            ".5, randomblob(16))");
-    db.run("INSERT OR REPLACE INTO pairs VALUES ('k" + std::to_string(i % 7) + "', " + s +
-           ", 'v" + s + "')");
+    db.run("INSERT OR REPLACE INTO pairs VALUES ('k" + std::to_string(i % 7) + "', " + s + ", 'v" +
+           s + "')");
     db.run("INSERT INTO loose VALUES (" + s + ", 'y" + s + "')");
   }
   db.run("COMMIT");
@@ -87,7 +87,8 @@ TEST_F(Faults, LimitErrorsSplitTheBatchAndLoseNothing) {
   fill(*local, 0, 300);
   driver();
   d1->inject({Fault::FailBeforeCommit, "D1_ERROR: statement too long: SQLITE_TOOBIG"});
-  d1->inject({Fault::FailBeforeCommit, "D1_ERROR: too many SQL variables at offset 7: SQLITE_ERROR"});
+  d1->inject(
+      {Fault::FailBeforeCommit, "D1_ERROR: too many SQL variables at offset 7: SQLITE_ERROR"});
   d1->inject({Fault::FailBeforeCommit, "D1_ERROR: out of memory: SQLITE_NOMEM"});
   sync();
   expectAll();
@@ -98,8 +99,9 @@ TEST_F(Faults, ARowD1RefusesIsQuarantinedAndTheRestArrives) {
   local->run(kSchema);
   fill(*local, 0, 50);
   // D1 already holds the table with a CHECK the local one lacks: one row can never enter.
-  d1->query("CREATE TABLE items(id INTEGER, name TEXT CHECK (name <> 'poison'), price REAL, "
-            "data BLOB, PRIMARY KEY (id))");
+  d1->query(
+      "CREATE TABLE items(id INTEGER, name TEXT CHECK (name <> 'poison'), price REAL, "
+      "data BLOB, PRIMARY KEY (id))");
   local->run("UPDATE items SET name = 'poison' WHERE id = 17");
   driver();
   sync();
@@ -212,9 +214,10 @@ TEST_F(Faults, AD1ThatLostEverythingIsRefilled) {
 }
 
 TEST_F(Faults, ADeferredForeignKeyFailureIsNotRetriedForever) {
-  local->run("CREATE TABLE parent(id INTEGER PRIMARY KEY);"
-             "CREATE TABLE child(id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent(id));"
-             "INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 1);");
+  local->run(
+      "CREATE TABLE parent(id INTEGER PRIMARY KEY);"
+      "CREATE TABLE child(id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent(id));"
+      "INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 1);");
   Options o = defaultOptions();
   o.schema = SchemaMode::Strict;
   driver(o);

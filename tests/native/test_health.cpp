@@ -14,14 +14,16 @@ class Health : public EngineTest {
 };
 
 TEST_F(Health, HasTheSpecShapeAndTracksTheWork) {
-  local->run("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'b')");
+  local->run(
+      "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a'), (2, 'b')");
   driver();
   sync();
   json h = health();
-  for (const char* k : {"state", "healthy", "sourceId", "lastSyncAt", "lastSuccessAt", "lastError",
-                        "totalSyncs", "syncErrors", "errorRate", "retries", "pendingChanges",
-                        "quarantined", "lagMs", "capturedSeq", "appliedSeq", "rowsReplicated",
-                        "statementsSent", "batchesSent", "bytesSent", "initialSync"})
+  for (const char* k :
+       {"state",          "healthy",        "sourceId",    "lastSyncAt",  "lastSuccessAt",
+        "lastError",      "totalSyncs",     "syncErrors",  "errorRate",   "retries",
+        "pendingChanges", "quarantined",    "lagMs",       "capturedSeq", "appliedSeq",
+        "rowsReplicated", "statementsSent", "batchesSent", "bytesSent",   "initialSync"})
     EXPECT_TRUE(h.contains(k)) << k;
   EXPECT_EQ(h["state"], "idle");
   EXPECT_EQ(h["healthy"], true);
@@ -105,7 +107,8 @@ TEST_F(Health, MetricsAreTheSpecNamesWithTheSourceLabel) {
     EXPECT_NE(m.find(std::string("# TYPE ") + name), std::string::npos) << name;
   }
   EXPECT_NE(m.find("d1sync_rows_total{source=\"room \\\"42\\\"\"} 1\n"), std::string::npos) << m;
-  EXPECT_NE(m.find("d1sync_syncs_total{source=\"room \\\"42\\\"\",status=\"ok\"}"), std::string::npos);
+  EXPECT_NE(m.find("d1sync_syncs_total{source=\"room \\\"42\\\"\",status=\"ok\"}"),
+            std::string::npos);
 }
 
 TEST_F(Health, OptionsParseAndRefuseBadValues) {

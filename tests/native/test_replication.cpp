@@ -29,7 +29,6 @@ void fill(SqliteLocal& db, int n) {
   db.run("COMMIT");
 }
 
-
 TEST_F(EngineTest, InitialSyncCopiesEveryTableExactly) {
   local->run(kShop);
   fill(*local, 500);
@@ -63,7 +62,8 @@ TEST_F(EngineTest, CoalescesManyChangesToOneKey) {
   driver();
   sync();
   size_t before = d1->statements;
-  for (int i = 0; i < 200; ++i) local->run("INSERT OR REPLACE INTO c VALUES (1, " + std::to_string(i) + ")");
+  for (int i = 0; i < 200; ++i)
+    local->run("INSERT OR REPLACE INTO c VALUES (1, " + std::to_string(i) + ")");
   local->run("INSERT INTO c VALUES (2, 0)");
   local->run("DELETE FROM c WHERE id = 2");
   sync();
@@ -73,13 +73,15 @@ TEST_F(EngineTest, CoalescesManyChangesToOneKey) {
 }
 
 TEST_F(EngineTest, PrimaryKeyUpdatesMoveTheRow) {
-  local->run("CREATE TABLE p(a TEXT, b INTEGER, v, PRIMARY KEY(a, b)) WITHOUT ROWID;"
-             "INSERT INTO p VALUES ('x', 1, 'one'), ('y', 2, 'two');"
-             "CREATE TABLE q(id INTEGER PRIMARY KEY, v); INSERT INTO q VALUES (1, 'a'), (2, 'b');");
+  local->run(
+      "CREATE TABLE p(a TEXT, b INTEGER, v, PRIMARY KEY(a, b)) WITHOUT ROWID;"
+      "INSERT INTO p VALUES ('x', 1, 'one'), ('y', 2, 'two');"
+      "CREATE TABLE q(id INTEGER PRIMARY KEY, v); INSERT INTO q VALUES (1, 'a'), (2, 'b');");
   driver();
   sync();
-  local->run("UPDATE p SET b = 10 WHERE a = 'x'; UPDATE q SET id = 3 WHERE id = 1;"
-             "UPDATE q SET id = 1 WHERE id = 2; UPDATE q SET id = 2 WHERE id = 3;");
+  local->run(
+      "UPDATE p SET b = 10 WHERE a = 'x'; UPDATE q SET id = 3 WHERE id = 1;"
+      "UPDATE q SET id = 1 WHERE id = 2; UPDATE q SET id = 2 WHERE id = 3;");
   sync();
   expectSame("p");
   expectSame("q");
@@ -90,8 +92,9 @@ TEST_F(EngineTest, DeletesParentsAfterChildren) {
   fill(*local, 10);
   driver();
   sync();
-  local->run("DELETE FROM lines WHERE order_id <= 5; DELETE FROM orders WHERE id <= 5;"
-             "DELETE FROM customers WHERE id <= 5;");
+  local->run(
+      "DELETE FROM lines WHERE order_id <= 5; DELETE FROM orders WHERE id <= 5;"
+      "DELETE FROM customers WHERE id <= 5;");
   sync();
   for (const char* t : {"customers", "orders", "lines"}) expectSame(t);
 }
@@ -107,7 +110,8 @@ TEST_F(EngineTest, WritesDuringTheInitialSyncArrive) {
     ASSERT_NE(s.kind, Step::Failed) << s.message;
     std::string r = std::to_string(round);
     local->run("INSERT INTO customers VALUES (" + std::to_string(5000 + round) + ", 'late', NULL)");
-    local->run("UPDATE customers SET name = 'changed " + r + "' WHERE id = " + std::to_string(round * 9 + 1));
+    local->run("UPDATE customers SET name = 'changed " + r +
+               "' WHERE id = " + std::to_string(round * 9 + 1));
     local->run("DELETE FROM lines WHERE order_id = " + std::to_string(round * 7 + 3));
     local->run("INSERT INTO events VALUES ('late', '" + r + "')");
   }

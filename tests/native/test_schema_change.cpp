@@ -9,8 +9,9 @@ class SchemaChange : public EngineTest {
  protected:
   void SetUp() override {
     EngineTest::SetUp();
-    local->run("CREATE TABLE a(id INTEGER PRIMARY KEY, v TEXT);"
-               "CREATE TABLE b(k TEXT PRIMARY KEY NOT NULL, n INTEGER);");
+    local->run(
+        "CREATE TABLE a(id INTEGER PRIMARY KEY, v TEXT);"
+        "CREATE TABLE b(k TEXT PRIMARY KEY NOT NULL, n INTEGER);");
     for (int i = 0; i < 30; ++i) {
       std::string s = std::to_string(i);
       local->run("INSERT INTO a VALUES (" + s + ", 'v" + s + "'); INSERT INTO b VALUES ('k" + s +
@@ -24,14 +25,16 @@ class SchemaChange : public EngineTest {
 TEST_F(SchemaChange, AddColumnIsFollowedLive) {
   local->run("ALTER TABLE a ADD COLUMN extra INTEGER NOT NULL DEFAULT 5");
   local->run("ALTER TABLE a ADD COLUMN note TEXT COLLATE NOCASE");
-  local->run("UPDATE a SET extra = 9, note = 'n' WHERE id < 3; INSERT INTO a VALUES (100, 'x', 1, 'y')");
+  local->run(
+      "UPDATE a SET extra = 9, note = 'n' WHERE id < 3; INSERT INTO a VALUES (100, 'x', 1, 'y')");
   sync();
   expectSame("a");
   EXPECT_EQ(d1Count("SELECT count(*) FROM pragma_table_info('a') WHERE name = 'extra'"), 1);
 }
 
 TEST_F(SchemaChange, NewTableIsCreatedAndCopied) {
-  local->run("CREATE TABLE c(x INTEGER PRIMARY KEY, y BLOB); INSERT INTO c VALUES (1, X'01'), (2, NULL)");
+  local->run(
+      "CREATE TABLE c(x INTEGER PRIMARY KEY, y BLOB); INSERT INTO c VALUES (1, X'01'), (2, NULL)");
   sync();
   expectSame("c");
   local->run("INSERT INTO c VALUES (3, X'')");
@@ -47,8 +50,9 @@ TEST_F(SchemaChange, DroppedTableIsDroppedInD1) {
 }
 
 TEST_F(SchemaChange, DroppedAndRecreatedTableIsRebuilt) {
-  local->run("DROP TABLE b; CREATE TABLE b(k TEXT PRIMARY KEY NOT NULL, n INTEGER, m REAL);"
-             "INSERT INTO b VALUES ('z', 1, 2.5)");
+  local->run(
+      "DROP TABLE b; CREATE TABLE b(k TEXT PRIMARY KEY NOT NULL, n INTEGER, m REAL);"
+      "INSERT INTO b VALUES ('z', 1, 2.5)");
   sync();
   expectSame("b");
 }
@@ -56,10 +60,11 @@ TEST_F(SchemaChange, DroppedAndRecreatedTableIsRebuilt) {
 TEST_F(SchemaChange, ATwelveStepAlterRebuildsThroughAShadowTable) {
   // The documented way to change a column's type: build, copy, drop, rename. The capture
   // triggers go with the old table, so writes in between are only caught by the recopy.
-  local->run("CREATE TABLE a_new(id INTEGER PRIMARY KEY, v BLOB, w INTEGER);"
-             "INSERT INTO a_new SELECT id, CAST(v AS BLOB), id * 2 FROM a;"
-             "DROP TABLE a; ALTER TABLE a_new RENAME TO a;"
-             "UPDATE a SET w = -1 WHERE id = 4; DELETE FROM a WHERE id = 5;");
+  local->run(
+      "CREATE TABLE a_new(id INTEGER PRIMARY KEY, v BLOB, w INTEGER);"
+      "INSERT INTO a_new SELECT id, CAST(v AS BLOB), id * 2 FROM a;"
+      "DROP TABLE a; ALTER TABLE a_new RENAME TO a;"
+      "UPDATE a SET w = -1 WHERE id = 4; DELETE FROM a WHERE id = 5;");
   sync();
   expectSame("a");
   EXPECT_FALSE(d1->query("SELECT 1 FROM _d1sync_new_a").ok);
@@ -70,8 +75,9 @@ TEST_F(SchemaChange, ATwelveStepAlterRebuildsThroughAShadowTable) {
 
 TEST_F(SchemaChange, ATableDroppedWhileItIsBeingCopied) {
   local->run("CREATE TABLE big(id INTEGER PRIMARY KEY, v TEXT)");
-  local->run("WITH RECURSIVE r(i) AS (VALUES(1) UNION ALL SELECT i+1 FROM r WHERE i < 500) "
-             "INSERT INTO big SELECT i, 'v' || i FROM r");
+  local->run(
+      "WITH RECURSIVE r(i) AS (VALUES(1) UNION ALL SELECT i+1 FROM r WHERE i < 500) "
+      "INSERT INTO big SELECT i, 'v' || i FROM r");
   Options o = defaultOptions();
   o.limits.copyPageRows = 50;
   driver(o);
@@ -81,6 +87,26 @@ TEST_F(SchemaChange, ATableDroppedWhileItIsBeingCopied) {
   EXPECT_FALSE(d1->query("SELECT 1 FROM big").ok);
   expectSame("a");
   expectSame("b");
+}
+
+}  // namespace
+}  // namespace d1sync::native
+
+namespace d1sync::native {
+namespace {
+
+TEST_F(SchemaChange, IndexesCreatedAndDroppedLocallyFollow) {
+  local->run("CREATE INDEX a_v ON a(v); CREATE UNIQUE INDEX b_n ON b(n DESC)");
+  sync();
+  EXPECT_EQ(d1Count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'a_v'"), 1);
+  // Replica mode keeps a UNIQUE index non-unique.
+  EXPECT_EQ(d1Count("SELECT \"unique\" FROM pragma_index_list('b') WHERE name = 'b_n'"), 0);
+  local->run("DROP INDEX a_v");
+  sync();
+  EXPECT_EQ(d1Count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'a_v'"), 0);
+  local->run("INSERT INTO a VALUES (500, 'after')");
+  sync();
+  expectSame("a");
 }
 
 }  // namespace
