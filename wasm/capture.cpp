@@ -12,7 +12,9 @@ std::string bookkeepingDdl() {
          "doc TEXT NOT NULL);"
          "CREATE TABLE IF NOT EXISTS _d1sync_quarantine(id INTEGER PRIMARY KEY AUTOINCREMENT, "
          "tbl TEXT NOT NULL, key TEXT NOT NULL, code TEXT NOT NULL, error TEXT NOT NULL, "
-         "at_ms INTEGER NOT NULL)";
+         "at_ms INTEGER NOT NULL);"
+         // One entry per row: a page rebuilt after a restart quarantines the same row again.
+         "CREATE UNIQUE INDEX IF NOT EXISTS _d1sync_quarantine_row ON _d1sync_quarantine(tbl, key)";
 }
 
 std::string triggerName(char op, const std::string& table) {
@@ -26,17 +28,17 @@ std::string logInsert(const std::string& table, char op, const std::string& keyE
          "', " + keyExpr + ", " + nowMsExpr() + ");";
 }
 
-bool replaceVictimsPossible(const Table& t) {
-  for (const auto& ix : t.indexes)
-    if (ix.unique && ix.origin != "pk" && !ix.hasExpression()) return true;
-  return false;
+// A declared key the engine keys rows by never yields a victim under another key; in a table
+// keyed by rowid, the declared PRIMARY KEY is just another UNIQUE index.
+bool victimSource(const Table& t, const Index& ix) {
+  return ix.unique && (ix.origin != "pk" || t.keyKind == KeyKind::Rowid);
 }
 
 // Rows that share a UNIQUE index value with NEW: an OR REPLACE would delete them silently.
 std::string victimsTrigger(const Table& t, const char* when, std::vector<std::string>& warnings) {
-  std::string cond;
+  std::string cond, columns;
   for (const auto& ix : t.indexes) {
-    if (!ix.unique || ix.origin == "pk") continue;
+    if (!victimSource(t, ix)) continue;
     if (ix.hasExpression()) {
       warnings.push_back("table " + t.name +
                          ": rows removed by OR REPLACE through expression index " + ix.name +
@@ -48,15 +50,29 @@ std::string victimsTrigger(const Table& t, const char* when, std::vector<std::st
       if (!term.empty()) term += " AND ";
       term += "v." + quoteIdent(c.name) + "=NEW." + quoteIdent(c.name) + " COLLATE " +
               quoteIdent(c.collate.empty() ? "BINARY" : c.collate);
+      if (columns.find(quoteIdent(c.name)) == std::string::npos)
+        columns += (columns.empty() ? "" : ",") + quoteIdent(c.name);
     }
     cond += (cond.empty() ? "(" : " OR (") + term + ")";
   }
   if (cond.empty()) return {};
+  // An UPDATE can only collide through the unique columns it sets, and never with itself.
+  bool insert = *when == 'R';
+  std::string self;
+  if (!insert) {
+    auto vs = t.keyExprs("v"), olds = t.keyExprs("OLD");
+    std::string a, b;
+    for (size_t i = 0; i < vs.size(); ++i) {
+      a += (i ? "," : "") + vs[i];
+      b += (i ? "," : "") + olds[i];
+    }
+    self = vs.size() == 1 ? " AND " + a + " IS NOT " + b : " AND (" + a + ") IS NOT (" + b + ")";
+  }
   return "CREATE TRIGGER IF NOT EXISTS " + quoteIdent(triggerName(*when, t.name)) + " BEFORE " +
-         (*when == 'R' ? "INSERT" : "UPDATE") + " ON " + quoteIdent(t.name) +
+         (insert ? "INSERT" : "UPDATE OF " + columns) + " ON " + quoteIdent(t.name) +
          " BEGIN INSERT INTO _d1sync_log(tbl, op, key, at_ms) SELECT " + quoteText(t.name) +
          ", 'R', " + keyLiteralExpr(t, "v") + ", " + nowMsExpr() + " FROM " + quoteIdent(t.name) +
-         " AS v WHERE " + cond + "; END";
+         " AS v WHERE (" + cond + ")" + self + "; END";
 }
 
 }  // namespace
@@ -64,7 +80,8 @@ std::string victimsTrigger(const Table& t, const char* when, std::vector<std::st
 std::vector<std::string> captureTriggerNames(const Table& t) {
   std::vector<std::string> names{triggerName('i', t.name), triggerName('u', t.name),
                                  triggerName('d', t.name)};
-  if (replaceVictimsPossible(t)) {
+  std::vector<std::string> ignored;
+  if (!victimsTrigger(t, "R", ignored).empty()) {
     names.push_back(triggerName('R', t.name));
     names.push_back(triggerName('S', t.name));
   }

@@ -69,17 +69,26 @@ std::string Chunker::upsertSuffix(const TargetShape& s) const {
 }
 
 size_t Chunker::maxUpsertRows(const TargetShape& s) const {
-  size_t cols = s.columns.size() + (s.tenantColumn ? 1 : 0);
+  // The tenant literal sits once in the SELECT, not in every VALUES row: overhead only.
   size_t budget = limits_.vdbeBudget();
-  size_t over = upsertOverhead(cols);
+  size_t over = upsertOverhead(s.columns.size() + (s.tenantColumn ? 1 : 0));
   if (budget <= over) return 1;
-  return std::max<size_t>(1, (budget - over) / (cols + 1 + (s.tenantColumn ? 1 : 0)));
+  return std::max<size_t>(1, (budget - over) / (s.columns.size() + 1));
 }
 
 size_t Chunker::maxDeleteRows(const TargetShape& s) const {
-  size_t per = s.keyColumns.size() + 3;
+  // Measured against SQLite's op cap: "k" IN (...) costs 3 ops a key, the row-value
+  // IN (SELECT * FROM (VALUES ...)) form 2 per key column plus 2.
+  size_t k = s.keyColumns.size();
+  size_t per = k > 1 ? 2 * k + 2 : 3;
   size_t budget = limits_.vdbeBudget();
   return budget > 64 + per ? (budget - 64) / per : 1;
+}
+
+bool Chunker::isKeyColumn(const TargetShape& s, size_t value) const {
+  for (const auto& k : s.keyColumns)
+    if (s.columns[value] == k) return true;
+  return false;
 }
 
 void Chunker::fitRow(const TargetShape& s, RowLiteral& row) const {
@@ -89,7 +98,9 @@ void Chunker::fitRow(const TargetShape& s, RowLiteral& row) const {
     size_t best = row.values.size();
     for (size_t i = 0; i < row.values.size(); ++i) {
       const std::string& v = row.values[i];
-      bool movable = !v.empty() && (v[0] == '\'' || v[0] == 'X' || v[0] == 'C') && v.size() > 3;
+      // A key value stays inline: the parts find their row by it.
+      bool movable = !v.empty() && (v[0] == '\'' || v[0] == 'X' || v[0] == 'C') && v.size() > 3 &&
+                     !isKeyColumn(s, i);
       if (movable && (best == row.values.size() || v.size() > row.values[best].size())) best = i;
     }
     if (best == row.values.size()) return;  // nothing left to move: D1 will refuse it
@@ -143,15 +154,20 @@ std::string Chunker::keyWhere(const TargetShape& s, const std::string& key) cons
 std::vector<std::string> Chunker::upsertWithParts(const TargetShape& s,
                                                   const RowLiteral& row) const {
   std::vector<std::string> out = upserts(s, {&row}, 1);
-  const size_t pieceHex = std::max<size_t>(2, limits_.partBytes * 2);
+  const std::string where = keyWhere(s, row.key);
   for (const auto& p : row.parts) {
     const std::string col = quoteIdent(s.columns[p.column]);
+    // Each UPDATE repeats the key: the piece gets what the statement has left, in whole bytes.
+    size_t fixed = std::string("UPDATE  SET =CAST(||X'' AS BLOB) WHERE ").size() +
+                   quoteIdent(s.table).size() + 2 * col.size() + where.size();
+    size_t room = limits_.maxStatementBytes > fixed ? limits_.maxStatementBytes - fixed : 2;
+    const size_t pieceHex = std::max<size_t>(2, std::min(limits_.partBytes * 2, room) & ~size_t{1});
     for (size_t off = 0; off < p.hex.size(); off += pieceHex) {
       std::string piece = "X'" + p.hex.substr(off, pieceHex) + "'";
       std::string value = p.text ? col + "||CAST(" + piece + " AS TEXT)"
                                  : "CAST(" + col + "||" + piece + " AS BLOB)";
       out.push_back("UPDATE " + quoteIdent(s.table) + " SET " + col + "=" + value + " WHERE " +
-                    keyWhere(s, row.key));
+                    where);
     }
   }
   return out;

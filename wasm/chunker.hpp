@@ -70,6 +70,7 @@ class Chunker {
   std::string upsertPrefix(const TargetShape& shape) const;
   std::string upsertSuffix(const TargetShape& shape) const;
   std::string keyWhere(const TargetShape& shape, const std::string& key) const;
+  bool isKeyColumn(const TargetShape& shape, size_t value) const;
   const Limits& limits_;
 };
 

@@ -79,7 +79,28 @@ bool Engine::persist() {
   return r.ok;
 }
 
+namespace {
+
+// A tenant value must be one SQL literal: a quoted string or an integer.
+bool isTenantLiteral(const std::string& lit) {
+  auto digits = [](std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  auto tk = tokenize(lit);
+  if (tk.size() == 1 && tk[0].kind == Token::String)
+    return tk[0].text == lit && lit.size() >= 2 && lit.back() == '\'';
+  if (tk.size() == 1) return digits(tk[0].text);
+  return tk.size() == 2 && tk[0].isPunct('-') && digits(tk[1].text);
+}
+
+}  // namespace
+
 bool Engine::loadOrInit(int64_t nowMs) {
+  if (shape_.tenant && !isTenantLiteral(shape_.tenant->literal)) {
+    fail(ErrorCode::Config,
+         "tenant value [" + shape_.tenant->literal + "] is not an SQL string or integer literal");
+    return false;
+  }
   auto ddl = local_.exec(bookkeepingDdl());
   if (!ddl.ok) {
     fail(ErrorCode::Internal, "cannot create d1sync's bookkeeping tables: " + ddl.error);
@@ -106,6 +127,7 @@ bool Engine::loadOrInit(int64_t nowMs) {
     state_.incarnation = hexId(random_, 2);
   }
   fenceId_.incarnation = state_.incarnation;
+  signedZero_ = local_.exec("SELECT atan2(0.0, -1.0)").ok;
   // Sequence numbers must never repeat: if the AUTOINCREMENT high-water mark was lost, push
   // it back above what D1 already has.
   auto seq = local_.exec("SELECT max(seq) FROM _d1sync_log");
@@ -166,12 +188,13 @@ Step Engine::next(int64_t nowMs) {
   }
   if (phase_ == Phase::Claim) return claim(nowMs);
   if (phase_ == Phase::Takeover) {
-    claimMark_ = "takeover:" + hexId(random_, 1);
+    claimMark_ = pendingMark("takeover:");
     return send(Flight::Takeover,
                 takeoverStatements(fenceId_, theirs_, state_.appliedSeq, claimMark_, nowMs));
   }
   if (needProbe_) return send(Flight::Probe, {sourceRowQuery(fenceId_)});
-  if (!page_) {
+  // A second pass picks up a resync that reading the outbox asked for.
+  for (int pass = 0; pass < 2 && !page_; ++pass) {
     if (!refreshSchema(nowMs)) {
       if (phase_ == Phase::Failed) return fail(fatal_.code, fatal_.message);
       scheduleRetry(nowMs);
@@ -185,11 +208,12 @@ Step Engine::next(int64_t nowMs) {
     if (!page_) page_ = copyPage();
     if (!page_) page_ = changesPage();
     if (phase_ == Phase::Failed) return fail(fatal_.code, fatal_.message);
-    if (!page_) {
-      backoff_.reset();
-      persist();
-      return Step{};
-    }
+    if (!resyncAll_ && resyncRequests_.empty()) break;
+  }
+  if (!page_) {
+    backoff_.reset();
+    persist();
+    return Step{};
   }
   return sendJob(nowMs);
 }

@@ -142,6 +142,7 @@ class Engine {
   void recordError(ErrorCode code, const std::string& message);
 
   // engine_claim.cpp
+  std::string pendingMark(const char* kind);
   Step claim(int64_t nowMs);
   void onClaim(const D1Response& r, int64_t nowMs);
   void onTakeover(const D1Response& r, int64_t nowMs);
@@ -185,6 +186,7 @@ class Engine {
   int64_t retryAtMs_ = 0;
   int64_t now_ = 0;  // the host's clock at the current call
   bool schemaReady_ = false;
+  bool signedZero_ = false;  // the local SQLite has atan2() to tell -0.0 from 0.0
   bool needProbe_ = false;
   std::string claimMark_;
   SourceRow theirs_;

@@ -10,8 +10,16 @@ namespace {
 
 struct D1Table {
   std::vector<std::string> columns;
+  std::vector<std::string> types;  // declared type per column, as written
   std::vector<std::string> key;
 };
+
+bool isConstraintWord(const Token& t) {
+  for (const char* w : {"CONSTRAINT", "PRIMARY", "NOT", "NULL", "UNIQUE", "CHECK", "DEFAULT",
+                        "COLLATE", "REFERENCES", "GENERATED", "AS"})
+    if (t.is(w)) return true;
+  return false;
+}
 
 // Columns and primary key of a D1 table, from its CREATE TABLE text.
 D1Table parseD1Table(const std::string& sql) {
@@ -32,10 +40,25 @@ D1Table parseD1Table(const std::string& sql) {
     }
     if (tk[first].is("UNIQUE") || tk[first].is("CHECK") || tk[first].is("FOREIGN")) continue;
     out.columns.push_back(identName(tk[b]));
+    size_t t = b + 1;
+    while (t < e && !isConstraintWord(tk[t])) ++t;
+    std::string type;
+    for (size_t i = b + 1; i < t; ++i)
+      type += std::string(i > b + 1 ? " " : "") + std::string(tk[i].text);
+    out.types.push_back(type);
     for (size_t i = b + 1; i + 1 < e; ++i)
       if (tk[i].is("PRIMARY") && tk[i + 1].is("KEY")) out.key.push_back(identName(tk[b]));
   }
   return out;
+}
+
+// Declared types compared token by token, so "VARCHAR(10)" matches "varchar ( 10 )".
+bool sameType(const std::string& a, const std::string& b) {
+  auto ta = tokenize(a), tb = tokenize(b);
+  if (ta.size() != tb.size()) return false;
+  for (size_t i = 0; i < ta.size(); ++i)
+    if (!equalsNoCase(ta[i].text, tb[i].text)) return false;
+  return true;
 }
 
 bool sameNames(const std::vector<std::string>& a, const std::vector<std::string>& b) {
@@ -47,8 +70,18 @@ bool sameNames(const std::vector<std::string>& a, const std::vector<std::string>
 
 }  // namespace
 
+// The mark that tells "we created the row" (or "our takeover landed") is saved before it is
+// sent and reused by every retry, so a lost answer cannot make our own claim look foreign.
+std::string Engine::pendingMark(const char* kind) {
+  if (state_.pendingClaim.rfind(kind, 0) != 0) {
+    state_.pendingClaim = std::string(kind) + std::to_string(random_.next());
+    persist();
+  }
+  return state_.pendingClaim;
+}
+
 Step Engine::claim(int64_t nowMs) {
-  claimMark_ = "claim:" + std::to_string(random_.next());
+  claimMark_ = pendingMark("claim:");
   return send(Flight::Claim, claimStatements(fenceId_, state_.appliedSeq, claimMark_, nowMs));
 }
 
@@ -104,6 +137,7 @@ void Engine::onClaim(const D1Response& r, int64_t nowMs) {
     return;
   }
   state_.pendingBatch.clear();
+  state_.pendingClaim.clear();
   state_.everClaimed = true;
   reconcileD1Tables(r.results[kClaimTablesStatement]);
   if (phase_ == Phase::Failed) return;
@@ -128,6 +162,7 @@ void Engine::onTakeover(const D1Response& r, int64_t nowMs) {
   state_.epoch = row.epoch;
   state_.lastBatch = row.lastBatch;
   state_.pendingBatch.clear();
+  state_.pendingClaim.clear();
   resyncAll_ = true;  // D1 holds the previous owner's rows: converge them to ours
   phase_ = Phase::Claim;
   persist();
@@ -167,11 +202,16 @@ void Engine::reconcileD1Tables(const Rows& d1) {
     D1Table info = parseD1Table(*real);
     std::vector<std::string> wantKey = t.keyColumnNames();
     if (shape_.tenant) wantKey.insert(wantKey.begin(), shape_.tenant->column);
-    if (!sameNames(info.key, wantKey)) {
+    bool typesMatch = true;
+    for (size_t i = 0; i < info.columns.size(); ++i)
+      if (const Column* c = t.column(info.columns[i]); c && !sameType(c->type, info.types[i]))
+        typesMatch = false;
+    if (!sameNames(info.key, wantKey) || !typesMatch) {
       if (shape_.tenant) {
         fail(ErrorCode::Schema, "D1 table " + t.name +
-                                    " is shared with other tenants but its primary key differs "
-                                    "from this source's; it cannot be rebuilt from one tenant");
+                                    " is shared with other tenants but its primary key or column "
+                                    "types differ from this source's; it cannot be rebuilt from "
+                                    "one tenant");
         return;
       }
       ts.phase = TablePhase::Create;

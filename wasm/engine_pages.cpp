@@ -33,9 +33,12 @@ std::string boundTuple(const Table& t, const std::string& key) {
 std::string Engine::selectList(const Table& t, const std::string& alias) const {
   std::string out = keyLiteralExpr(t, alias);
   std::string prefix = alias.empty() ? "" : alias + ".";
-  for (size_t i : t.storedColumns())
-    out +=
-        "," + literalExpr(prefix + quoteIdent(t.columns[i].name), options_.limits.inlineValueBytes);
+  for (size_t i : t.storedColumns()) {
+    // Key values always travel inline: value parts find their row by the key.
+    bool key = t.columns[i].pk > 0 && t.keyKind == KeyKind::Declared;
+    size_t inlineBytes = key ? static_cast<size_t>(INT64_MAX) : options_.limits.inlineValueBytes;
+    out += "," + literalExpr(prefix + quoteIdent(t.columns[i].name), inlineBytes, signedZero_);
+  }
   return out;
 }
 
@@ -195,6 +198,29 @@ std::optional<Engine::Page> Engine::changesPage() {
   if (!log.ok) {
     recordError(ErrorCode::Internal, "reading the outbox: " + log.error);
     return std::nullopt;
+  }
+  // Sequence numbers are contiguous (AUTOINCREMENT, rolled back with their transaction): a
+  // gap after the watermark means outbox rows were deleted behind d1sync's back, and only a
+  // recopy can recover what they described.
+  int64_t first = log.rows.size() ? std::strtoll(log.rows.at(0, 0).c_str(), nullptr, 10) : 0;
+  if (log.rows.size() == 0) {
+    auto top = local_.exec("SELECT seq FROM sqlite_sequence WHERE name='_d1sync_log'");
+    if (top.ok && top.rows.size() == 1)
+      first = std::strtoll(top.rows.at(0, 0).c_str(), nullptr, 10) + 1;
+  }
+  if (first > state_.appliedSeq + 1) {
+    warnings_.push_back("outbox rows " + std::to_string(state_.appliedSeq + 1) + ".." +
+                        std::to_string(first - 1) +
+                        " were deleted before reaching D1: every table is recopied");
+    resyncAll_ = true;
+    if (log.rows.size() == 0) {
+      // Nothing left to send: move D1's watermark past the gap; the recopy follows.
+      Page page;
+      page.kind = Page::Changes;
+      page.uptoSeq = first - 1;
+      planJobs(page, {});
+      return page;
+    }
   }
   if (log.rows.size() == 0) return std::nullopt;
   Page page;

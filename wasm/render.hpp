@@ -17,7 +17,9 @@
 namespace d1sync {
 
 // SQL expression rendering the value of `expr` as a literal (or a big-value marker).
-std::string literalExpr(const std::string& expr, size_t inlineBytes);
+// `signedZero` renders -0.0 (kept in columns without REAL affinity) with its sign; it needs
+// SQLite's math functions (atan2), which not every host has.
+std::string literalExpr(const std::string& expr, size_t inlineBytes, bool signedZero = false);
 // SQL expression rendering the key of a row as comma-separated literals ("1,'a'").
 std::string keyLiteralExpr(const Table& table, const std::string& alias);
 

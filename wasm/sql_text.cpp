@@ -109,9 +109,11 @@ std::vector<Token> tokenize(std::string_view s) {
       i = skipQuoted(s, i, ']');
       kind = Token::Quoted;
     } else if (std::isdigit(c) || (c == '.' && i + 1 < s.size() && std::isdigit(s[i + 1]))) {
+      // A sign after e/E continues a decimal exponent, never a hex literal (0xE+1 is a sum).
+      bool hex = c == '0' && i + 1 < s.size() && (s[i + 1] == 'x' || s[i + 1] == 'X');
       while (i < s.size() &&
              (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '.' ||
-              ((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E'))))
+              (!hex && (s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E'))))
         ++i;
       kind = Token::Number;
     } else if (isWordChar(c)) {

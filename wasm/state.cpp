@@ -90,6 +90,7 @@ std::string stateToJson(const State& s) {
               {"appliedSeq", s.appliedSeq},
               {"lastBatch", s.lastBatch},
               {"pendingBatch", s.pendingBatch},
+              {"pendingClaim", s.pendingClaim},
               {"batchCounter", s.batchCounter},
               {"everClaimed", s.everClaimed},
               {"tables", tables},
@@ -107,6 +108,7 @@ bool stateFromJson(const std::string& text, State& s) {
   out.appliedSeq = get<int64_t>(doc, "appliedSeq", 0);
   out.lastBatch = get<std::string>(doc, "lastBatch", "");
   out.pendingBatch = get<std::string>(doc, "pendingBatch", "");
+  out.pendingClaim = get<std::string>(doc, "pendingClaim", "");
   out.batchCounter = get<int64_t>(doc, "batchCounter", 0);
   out.everClaimed = get<bool>(doc, "everClaimed", false);
   auto tables = doc.find("tables");
