@@ -59,6 +59,13 @@ void Engine::recordError(ErrorCode code, const std::string& message) {
   state_.counters.lastErrorCode = codeName(code);
 }
 
+void Engine::warn(const std::string& message) {
+  // Kept once each, and bounded: health() carries them.
+  if (warnings_.size() < 50 &&
+      std::find(warnings_.begin(), warnings_.end(), message) == warnings_.end())
+    warnings_.push_back(message);
+}
+
 void Engine::scheduleRetry(int64_t nowMs) {
   retryAtMs_ = nowMs + backoff_.nextDelayMs();
 }
@@ -307,7 +314,10 @@ void Engine::finishPage(int64_t nowMs) {
     t.hasCursor = e.hasCursor;
     t.cursor = e.cursor;
     t.copied += e.rows;
-    if (e.finished) t.phase = t.shadow ? TablePhase::Swap : TablePhase::Live;
+    if (e.finished) {
+      t.phase = t.shadow ? TablePhase::Swap : TablePhase::Live;
+      t.maxRowid.clear();  // the next changes page records it
+    }
   }
   for (const auto& [name, phase] : p.phases) {
     auto it = state_.tables.find(name);
@@ -324,6 +334,8 @@ void Engine::finishPage(int64_t nowMs) {
       if (!t.shadow || phase != TablePhase::Copy) t.indexes = createIndexDdl(tb, tb.name, shape_);
     }
   }
+  for (const auto& [name, max] : p.maxRowids)
+    if (auto it = state_.tables.find(name); it != state_.tables.end()) it->second.maxRowid = max;
   for (const auto& name : p.dropped) state_.tables.erase(name);
   page_.reset();
   persist();

@@ -18,6 +18,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "backoff.hpp"
@@ -119,8 +120,9 @@ class Engine {
     enum Kind { Schema, Copy, Changes } kind = Changes;
     int64_t uptoSeq = 0;  // Changes: the watermark once every job is in D1
     std::vector<CopyEffect> copies;
-    std::vector<std::pair<std::string, TablePhase>> phases;  // Schema: table -> new phase
-    std::vector<std::string> dropped;                        // Schema: tables gone locally
+    std::vector<std::pair<std::string, TablePhase>> phases;      // Schema: table -> new phase
+    std::vector<std::string> dropped;                            // Schema: tables gone locally
+    std::vector<std::pair<std::string, std::string>> maxRowids;  // Changes: table -> max(rowid)
     std::deque<Job> jobs;
     int64_t rows = 0;
   };
@@ -140,6 +142,7 @@ class Engine {
   bool loadOrInit(int64_t nowMs);
   std::string newBatchId();
   void recordError(ErrorCode code, const std::string& message);
+  void warn(const std::string& message);
 
   // engine_claim.cpp
   std::string pendingMark(const char* kind);
@@ -163,6 +166,10 @@ class Engine {
   bool fetchBigValues(const Table& t, RowLiteral& row, const std::vector<size_t>& columns,
                       const std::vector<bool>& text);
   void planJobs(Page& page, std::vector<Unit> units);
+  // engine_rowid.cpp
+  void checkRowids(const Rows& log, Page& page);
+  void noteVanishedRows(const Table& t, const std::vector<std::string>& absent,
+                        const std::unordered_map<std::string, char>& lastOp);
   std::vector<std::string> renderUnits(const Job& job) const;
   std::string selectList(const Table& t, const std::string& alias) const;
 

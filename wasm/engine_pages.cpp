@@ -192,7 +192,7 @@ std::optional<Engine::Page> Engine::copyPage() {
 }
 
 std::optional<Engine::Page> Engine::changesPage() {
-  auto log = local_.exec("SELECT seq, tbl, key FROM _d1sync_log WHERE seq>" +
+  auto log = local_.exec("SELECT seq, tbl, key, op FROM _d1sync_log WHERE seq>" +
                          std::to_string(state_.appliedSeq) + " ORDER BY seq LIMIT " +
                          std::to_string(options_.limits.pageChanges));
   if (!log.ok) {
@@ -209,9 +209,8 @@ std::optional<Engine::Page> Engine::changesPage() {
       first = std::strtoll(top.rows.at(0, 0).c_str(), nullptr, 10) + 1;
   }
   if (first > state_.appliedSeq + 1) {
-    warnings_.push_back("outbox rows " + std::to_string(state_.appliedSeq + 1) + ".." +
-                        std::to_string(first - 1) +
-                        " were deleted before reaching D1: every table is recopied");
+    warn("outbox rows " + std::to_string(state_.appliedSeq + 1) + ".." + std::to_string(first - 1) +
+         " were deleted before reaching D1: every table is recopied");
     resyncAll_ = true;
     if (log.rows.size() == 0) {
       // Nothing left to send: move D1's watermark past the gap; the recopy follows.
@@ -230,13 +229,16 @@ std::optional<Engine::Page> Engine::changesPage() {
   // Coalesce: one unit per (table, key), whatever happened to it in between.
   std::vector<std::string> order;
   std::unordered_map<std::string, std::vector<std::string>> keys;
-  std::unordered_map<std::string, std::unordered_set<std::string>> seen;
+  std::unordered_map<std::string, std::unordered_map<std::string, char>> lastOp;
   for (size_t i = 0; i < log.rows.size(); ++i) {
     const std::string& tbl = log.rows.at(i, 1);
     const std::string& key = log.rows.at(i, 2);
     if (!keys.count(tbl)) order.push_back(tbl);
-    if (seen[tbl].insert(key).second) keys[tbl].push_back(key);
+    auto& ops = lastOp[tbl];
+    if (!ops.count(key)) keys[tbl].push_back(key);
+    ops[key] = log.rows.at(i, 3).empty() ? '?' : log.rows.at(i, 3)[0];
   }
+  checkRowids(log.rows, page);
 
   std::vector<Unit> deletes, upserts;
   const Limits& L = options_.limits;
@@ -288,14 +290,17 @@ std::optional<Engine::Page> Engine::changesPage() {
       }
       start = end;
     }
+    std::vector<std::string> absent;
     for (size_t k = 0; k < tkeys.size(); ++k) {
       if (present[k]) continue;
+      absent.push_back(tkeys[k]);
       Unit u;
       u.kind = Unit::Delete;
       u.table = t.name;
       u.key = tkeys[k];
       deletes.push_back(std::move(u));
     }
+    if (t.keyKind == KeyKind::Rowid) noteVanishedRows(t, absent, lastOp[t.name]);
   }
   // Deletes first (children before parents), then upserts (parents before children): a key
   // that only changed case under NOCASE is deleted and then written under its new spelling.

@@ -85,7 +85,9 @@ TargetShape Engine::shapeOf(const Table& t, bool shadow) const {
 
 bool Engine::installCapture(const Table& t) {
   std::string sql;
-  for (const auto& s : captureDdl(t, warnings_)) sql += s + ";";
+  std::vector<std::string> notes;
+  for (const auto& s : captureDdl(t, notes)) sql += s + ";";
+  for (const auto& n : notes) warn(n);
   auto r = local_.exec(sql);
   if (!r.ok) recordError(ErrorCode::Internal, "installing capture on " + t.name + ": " + r.error);
   return r.ok;
@@ -108,9 +110,7 @@ bool Engine::refreshSchema(int64_t nowMs) {
     std::string why = skipReason(e, entries);
     if (!why.empty()) {
       if (why.rfind("virtual", 0) == 0 || why.rfind("shadow", 0) == 0) {
-        std::string w = "skipped " + e.name + ": " + why;
-        if (std::find(warnings_.begin(), warnings_.end(), w) == warnings_.end())
-          warnings_.push_back(w);
+        warn("skipped " + e.name + ": " + why);
       }
       continue;
     }

@@ -68,7 +68,8 @@ std::string stateToJson(const State& s) {
                     {"bounded", t.bounded},
                     {"upto", t.upto},
                     {"copied", t.copied},
-                    {"total", t.total}};
+                    {"total", t.total},
+                    {"maxRowid", t.maxRowid}};
   }
   const Counters& c = s.counters;
   json counters = {{"totalSyncs", c.totalSyncs},
@@ -131,6 +132,7 @@ bool stateFromJson(const std::string& text, State& s) {
       t.upto = get<std::string>(j, "upto", "");
       t.copied = get<int64_t>(j, "copied", 0);
       t.total = get<int64_t>(j, "total", 0);
+      t.maxRowid = get<std::string>(j, "maxRowid", "");
       out.tables[it.key()] = std::move(t);
     }
   }

@@ -32,6 +32,7 @@ struct TableState {
   std::string upto;      // key literal of the largest key when the copy began
   int64_t copied = 0;
   int64_t total = 0;
+  std::string maxRowid;  // tables keyed by rowid: max(rowid) at the last page, "" unknown
 
   // Forgets the copy's progress so the next copy starts from the smallest key.
   void resetCopy() {

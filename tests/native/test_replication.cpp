@@ -143,3 +143,42 @@ TEST_F(EngineTest, AListedTableThatDoesNotExistIsAConfigError) {
 
 }  // namespace
 }  // namespace d1sync::native
+
+namespace d1sync::native {
+namespace {
+
+// schema: 'strict' keeps foreign keys, CHECK and UNIQUE in D1 and still converges, because
+// parents are written before children and foreign keys are deferred to each batch's commit.
+TEST_F(EngineTest, StrictModeKeepsConstraintsAndConverges) {
+  local->run(R"sql(
+    PRAGMA foreign_keys = ON;
+    CREATE TABLE child(id INTEGER PRIMARY KEY, parent INTEGER NOT NULL REFERENCES parent(id),
+                       qty INTEGER CHECK (qty >= 0), code TEXT UNIQUE);
+    CREATE TABLE parent(id INTEGER PRIMARY KEY, name TEXT);
+  )sql");
+  for (int i = 1; i <= 300; ++i) {
+    std::string s = std::to_string(i);
+    local->run("INSERT INTO parent VALUES (" + s + ", 'p" + s + "')");
+    local->run("INSERT INTO child VALUES (" + s + ", " + s + ", " + s + ", 'c" + s + "')");
+  }
+  Options o = defaultOptions();
+  o.schema = SchemaMode::Strict;
+  o.limits.copyPageRows = 50;
+  driver(o);
+  sync();
+  expectSame("parent");
+  expectSame("child");
+  EXPECT_EQ(d1Count("SELECT count(*) FROM pragma_foreign_key_list('child')"), 1);
+  EXPECT_EQ(d1Count("SELECT count(*) FROM pragma_index_list('child') WHERE \"unique\" = 1"), 1);
+  EXPECT_FALSE(d1->query("INSERT INTO child VALUES (999, 1, -1, 'neg')").ok);  // CHECK kept
+  // A new parent and its child in one page, and a parent deleted with its children.
+  local->run(
+      "INSERT INTO parent VALUES (1000, 'late'); INSERT INTO child VALUES (1000, 1000, 1, 'x');"
+      "DELETE FROM child WHERE parent = 7; DELETE FROM parent WHERE id = 7;");
+  sync();
+  expectSame("parent");
+  expectSame("child");
+}
+
+}  // namespace
+}  // namespace d1sync::native

@@ -111,3 +111,41 @@ TEST_F(SchemaChange, IndexesCreatedAndDroppedLocallyFollow) {
 
 }  // namespace
 }  // namespace d1sync::native
+
+namespace d1sync::native {
+namespace {
+
+// VACUUM renumbers the rowids of a table without a usable primary key and fires no trigger.
+class Vacuum : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    local->run("CREATE TABLE loose(x, y)");
+    for (int i = 1; i <= 12; ++i)
+      local->run("INSERT INTO loose VALUES (" + std::to_string(i) + ", 'y')");
+    driver();
+    sync();
+    local->run("DELETE FROM loose WHERE x IN (2, 5, 9)");
+    sync();
+    expectSame("loose", "", "rowid");
+    local->run("VACUUM");
+    ASSERT_EQ(local->exec("SELECT max(rowid) FROM loose").rows.at(0, 0), "9");  // renumbered
+  }
+};
+
+TEST_F(Vacuum, AnUpdateAfterRenumberingIsCaughtAndTheTableRecopied) {
+  local->run("UPDATE loose SET y = 'after' WHERE x = 7");
+  sync();
+  expectSame("loose", "", "rowid");
+  auto h = drv->engine().healthJson(drv->now());
+  EXPECT_NE(h.find("renumbered"), std::string::npos) << h;
+}
+
+TEST_F(Vacuum, InsertsAfterRenumberingAreCaught) {
+  local->run("INSERT INTO loose VALUES (100, 'new'); INSERT INTO loose VALUES (101, 'new')");
+  sync();
+  expectSame("loose", "", "rowid");
+}
+
+}  // namespace
+}  // namespace d1sync::native
