@@ -81,8 +81,12 @@ std::string Engine::newBatchId() {
 }
 
 bool Engine::persist() {
+  // Every write to a Durable Object's storage is billed: skip the ones that change nothing.
+  std::string doc = stateToJson(state_);
+  if (doc == persisted_) return true;
   auto r = local_.exec("INSERT OR REPLACE INTO _d1sync_state(id, doc) VALUES (1, " +
-                       quoteText(stateToJson(state_)) + ")");
+                       quoteText(doc) + ")");
+  if (r.ok) persisted_ = std::move(doc);
   return r.ok;
 }
 
@@ -119,7 +123,8 @@ bool Engine::loadOrInit(int64_t nowMs) {
     return false;
   }
   if (r.rows.size() == 1) {
-    if (!stateFromJson(r.rows.at(0, 0), state_)) {
+    persisted_ = r.rows.at(0, 0);
+    if (!stateFromJson(persisted_, state_)) {
       fail(ErrorCode::Internal, "_d1sync_state holds no readable state document");
       return false;
     }

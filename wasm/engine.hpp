@@ -186,6 +186,7 @@ class Engine {
   D1Shape shape_;
   FenceId fenceId_;
   State state_;
+  std::string persisted_;  // the state document last written locally
   Phase phase_ = Phase::Init;
   Status fatal_;
   Backoff backoff_;

@@ -37,6 +37,7 @@ Status Engine::uninstall() {
   auto r = local_.exec(sql);
   if (!r.ok) return {ErrorCode::Internal, "uninstalling: " + r.error};
   state_ = State{};
+  persisted_.clear();
   tables_.clear();
   phase_ = Phase::Init;
   return {};
