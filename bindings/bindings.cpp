@@ -1,0 +1,147 @@
+// The only Embind code: exports the engine to JS. Each method delegates in a few lines; bulk
+// data crosses as strings in the format of wasm/rows_codec.hpp, errors as a status, never as
+// C++ exceptions.
+//
+// OWNERSHIP: `new Module.Engine(source, optionsJson)` is a CONSTRUCTOR; the JS caller owns the
+// handle and must call .delete() (the package's Replicator.close() does). The handle keeps a
+// reference to `source` (an object with exec(sql) -> {ok, error, columns, cells}) for its life.
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+
+#include <memory>
+#include <string>
+
+#include "engine.hpp"
+#include "rows_codec.hpp"
+
+namespace d1sync::wasm {
+
+using emscripten::val;
+
+class JsLocalDb final : public LocalDb {
+ public:
+  explicit JsLocalDb(val source) : source_(std::move(source)) {}
+  QueryResult exec(const std::string& sql) override {
+    val r = source_.call<val>("exec", sql);
+    QueryResult out;
+    out.ok = r["ok"].as<bool>();
+    if (!out.ok) {
+      out.error = r["error"].as<std::string>();
+      return out;
+    }
+    if (!decodeRows(r["columns"].as<size_t>(), r["cells"].as<std::string>(), out.rows)) {
+      out.ok = false;
+      out.error = "the local source returned a cell count that is not a whole number of rows";
+    }
+    return out;
+  }
+
+ private:
+  val source_;
+};
+
+// What next() hands JS: a plain object.
+struct StepOut {
+  std::string kind;        // send | wait | idle | failed
+  std::string statements;  // send: encodeStatements()
+  double waitUntil = 0;    // wait: ms epoch
+  std::string code;        // failed
+  std::string message;     // failed
+};
+
+struct StatusOut {
+  std::string code;  // empty when ok
+  std::string message;
+};
+
+class EngineHandle {
+ public:
+  EngineHandle(val source, const std::string& optionsJson) : local_(std::move(source)) {
+    Options options;
+    configError_ = parseOptions(optionsJson, options);
+    if (configError_.empty()) engine_ = std::make_unique<Engine>(local_, std::move(options));
+  }
+
+  std::string configError() const { return configError_; }
+
+  StepOut next(double now) {
+    Step s = engine_->next(static_cast<int64_t>(now));
+    StepOut out;
+    static const char* const kKinds[] = {"send", "wait", "idle", "failed"};
+    out.kind = kKinds[s.kind];
+    if (s.kind == Step::Send) out.statements = encodeStatements(s.request.statements);
+    out.waitUntil = static_cast<double>(s.waitUntilMs);
+    out.code = codeName(s.code);
+    out.message = s.message;
+    return out;
+  }
+
+  // `results` is an array of {columns, cells}, one per statement, when ok.
+  void complete(bool ok, const std::string& error, val results, double now) {
+    D1Response r;
+    r.ok = ok;
+    r.error = error;
+    if (ok) {
+      const size_t n = results["length"].as<size_t>();
+      r.results.resize(n);
+      for (size_t i = 0; i < n; ++i) {
+        val item = results[i];
+        decodeRows(item["columns"].as<size_t>(), item["cells"].as<std::string>(), r.results[i]);
+      }
+    }
+    engine_->complete(r, static_cast<int64_t>(now));
+  }
+
+  std::string health(double now) { return engine_->healthJson(static_cast<int64_t>(now)); }
+  std::string metrics(double now) { return engine_->metricsText(static_cast<int64_t>(now)); }
+  std::string quarantined() { return engine_->quarantinedJson(); }
+  StatusOut retryQuarantined(double now) {
+    return out(engine_->retryQuarantined(static_cast<int64_t>(now)));
+  }
+  StatusOut resync(const std::string& table) { return out(engine_->resync(table)); }
+  StatusOut uninstall() { return out(engine_->uninstall()); }
+  double capturedSeq() { return static_cast<double>(engine_->capturedSeq()); }
+  double appliedSeq() const { return static_cast<double>(engine_->appliedSeq()); }
+  bool started() const { return engine_->started(); }
+  bool initialSyncDone() const { return engine_->initialSyncDone(); }
+  double nextRetryAt() const {
+    auto t = engine_->nextRetryAt();
+    return t ? static_cast<double>(*t) : -1;
+  }
+
+ private:
+  static StatusOut out(const Status& s) { return {codeName(s.code), s.message}; }
+  JsLocalDb local_;
+  std::string configError_;
+  std::unique_ptr<Engine> engine_;
+};
+
+EMSCRIPTEN_BINDINGS(d1sync) {
+  emscripten::value_object<StepOut>("Step")
+      .field("kind", &StepOut::kind)
+      .field("statements", &StepOut::statements)
+      .field("waitUntil", &StepOut::waitUntil)
+      .field("code", &StepOut::code)
+      .field("message", &StepOut::message);
+  emscripten::value_object<StatusOut>("Status")
+      .field("code", &StatusOut::code)
+      .field("message", &StatusOut::message);
+  emscripten::class_<EngineHandle>("Engine")
+      .constructor<val, std::string>()
+      .function("configError", &EngineHandle::configError)
+      .function("next", &EngineHandle::next)
+      .function("complete", &EngineHandle::complete)
+      .function("health", &EngineHandle::health)
+      .function("metrics", &EngineHandle::metrics)
+      .function("quarantined", &EngineHandle::quarantined)
+      .function("retryQuarantined", &EngineHandle::retryQuarantined)
+      .function("resync", &EngineHandle::resync)
+      .function("uninstall", &EngineHandle::uninstall)
+      .function("capturedSeq", &EngineHandle::capturedSeq)
+      .function("appliedSeq", &EngineHandle::appliedSeq)
+      .function("started", &EngineHandle::started)
+      .function("initialSyncDone", &EngineHandle::initialSyncDone)
+      .function("nextRetryAt", &EngineHandle::nextRetryAt);
+}
+
+}  // namespace d1sync::wasm
