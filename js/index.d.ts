@@ -1,0 +1,199 @@
+/**
+ * d1sync: replicate a local SQLite database into Cloudflare D1.
+ *
+ * ```js
+ * import { createReplicator, durableObjectSource, d1BindingTarget } from 'd1sync';
+ * this.sync = await createReplicator({
+ *   source: durableObjectSource(ctx.storage),
+ *   target: d1BindingTarget(env.DB),
+ *   sourceId: 'room-42',
+ * });
+ * await this.sync.start();
+ * await this.sync.flush();
+ * ```
+ */
+
+/** Stable error codes of {@link D1SyncError}. */
+export type D1SyncErrorCode =
+  | 'D1_TRANSIENT' // D1 failed in a way worth retrying; the change stays captured
+  | 'D1_LIMIT' // a row cannot fit D1's limits (over 2,000,000 bytes)
+  | 'D1_CONSTRAINT' // D1 refused a row for a constraint it enforces
+  | 'SCHEMA' // D1's schema cannot follow the local one
+  | 'FENCED' // another database owns this sourceId, or D1 moved on without this engine
+  | 'CONFIG' // bad options or a wrong binding
+  | 'INTERNAL';
+
+/** The one error class d1sync throws. */
+export class D1SyncError extends Error {
+  readonly name: 'D1SyncError';
+  readonly code: D1SyncErrorCode;
+  /** D1's own message for the failure that caused this error, when there is one. */
+  readonly d1Message?: string;
+  constructor(code: D1SyncErrorCode, message: string, init?: { d1Message?: string; cause?: unknown });
+}
+
+/** A local database the engine reads (opaque; make one with the functions below). */
+export interface Source {
+  readonly kind: string;
+  /** Runs SQL synchronously; rows come back in the engine's page format. */
+  exec(sql: string): { ok: boolean; error: string; columns: number; cells: string };
+  /** Runs `fn` atomically. */
+  transaction<T>(fn: () => T): T;
+}
+
+/** Where the engine writes (opaque; make one with {@link d1BindingTarget}). */
+export interface Target {
+  readonly kind: string;
+  /** Applies statements in one atomic batch; rejects with the database's error. */
+  batch(statements: string[]): Promise<{ columns: number; cells: string }[]>;
+}
+
+/** A SQLite-backed Durable Object's `ctx.storage` (new_sqlite_classes migration). */
+export function durableObjectSource(storage: DurableObjectStorageLike): Source;
+/** An `@sqlite.org/sqlite-wasm` `oo1.DB`, in a browser or Node. */
+export function sqliteWasmSource(db: SqliteWasmDbLike): Source;
+/** A D1 binding: `env.DB` in a Worker, or Miniflare's `getD1Database()`. */
+export function d1BindingTarget(db: D1DatabaseLike): Target;
+
+/** Overrides of the D1 limit profile; every value must be positive and no larger than D1's. */
+export interface Limits {
+  /** Bytes of SQL per statement (D1: 100,000). */
+  statementBytes?: number;
+  /** Bound parameters per statement (D1: 100). */
+  boundParameters?: number;
+  /** Columns per table (D1: 100). */
+  columns?: number;
+  /** Bytes per row (D1: 2,000,000); larger rows are quarantined. */
+  rowBytes?: number;
+  /** SQLite's VDBE-op cap on one statement (local D1: 21,504); the chunker plans to 90 %. */
+  vdbeOps?: number;
+  /** Statements per batch() call (default 200). */
+  statementsPerBatch?: number;
+  /** Bytes of SQL per batch() call (default 6,000,000). */
+  batchBytes?: number;
+  /** Expected D1 time per batch, in ms (default 5,000; D1 allows 30,000). */
+  batchTimeMs?: number;
+  /** D1 queries allowed per Worker invocation (1,000 paid, 50 free): caps statements per batch. */
+  queriesPerInvocation?: number;
+  /** Outbox rows read per page (default 20,000). */
+  pageChanges?: number;
+  /** Rows copied per page during the initial sync (default 20,000). */
+  copyPageRows?: number;
+}
+
+export interface ReplicatorOptions {
+  source: Source;
+  target: Target;
+  /** Unique name of this replicating database in D1. */
+  sourceId: string;
+  /** Tables to replicate; default: every user table. */
+  tables?: string[];
+  /** Fan many sources into shared D1 tables, scoped by this column and value. */
+  tenant?: { column: string; value: string | number };
+  limits?: Limits;
+  /** 'replica' (default) drops FOREIGN KEY, CHECK and UNIQUE in D1; 'strict' keeps them. */
+  schema?: 'replica' | 'strict';
+  /** Claim a sourceId another database owns, then resync it. */
+  takeover?: boolean;
+  /** How long flush() keeps retrying transient D1 failures before rejecting (ms, default 10,000). */
+  flushRetryMs?: number;
+}
+
+/** What {@link Replicator.health} returns. */
+export interface Health {
+  state: 'initial_sync' | 'streaming' | 'idle' | 'backoff' | 'error';
+  /** False in 'backoff' and 'error'. */
+  healthy: boolean;
+  sourceId: string;
+  /** ms epoch of D1's last answer. */
+  lastSyncAt: number;
+  /** ms epoch of the last batch D1 accepted. */
+  lastSuccessAt: number;
+  lastError: string | null;
+  lastErrorCode: D1SyncErrorCode | null;
+  /** Batches sent, refused, and their ratio. */
+  totalSyncs: number;
+  syncErrors: number;
+  errorRate: number;
+  /** Retries after transient failures. */
+  retries: number;
+  /** Captured changes D1 does not have yet. */
+  pendingChanges: number;
+  /** Changes D1 refused for good (see quarantined()). */
+  quarantined: number;
+  /** Age of the oldest change D1 does not have yet, in ms. */
+  lagMs: number;
+  /** Last outbox sequence captured locally / known to be in D1. */
+  capturedSeq: number;
+  appliedSeq: number;
+  rowsReplicated: number;
+  statementsSent: number;
+  batchesSent: number;
+  bytesSent: number;
+  epoch: number;
+  nextRetryAt: number | null;
+  /** Tables skipped (virtual tables) and other things worth knowing. */
+  warnings: string[];
+  initialSync: {
+    done: boolean;
+    tables: Record<string, { copied: number; total: number; phase: 'create' | 'copy' | 'swap' | 'live' }>;
+  };
+}
+
+/** A change D1 refused for good. */
+export interface QuarantinedChange {
+  table: string;
+  /** The row's key as SQL literals, comma-separated. */
+  key: string;
+  code: D1SyncErrorCode;
+  error: string;
+  /** ms epoch when it was quarantined. */
+  at: number;
+}
+
+/** One replicating database. Owns WASM memory: call close() when done. */
+export class Replicator {
+  /** Installs capture, claims the sourceId in D1 and creates or alters the D1 schema. */
+  start(): Promise<void>;
+  /**
+   * Resolves once D1 holds every change captured before the call (a call made while a sync
+   * runs is served by the next one). Rejects with D1SyncError: FENCED, CONFIG, SCHEMA, or
+   * D1_TRANSIENT after `flushRetryMs` of failures. `maxBatches` bounds the work of one call.
+   */
+  flush(options?: { maxBatches?: number }): Promise<void>;
+  health(): Health;
+  /** Prometheus text exposition. */
+  metrics(): string;
+  /** Call from the Durable Object's alarm(): retries due work. */
+  onAlarm(): Promise<void>;
+  /** ms epoch of the next due retry or flush, or null: set the alarm to it. */
+  nextRetryAt(): number | null;
+  /** Recopies one table (or all) for this source, leaving other sources' rows alone. */
+  resync(options?: { table?: string }): Promise<void>;
+  quarantined(): QuarantinedChange[];
+  /** Re-sends every quarantined change. */
+  retryQuarantined(): Promise<void>;
+  /** Frees the engine's WASM objects. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+export function createReplicator(options: ReplicatorOptions): Promise<Replicator>;
+
+/** The parts of a Durable Object's storage d1sync uses. */
+export interface DurableObjectStorageLike {
+  sql: { exec(query: string, ...bindings: unknown[]): { raw(): Iterable<unknown[]>; columnNames: string[] } };
+  transactionSync<T>(fn: () => T): T;
+}
+
+/** The parts of an @sqlite.org/sqlite-wasm oo1.DB d1sync uses. */
+export interface SqliteWasmDbLike {
+  exec(options: { sql: string; rowMode: 'array'; resultRows: unknown[][]; columnNames: string[] }): unknown;
+  transaction<T>(fn: () => T): T;
+}
+
+/** The parts of a D1 binding d1sync uses. */
+export interface D1DatabaseLike {
+  prepare(query: string): unknown;
+  batch(statements: unknown[]): Promise<{ results?: Record<string, unknown>[] }[]>;
+}

@@ -1,0 +1,101 @@
+// The package as users get it: `npm pack`, installed into an empty folder, imported from Node
+// (replicating a real sqlite-wasm database into a real local D1), and bundled into a Worker by
+// `wrangler deploy --dry-run` with the engine as a WebAssembly module.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const repo = resolve(import.meta.dirname, '../..');
+const bin = (name) => join(repo, 'node_modules/.bin', name);
+const run = (cmd, args, cwd, env = {}) =>
+  execFileSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env }, stdio: 'pipe' });
+
+const work = mkdtempSync(join(tmpdir(), 'd1sync-pack-'));
+const tarball = run('npm', ['pack', '--silent', '--pack-destination', work], repo).trim().split('\n').pop();
+const app = join(work, 'app');
+mkdirSync(app);
+writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+run('npm', ['install', '--no-audit', '--no-fund', '--offline', join(work, tarball)], app);
+
+test('the tarball ships the engine, the glue, the JS and the types, and nothing else', () => {
+  const files = run('tar', ['-tzf', join(work, tarball)], work).trim().split('\n').sort();
+  for (const f of ['package/dist/d1sync_engine.wasm', 'package/dist/d1sync_engine.js',
+    'package/js/index.d.ts', 'package/js/entry-node.js', 'package/js/entry-workerd.js',
+    'package/js/entry-browser.js', 'package/package.json']) {
+    assert.ok(files.includes(f), `${f} missing from ${files.join(', ')}`);
+  }
+  assert.ok(!files.some((f) => /\.(cpp|hpp)$|^package\/(tests|wasm|tools)\//.test(f)), files.join('\n'));
+});
+
+test('an installed copy replicates sqlite-wasm into local D1 from Node', () => {
+  const script = `
+    import { Miniflare } from ${JSON.stringify(join(repo, 'node_modules/miniflare/dist/src/index.js'))};
+    import sqlite3InitModule from ${JSON.stringify(join(repo, 'node_modules/@sqlite.org/sqlite-wasm/dist/node.mjs'))};
+    import { createReplicator, sqliteWasmSource, d1BindingTarget, D1SyncError } from 'd1sync';
+    const mf = new Miniflare({ modules: true, script: 'export default {}', d1Databases: ['DB'],
+                               compatibilityDate: '2026-04-26' });
+    const d1 = await mf.getD1Database('DB');
+    const sqlite3 = await sqlite3InitModule();
+    const db = new sqlite3.oo1.DB(':memory:', 'c');
+    db.exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v); INSERT INTO t VALUES (1, 9223372036854775807), (2, 'two')");
+    const r = await createReplicator({ source: sqliteWasmSource(db), target: d1BindingTarget(d1), sourceId: 'pack' });
+    await r.start();
+    await r.flush();
+    const rows = await d1.prepare('SELECT id, CAST(v AS TEXT) AS v FROM t ORDER BY id').all();
+    let config = null;
+    try { await createReplicator({ source: sqliteWasmSource(db), target: {}, sourceId: 'x' }); }
+    catch (e) { config = e instanceof D1SyncError ? e.code : String(e); }
+    console.log(JSON.stringify({ rows: rows.results, state: r.health().state, config }));
+    r.close();
+    await mf.dispose();`;
+  writeFileSync(join(app, 'smoke.mjs'), script);
+  const out = JSON.parse(run('node', ['smoke.mjs'], app).trim().split('\n').pop());
+  assert.deepEqual(out.rows, [{ id: 1, v: '9223372036854775807' }, { id: 2, v: 'two' }]);
+  assert.equal(out.state, 'idle');
+  assert.equal(out.config, 'CONFIG');
+});
+
+test('wrangler bundles a Worker importing d1sync with the engine as a WebAssembly module', () => {
+  mkdirSync(join(app, 'src'), { recursive: true });
+  writeFileSync(join(app, 'src/index.js'), `
+    import { createReplicator, durableObjectSource, d1BindingTarget } from 'd1sync';
+    import { DurableObject } from 'cloudflare:workers';
+    export class Room extends DurableObject {
+      async fetch() {
+        const sync = await createReplicator({ source: durableObjectSource(this.ctx.storage),
+          target: d1BindingTarget(this.env.DB), sourceId: 'room' });
+        await sync.start();
+        return Response.json(sync.health());
+      }
+    }
+    export default { fetch: (req, env) => env.ROOM.get(env.ROOM.idFromName('a')).fetch(req) };`);
+  writeFileSync(join(app, 'wrangler.toml'), `
+name = "pack-smoke"
+main = "src/index.js"
+compatibility_date = "2026-04-26"
+[[durable_objects.bindings]]
+name = "ROOM"
+class_name = "Room"
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["Room"]
+[[d1_databases]]
+binding = "DB"
+database_name = "pack-smoke"
+database_id = "00000000-0000-0000-0000-000000000000"
+`);
+  const out = join(app, 'out');
+  run(bin('wrangler'), ['deploy', '--dry-run', '--outdir', out], app,
+    { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_UPDATE_NOTIFIER: '1' });
+  const files = readdirSync(out);
+  const wasm = files.filter((f) => f.endsWith('.wasm'));
+  assert.equal(wasm.length, 1, files.join(', '));
+  const bundle = readFileSync(join(out, 'index.js'), 'utf8');
+  assert.match(bundle, new RegExp(`from "\\.\\/${wasm[0].replace('.', '\\.')}"`));
+  assert.ok(!/new Function\(|\beval\(/.test(bundle), 'the bundle must not need eval');
+});
+
+test.after(() => rmSync(work, { recursive: true, force: true }));
