@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the demo: a local .sqlite replicated into the D1 simulator.
+# Sets up, builds and runs the main job: a sqlite-wasm database replicated into a local D1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./tools/setup.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target d1sync_demo
-./build/d1sync_demo "${1:-build/demo-local.sqlite}" "${2:-build/demo-d1.sqlite}"
+./tools/build_wasm.sh >/dev/null
+node tools/demo.mjs "$@"
