@@ -79,6 +79,8 @@ export interface Limits {
   pageChanges?: number;
   /** Rows copied per page during the initial sync (default 20,000). */
   copyPageRows?: number;
+  /** Bytes of rows per page, roughly (default 4,000,000): bounds the engine's memory. */
+  pageBytes?: number;
 }
 
 export interface ReplicatorOptions {
@@ -102,7 +104,7 @@ export interface ReplicatorOptions {
 /** What {@link Replicator.health} returns. */
 export interface Health {
   state: 'initial_sync' | 'streaming' | 'idle' | 'backoff' | 'error';
-  /** False in 'backoff' and 'error'. */
+  /** False in 'backoff' and 'error', and while changes sit in quarantine. */
   healthy: boolean;
   sourceId: string;
   /** ms epoch of D1's last answer. */

@@ -125,6 +125,9 @@ export class Replicator {
     let waited = 0;
     for (;;) {
       if (untilStarted && engine.started()) return;
+      // Checked before next(): a step of kind 'send' puts a request in flight, which must be
+      // sent and completed, never dropped.
+      if (batches >= maxBatches) return;
       const step = this.#source.transaction(() => engine.next(Date.now()));
       if (step.kind === 'idle') return;
       if (step.kind === 'failed') {
@@ -142,7 +145,6 @@ export class Replicator {
         await sleep(ms);
         continue;
       }
-      if (batches >= maxBatches) return;
       ++batches;
       const statements = step.statements.split('\u0000');
       statements.pop();
@@ -177,11 +179,14 @@ export async function createReplicatorWith(loadModule, options) {
     if (!OPTION_KEYS.includes(key)) throw new D1SyncError('CONFIG', `unknown option '${key}'`);
   }
   const { source, target, sourceId, tables, tenant, limits, schema, takeover } = options;
-  if (!source || typeof source.exec !== 'function' || typeof source.transaction !== 'function') {
+  // A raw sqlite-wasm DB also has exec() and transaction(), and a raw D1 binding has batch():
+  // both must be wrapped, or they fail later with a confusing error.
+  if (!source || typeof source.exec !== 'function' || typeof source.transaction !== 'function' ||
+      typeof source.selectValue === 'function') {
     throw new D1SyncError('CONFIG',
       'source must come from durableObjectSource(ctx.storage) or sqliteWasmSource(db)');
   }
-  if (!target || typeof target.batch !== 'function') {
+  if (!target || typeof target.batch !== 'function' || typeof target.prepare === 'function') {
     throw new D1SyncError('CONFIG', 'target must come from d1BindingTarget(env.DB)');
   }
   const module = await loadModule();

@@ -36,7 +36,7 @@ export function durableObjectSource(storage) {
 
 // An @sqlite.org/sqlite-wasm oo1.DB (browser or Node).
 export function sqliteWasmSource(db) {
-  if (!db || typeof db.exec !== 'function' || typeof db.transaction !== 'function') {
+  if (!db || typeof db.exec !== 'function' || typeof db.savepoint !== 'function') {
     throw new D1SyncError('CONFIG', 'sqliteWasmSource() needs an @sqlite.org/sqlite-wasm oo1.DB');
   }
   return {
@@ -52,9 +52,8 @@ export function sqliteWasmSource(db) {
       }
     },
     transaction(fn) {
-      // A transaction the application left open is reused rather than nested.
-      if (typeof db.isInTransaction === 'function' ? db.isInTransaction() : false) return fn();
-      return db.transaction(() => fn());
+      // A savepoint works whether or not the application holds a transaction open.
+      return db.savepoint(() => fn());
     },
   };
 }

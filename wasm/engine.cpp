@@ -26,7 +26,8 @@ Engine::Engine(LocalDb& local, Options options)
       options_(std::move(options)),
       chunker_(options_.limits),
       backoff_(options_.seed ^ 0x2545f4914f6cdd1dULL),
-      random_(options_.seed) {
+      random_(options_.seed),
+      changePageLimit_(options_.limits.pageChanges) {
   shape_.mode = options_.schema;
   if (options_.tenantColumn) {
     bool text = !options_.tenantLiteral.empty() && options_.tenantLiteral[0] == '\'';
@@ -338,6 +339,14 @@ void Engine::finishPage(int64_t nowMs) {
       t.key = tb.keyColumnNames();
       if (!t.shadow || phase != TablePhase::Copy) t.indexes = createIndexDdl(tb, tb.name, shape_);
     }
+  }
+  if (!p.copies.empty() && shape_.mode == SchemaMode::Strict && initialSyncDone()) {
+    // Rows whose foreign key pointed at a row a later copy page brought were refused while
+    // the copy ran; now every table is in D1, send them again, together.
+    local_.exec("INSERT INTO _d1sync_log(tbl, op, key, at_ms) SELECT tbl, 'Q', key, " +
+                std::to_string(now_) +
+                " FROM _d1sync_quarantine WHERE error LIKE '%FOREIGN KEY%' ORDER BY id; "
+                "DELETE FROM _d1sync_quarantine WHERE error LIKE '%FOREIGN KEY%'");
   }
   for (const auto& [name, max] : p.maxRowids)
     if (auto it = state_.tables.find(name); it != state_.tables.end()) it->second.maxRowid = max;

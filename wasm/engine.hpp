@@ -210,6 +210,7 @@ class Engine {
   bool resyncAll_ = false;
   int64_t flightStartMs_ = 0;
   int schemaFailures_ = 0;
+  size_t changePageLimit_;  // outbox rows per page, adapted to the bytes changes carry
 };
 
 }  // namespace d1sync

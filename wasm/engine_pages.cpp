@@ -69,7 +69,7 @@ bool Engine::readRows(const Table& t, const std::string& sql, size_t first,
         row.payloadBytes += b->bytes;
       } else {
         row.payloadBytes += literalPayloadBytes(cell);
-        row.values.push_back(cell);
+        row.values.push_back(compactTextLiteral(cell));
       }
     }
     if (!big.empty() && row.payloadBytes <= options_.limits.maxRowBytes &&
@@ -115,7 +115,8 @@ std::optional<Engine::Page> Engine::copyPage() {
   Page page;
   page.kind = Page::Copy;
   std::vector<Unit> units;
-  size_t budget = options_.limits.copyPageRows;
+  const Limits& L = options_.limits;
+  size_t budget = L.copyPageRows;
   for (const auto& t : tables_) {
     auto it = state_.tables.find(t.name);
     if (it == state_.tables.end() || it->second.phase != TablePhase::Copy) continue;
@@ -143,16 +144,36 @@ std::optional<Engine::Page> Engine::copyPage() {
         e.total = std::strtoll(r.rows.at(0, 1).c_str(), nullptr, 10);
       }
     }
+    // Read in chunks sized by the bytes rows turned out to have, so a page stays near
+    // pageBytes whether rows hold ten bytes or a megabyte.
     std::vector<RowLiteral> rows;
-    if (e.bounded) {
+    e.finished = !e.bounded;
+    size_t chunk = std::min<size_t>(budget, 256);
+    size_t bytes = 0;
+    while (e.bounded && budget > 0 && bytes < L.pageBytes) {
       std::string where = keyTuple(t, "") + "<=" + boundTuple(t, e.upto);
-      if (ts.hasCursor) where += " AND " + keyTuple(t, "") + ">" + boundTuple(t, ts.cursor);
+      bool hasCursor = ts.hasCursor || !rows.empty();
+      const std::string& cursor = rows.empty() ? ts.cursor : rows.back().key;
+      if (hasCursor) where += " AND " + keyTuple(t, "") + ">" + boundTuple(t, cursor);
       std::string sql = "SELECT " + selectList(t, "") + " FROM " + quoteIdent(t.name) + " WHERE " +
                         where + " ORDER BY " + joinCols(t.keyExprs("")) + " LIMIT " +
-                        std::to_string(budget);
+                        std::to_string(chunk);
+      size_t before = rows.size();
       if (!readRows(t, sql, 0, rows, nullptr)) return std::nullopt;
+      size_t got = rows.size() - before;
+      size_t chunkBytes = 0;
+      for (size_t i = before; i < rows.size(); ++i)
+        chunkBytes += rows[i].tupleBytes() + rows[i].payloadBytes;
+      bytes += chunkBytes;
+      budget -= std::min(budget, got);
+      if (got < chunk) {
+        e.finished = true;
+        break;
+      }
+      size_t perRow = std::max<size_t>(1, chunkBytes / std::max<size_t>(1, got));
+      size_t room = L.pageBytes > bytes ? (L.pageBytes - bytes) / perRow : 0;
+      chunk = std::min(budget, std::max<size_t>(1, room));
     }
-    e.finished = !e.bounded || rows.size() < budget;
     e.rows = static_cast<int64_t>(rows.size());
     e.hasCursor = ts.hasCursor || !rows.empty();
     e.cursor = rows.empty() ? ts.cursor : rows.back().key;
@@ -182,9 +203,9 @@ std::optional<Engine::Page> Engine::copyPage() {
       units.push_back(std::move(u));
     }
     page.rows += e.rows;
+    bool full = !e.finished;
     page.copies.push_back(std::move(e));
-    budget -= std::min(budget, rows.size());
-    if (budget == 0) break;
+    if (full || budget == 0) break;
   }
   if (page.copies.empty()) return std::nullopt;
   planJobs(page, std::move(units));
@@ -194,7 +215,7 @@ std::optional<Engine::Page> Engine::copyPage() {
 std::optional<Engine::Page> Engine::changesPage() {
   auto log = local_.exec("SELECT seq, tbl, key, op FROM _d1sync_log WHERE seq>" +
                          std::to_string(state_.appliedSeq) + " ORDER BY seq LIMIT " +
-                         std::to_string(options_.limits.pageChanges));
+                         std::to_string(changePageLimit_));
   if (!log.ok) {
     recordError(ErrorCode::Internal, "reading the outbox: " + log.error);
     return std::nullopt;
@@ -314,6 +335,11 @@ std::optional<Engine::Page> Engine::changesPage() {
   std::vector<Unit> units = std::move(deletes);
   for (auto& u : upserts) units.push_back(std::move(u));
   page.rows = static_cast<int64_t>(upserts.size());
+  // Size the next page by the bytes a change turned out to carry.
+  size_t bytes = 0;
+  for (const auto& u : units) bytes += u.row.tupleBytes() + u.row.payloadBytes + u.key.size();
+  size_t perChange = std::max<size_t>(1, bytes / log.rows.size());
+  changePageLimit_ = std::clamp<size_t>(L.pageBytes / perChange, 64, L.pageChanges);
   planJobs(page, std::move(units));
   return page;
 }

@@ -77,7 +77,8 @@ std::string Engine::healthJson(int64_t nowMs) {
     tables[name] = {{"copied", t.copied}, {"total", t.total}, {"phase", phaseName(t.phase)}};
   json h = {
       {"state", st},
-      {"healthy", st != "error" && st != "backoff"},
+      // Quarantined changes are missing from D1 until someone looks at them.
+      {"healthy", st != "error" && st != "backoff" && live.quarantined == 0},
       {"sourceId", state_.sourceId},
       {"lastSyncAt", c.lastSyncAt},
       {"lastSuccessAt", c.lastSuccessAt},

@@ -27,6 +27,7 @@ struct Limits {
   // Paging of the local database.
   size_t pageChanges = 20000;  // outbox rows read per page
   size_t copyPageRows = 20000;
+  size_t pageBytes = 4000000;  // a page's rows, roughly: bounds the engine's memory
   // Values larger than this travel in parts appended by UPDATEs, so no statement outgrows
   // maxStatementBytes whatever a row holds.
   size_t inlineValueBytes = 16000;

@@ -96,6 +96,7 @@ std::string parseOptions(const std::string& text, Options& o) {
          [&](int64_t v) { L.queriesPerInvocation = static_cast<int>(v); }},
         {"pageChanges", 1000000, [&](int64_t v) { L.pageChanges = v; }},
         {"copyPageRows", 1000000, [&](int64_t v) { L.copyPageRows = v; }},
+        {"pageBytes", 100000000, [&](int64_t v) { L.pageBytes = v; }},
     };
     for (const auto& f : fields) {
       int64_t v = 0;

@@ -1,14 +1,18 @@
 #include "render.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 
 namespace d1sync {
 
 namespace {
 
+// Text leaves as quote() only when it is plain ASCII: every host hands results over as JS
+// strings, which mangle bytes that are not valid UTF-8, and NUL stops quote(). Anything else
+// crosses as hex; compactTextLiteral() turns valid UTF-8 back into a quoted literal.
 std::string textLiteral(const std::string& x) {
-  return "CASE WHEN instr(" + x + ",char(0))>0 THEN 'CAST(X'''||hex(" + x +
-         ")||''' AS TEXT)' ELSE quote(" + x + ") END";
+  return "CASE WHEN " + x + " GLOB '*[^'||char(1)||'-'||char(127)||']*' OR instr(" + x +
+         ",char(0))>0 THEN 'CAST(X'''||hex(" + x + ")||''' AS TEXT)' ELSE quote(" + x + ") END";
 }
 
 std::string realLiteral(const std::string& x, bool signedZero) {
@@ -48,6 +52,69 @@ std::optional<BigValue> parseBigMarker(const std::string& cell) {
   if (cell.size() < 3 || cell[0] != '~' || (cell[1] != 't' && cell[1] != 'b')) return {};
   return BigValue{cell[1] == 't',
                   static_cast<size_t>(std::strtoull(cell.c_str() + 2, nullptr, 10))};
+}
+
+namespace {
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF) without NUL.
+bool validUtf8(const std::string& b) {
+  static const uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+  for (size_t i = 0; i < b.size();) {
+    unsigned char c = b[i];
+    size_t n;
+    if (c == 0) return false;
+    if (c < 0x80)
+      n = 0;
+    else if ((c >> 5) == 0x6)
+      n = 1;
+    else if ((c >> 4) == 0xE)
+      n = 2;
+    else if ((c >> 3) == 0x1E)
+      n = 3;
+    else
+      return false;
+    if (i + n >= b.size() && n > 0) return false;
+    uint32_t cp = n == 0 ? c : (c & (0x7F >> (n + 1)));
+    for (size_t k = 1; k <= n; ++k) {
+      unsigned char cc = b[i + k];
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string compactTextLiteral(const std::string& lit) {
+  static const std::string kHead = "CAST(X'", kTail = "' AS TEXT)";
+  if (lit.size() < kHead.size() + kTail.size() || lit.compare(0, kHead.size(), kHead) != 0)
+    return lit;
+  const size_t hexLen = lit.size() - kHead.size() - kTail.size();
+  if (hexLen % 2) return lit;
+  std::string bytes;
+  bytes.reserve(hexLen / 2);
+  for (size_t i = kHead.size(); i < kHead.size() + hexLen; i += 2) {
+    int hi = hexValue(lit[i]), lo = hexValue(lit[i + 1]);
+    if (hi < 0 || lo < 0) return lit;
+    bytes += static_cast<char>(hi * 16 + lo);
+  }
+  if (!validUtf8(bytes)) return lit;
+  std::string out = "'";
+  for (char c : bytes) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
 }
 
 size_t literalPayloadBytes(const std::string& lit) {

@@ -1,8 +1,9 @@
 // Values leave the local database as SQL literals rendered by the local SQLite itself, so no
 // host number type ever holds them. Literal forms:
 //   NULL | integer | real (quote(), exact round trip; 9e999 / -9e999 for infinities)
-//   'text'                      text without NUL bytes (quote())
-//   CAST(X'<hex>' AS TEXT)      text holding NUL bytes (quote() would stop at the first NUL)
+//   'text'                      ASCII text without NUL (quote())
+//   CAST(X'<hex>' AS TEXT)      any other text: NUL stops quote(), and bytes that are not
+//                               valid UTF-8 would not survive a JS string
 //   X'<hex>'                    blob
 // A value longer than the inline limit is not rendered but marked "~t<bytes>" or "~b<bytes>";
 // the engine then reads it in hex pieces and sends it in parts.
@@ -28,6 +29,10 @@ struct BigValue {
   size_t bytes = 0;
 };
 std::optional<BigValue> parseBigMarker(const std::string& cell);
+
+// CAST(X'..' AS TEXT) as a quoted literal when its bytes are valid UTF-8 without NUL (safe
+// in a JS string, half the size); any other literal unchanged.
+std::string compactTextLiteral(const std::string& literal);
 
 // Bytes the literal occupies once stored (what D1's row-size limit counts), from its text.
 size_t literalPayloadBytes(const std::string& literal);
