@@ -1,64 +1,56 @@
-// The main job, self-driving: a browser-style SQLite (@sqlite.org/sqlite-wasm, here in Node)
-// replicated by d1sync into a real local D1 (Miniflare's, persisted under .wrangler/demo),
-// then live changes streamed, with health() and a query against D1.
-import { Miniflare } from 'miniflare';
-import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
-import { createReplicator, sqliteWasmSource, d1BindingTarget } from '../js/entry-node.js';
+// The main job, self-driving: worker-template/ (rooms as SQLite-backed Durable Objects, each
+// replicating into one shared D1 table) served by workerd through Miniflare with a local D1
+// persisted under .wrangler/demo. Real HTTP requests write tasks into several rooms; the demo
+// then shows a room's health() and a query that reads every room's tasks from D1.
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { bundle, serve, repoRoot } from './template.mjs';
 
-const persist = new URL('../.wrangler/demo', import.meta.url).pathname;
-const mf = new Miniflare({
-  modules: true,
-  script: 'export default { fetch() { return new Response("d1sync demo") } }',
-  d1Databases: { DB: 'd1sync-demo' },
-  d1Persist: persist,
-  compatibilityDate: '2026-04-26',
-});
+const persistDir = path.join(repoRoot, '.wrangler/demo');
+rmSync(persistDir, { recursive: true, force: true });
+const { script } = bundle();
+const mf = await serve(script, { persistDir });
+const call = async (method, url, body) => {
+  const res = await mf.dispatchFetch(`http://rooms.local${url}`, {
+    method, headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+};
+
+const rooms = ['kitchen', 'garden', 'garage'];
+const perRoom = Number(process.argv[2] ?? 20);
+const t0 = performance.now();
+await Promise.all(rooms.map(async (room) => {
+  for (let i = 1; i <= perRoom; ++i) {
+    const r = await call('POST', `/rooms/${room}/tasks`, { title: `${room} task ${i}` });
+    if (r.status !== 201) throw new Error(`POST failed: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+  await call('PATCH', `/rooms/${room}/tasks/1`, { done: true });
+  await call('DELETE', `/rooms/${room}/tasks/2`);
+}));
+console.log(`wrote ${rooms.length * (perRoom + 2)} changes into ${rooms.length} rooms in ${Math.round(performance.now() - t0)} ms`);
+
+// Each write started a flush without waiting for it; wait until D1 has caught up.
+for (;;) {
+  const states = await Promise.all(rooms.map((r) => call('GET', `/rooms/${r}/health`)));
+  if (states.every((s) => s.body.state === 'idle' && s.body.pendingChanges === 0)) break;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+const health = await call('GET', '/rooms/kitchen/health');
+console.log('\nGET /rooms/kitchen/health ->', JSON.stringify(health.body, null, 2));
+const tasks = await call('GET', '/tasks?done=1');
+console.log('\nGET /tasks?done=1 (read from D1, across rooms) ->', JSON.stringify(tasks.body));
+const all = await call('GET', '/tasks?limit=1000');
 const d1 = await mf.getD1Database('DB');
-const sqlite3 = await sqlite3InitModule();
-const db = new sqlite3.oo1.DB(':memory:', 'c');
-
-const rows = Number(process.argv[2] ?? 100000);
-db.exec(`
-  CREATE TABLE tasks(id INTEGER PRIMARY KEY, title TEXT NOT NULL, done INTEGER DEFAULT 0,
-                     estimate REAL, attachment BLOB);
-  CREATE INDEX tasks_done ON tasks(done);
-  CREATE TABLE comments(task_id INTEGER NOT NULL, n INTEGER NOT NULL, body TEXT,
-                        PRIMARY KEY(task_id, n)) WITHOUT ROWID;
-  BEGIN;
-  WITH RECURSIVE r(i) AS (VALUES(1) UNION ALL SELECT i+1 FROM r WHERE i < ${rows})
-    INSERT INTO tasks(id, title, estimate, attachment)
-    SELECT i, 'task ' || i, i / 7.0, randomblob(16) FROM r;
-  WITH RECURSIVE r(i) AS (VALUES(1) UNION ALL SELECT i+1 FROM r WHERE i < ${rows / 10})
-    INSERT INTO comments SELECT i, 1, 'it''s comment ' || i FROM r;
-  COMMIT;`);
-
-const sync = await createReplicator({
-  source: sqliteWasmSource(db),
-  target: d1BindingTarget(d1),
-  sourceId: `demo-${Date.now()}`,
-});
-let t0 = performance.now();
-await sync.start();
-await sync.flush();
-const initial = sync.health();
-console.log(`initial sync: ${rows + rows / 10} rows in ${((performance.now() - t0) / 1000).toFixed(2)} s, ` +
-  `${initial.batchesSent} D1 batches, ${initial.statementsSent} statements`);
-
-db.exec(`UPDATE tasks SET done = 1 WHERE id % 3 = 0;
-         DELETE FROM tasks WHERE id > ${rows - 100};
-         INSERT INTO tasks(id, title, estimate) VALUES (${rows * 2}, 'added live', 1e308);
-         UPDATE comments SET body = 'edited' WHERE task_id <= 10;`);
-t0 = performance.now();
-await sync.flush();
-console.log(`streamed ${sync.health().capturedSeq} changes in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
-console.log('health():', JSON.stringify(sync.health(), null, 2));
-const q = await d1.prepare('SELECT count(*) AS tasks, sum(done) AS done, max(estimate) AS max_estimate FROM tasks').first();
-console.log('\nD1: SELECT count(*), sum(done), max(estimate) FROM tasks ->', JSON.stringify(q));
-const local = db.selectArray('SELECT count(*), sum(done), max(estimate) FROM tasks');
-console.log('local:                                                ->', JSON.stringify(local));
-sync.close();
+const byRoom = await d1.prepare('SELECT room_id, count(*) AS tasks FROM tasks GROUP BY room_id').all();
+console.log('\nD1: SELECT room_id, count(*) FROM tasks GROUP BY room_id ->', JSON.stringify(byRoom.results));
+const metrics = await call('GET', '/metrics');
+console.log('\nGET /metrics (excerpt) ->\n' + metrics.body.split('\n').filter((l) => l.startsWith('d1sync_rows_total')).join('\n'));
 await mf.dispose();
-if (q.tasks !== local[0] || q.done !== local[1]) {
-  console.error('D1 and the local database differ');
+if (all.body.length !== rooms.length * (perRoom - 1)) {
+  console.error(`expected ${rooms.length * (perRoom - 1)} tasks in D1, found ${all.body.length}`);
   process.exit(1);
 }
+console.log(`\nD1 holds all ${all.body.length} tasks; the local D1 is kept under .wrangler/demo`);

@@ -1,0 +1,56 @@
+// Bundles worker-template/ the way `wrangler deploy` does (esbuild through wrangler, the engine
+// as a WebAssembly module) and serves it in Miniflare: used by the demo and the tests.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Miniflare } from 'miniflare';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+// `main` is the entry to bundle (the template, or a test fixture that wraps it).
+export function bundle(main = 'worker-template/src/index.js') {
+  const dir = mkdtempSync(path.join(tmpdir(), 'd1sync-template-'));
+  const config = path.join(dir, 'wrangler.toml');
+  writeFileSync(config, `name = "d1sync-rooms"
+main = ${JSON.stringify(path.resolve(repoRoot, main))}
+compatibility_date = "2026-04-26"
+[alias]
+"d1sync" = ${JSON.stringify(path.join(repoRoot, 'js/entry-workerd.js'))}
+[[durable_objects.bindings]]
+name = "ROOMS"
+class_name = "Room"
+[[migrations]]
+tag = "v1"
+new_sqlite_classes = ["Room"]
+[[d1_databases]]
+binding = "DB"
+database_name = "d1sync-rooms"
+database_id = "00000000-0000-0000-0000-000000000000"
+`);
+  const out = path.join(dir, 'out');
+  execFileSync(path.join(repoRoot, 'node_modules/.bin/wrangler'),
+    ['deploy', '--dry-run', '--config', config, '--outdir', out],
+    { cwd: dir, stdio: 'pipe', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' } });
+  return { dir, script: path.join(out, 'index.js') };
+}
+
+export async function serve(script, { persistDir } = {}) {
+  const options = {
+    modules: true,
+    scriptPath: script,
+    modulesRoot: path.dirname(script),
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2026-04-26',
+    durableObjects: { ROOMS: { className: 'Room', useSQLite: true } },
+    d1Databases: { DB: 'd1sync-rooms' },
+  };
+  if (persistDir) {
+    options.durableObjectsPersist = path.join(persistDir, 'do');
+    options.d1Persist = path.join(persistDir, 'd1');
+  }
+  const mf = new Miniflare(options);
+  await mf.ready;
+  return mf;
+}
