@@ -13,7 +13,7 @@ echo "== WASM build (em++) into dist/"
 ./tools/build_wasm.sh
 echo "== JS tests: Node against local D1, inside workerd, the packed tarball"
 dirs=()
-for d in tests/node tests/worker tests/pack; do
+for d in tests/node tests/worker tests/template tests/pack; do
   compgen -G "$d/*.test.mjs" >/dev/null && dirs+=("$d/")
 done
 node --test --test-concurrency=1 "${dirs[@]}"
