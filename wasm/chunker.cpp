@@ -91,9 +91,10 @@ bool Chunker::isKeyColumn(const TargetShape& s, size_t value) const {
   return false;
 }
 
-void Chunker::fitRow(const TargetShape& s, RowLiteral& row) const {
+void Chunker::fitRow(const TargetShape& s, RowLiteral& row, size_t maxTupleBytes) const {
   size_t fixed = upsertPrefix(s).size() + upsertSuffix(s).size();
   size_t room = limits_.maxStatementBytes > fixed ? limits_.maxStatementBytes - fixed : 0;
+  room = std::min(room, maxTupleBytes);
   while (row.tupleBytes() > room) {
     size_t best = row.values.size();
     for (size_t i = 0; i < row.values.size(); ++i) {

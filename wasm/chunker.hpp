@@ -14,6 +14,7 @@
 // (NOCASE 'a' -> 'A') is renamed in D1 too.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,8 +50,9 @@ class Chunker {
  public:
   explicit Chunker(const Limits& limits) : limits_(limits) {}
 
-  // Moves values into parts, largest first, until the row fits in one statement.
-  void fitRow(const TargetShape& shape, RowLiteral& row) const;
+  // Moves values into parts, largest first, until the row fits in one statement, or in
+  // `maxTupleBytes` when given (0 moves every value that can be moved).
+  void fitRow(const TargetShape& shape, RowLiteral& row, size_t maxTupleBytes = SIZE_MAX) const;
   // Multi-row upserts of rows without parts, at most maxRows rows per statement.
   std::vector<std::string> upserts(const TargetShape& shape,
                                    const std::vector<const RowLiteral*>& rows,

@@ -401,6 +401,17 @@ void Engine::onJobFailed(const std::string& error, int64_t nowMs) {
         a.maxRows = b.maxRows = f == D1Failure::Limit ? std::max<size_t>(1, cap / 2) : job.maxRows;
         page_->jobs.push_front(std::move(b));
         page_->jobs.push_front(std::move(a));
+      } else if (job.units.size() == 1 && !job.retried) {
+        // One refusal of a lone unit may be a fluke of D1's; a row too long for one statement
+        // goes again with every value it can spare sent in parts.
+        job.retried = true;
+        Unit& u = job.units[0];
+        if (f == D1Failure::Limit && u.kind == Unit::Upsert) {
+          for (const auto& t : tables_)
+            if (t.name == u.table)
+              chunker_.fitRow(shapeOf(t, state_.tables[t.name].shadow), u.row, 0);
+        }
+        page_->jobs.push_front(std::move(job));
       } else if (job.units.size() == 1 &&
                  (job.units[0].kind == Unit::Upsert || job.units[0].kind == Unit::Delete)) {
         quarantine(job.units[0], codeFor(f), error, nowMs);
@@ -408,8 +419,11 @@ void Engine::onJobFailed(const std::string& error, int64_t nowMs) {
         // The last job carries the page's watermark advance: send it even with nothing else.
         if (page_->jobs.empty()) page_->jobs.push_front(std::move(job));
       } else if (job.units.size() == 1) {
-        fail(codeFor(f), "D1 refused: " + error);
-        return;
+        // A schema statement or a range delete cannot be split or quarantined: keep sending
+        // it with backoff; health() shows the error meanwhile.
+        ++state_.counters.retries;
+        scheduleRetry(nowMs);
+        page_->jobs.push_front(std::move(job));
       } else {
         fail(ErrorCode::Internal, "D1 refused the watermark update alone: " + error);
         return;

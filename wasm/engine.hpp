@@ -105,6 +105,7 @@ class Engine {
   struct Job {
     std::vector<Unit> units;
     size_t maxRows = SIZE_MAX;
+    bool retried = false;  // a lone unit D1 refused once: sent once more before giving up
   };
   struct CopyEffect {
     std::string table;

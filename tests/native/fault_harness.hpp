@@ -1,0 +1,24 @@
+// A seeded, deterministic fault harness: a random workload on a local database interleaved
+// with random D1 faults, engine crashes and a second writer claiming the same sourceId; at the
+// end D1 must equal the local database exactly and hold the last captured sequence.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace d1sync::native {
+
+struct HarnessResult {
+  bool ok = true;
+  std::string failure;                    // first problem found, with the seed's context
+  std::map<std::string, int64_t> faults;  // injected, by kind
+  int64_t rowsCompared = 0;
+  int64_t lost = 0;        // local rows missing in D1
+  int64_t duplicated = 0;  // D1 rows beyond the local ones
+  int64_t quarantined = 0;
+};
+
+HarnessResult runSeed(uint64_t seed, int rounds = 40);
+
+}  // namespace d1sync::native

@@ -1,0 +1,38 @@
+// Runs the fault harness over a range of seeds and prints one line:
+//   d1sync_faults [count=1000] [first=1]
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include "fault_harness.hpp"
+
+int main(int argc, char** argv) {
+  uint64_t count = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000;
+  uint64_t first = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1;
+  std::map<std::string, int64_t> faults;
+  int64_t rows = 0, lost = 0, duplicated = 0, failed = 0, quarantined = 0;
+  for (uint64_t seed = first; seed < first + count; ++seed) {
+    auto r = d1sync::native::runSeed(seed);
+    for (const auto& [k, n] : r.faults) faults[k] += n;
+    rows += r.rowsCompared;
+    lost += r.lost;
+    duplicated += r.duplicated;
+    quarantined += r.quarantined;
+    if (!r.ok) {
+      ++failed;
+      std::fprintf(stderr, "FAIL %s\n", r.failure.c_str());
+    }
+  }
+  std::string kinds;
+  for (const auto& [k, n] : faults)
+    kinds += (kinds.empty() ? "" : ", ") + k + " " + std::to_string(n);
+  std::printf(
+      "seeds %llu (from %llu), failed %lld; faults: %s; rows compared %lld, lost %lld, "
+      "duplicated %lld; quarantined by injected limit errors, then re-sent: %lld\n",
+      static_cast<unsigned long long>(count), static_cast<unsigned long long>(first),
+      static_cast<long long>(failed), kinds.c_str(), static_cast<long long>(rows),
+      static_cast<long long>(lost), static_cast<long long>(duplicated),
+      static_cast<long long>(quarantined));
+  return failed ? 1 : 0;
+}
