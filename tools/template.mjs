@@ -33,7 +33,8 @@ database_id = "00000000-0000-0000-0000-000000000000"
   execFileSync(path.join(repoRoot, 'node_modules/.bin/wrangler'),
     ['deploy', '--dry-run', '--config', config, '--outdir', out],
     { cwd: dir, stdio: 'pipe', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' } });
-  return { dir, script: path.join(out, 'index.js') };
+  // wrangler names the bundle after the entry file.
+  return { dir, script: path.join(out, path.basename(main).replace(/\.[cm]?[jt]s$/, '.js')) };
 }
 
 export async function serve(script, { persistDir } = {}) {

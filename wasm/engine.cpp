@@ -259,6 +259,10 @@ void Engine::complete(const D1Response& r, int64_t nowMs) {
   flight_ = Flight::None;
   if (phase_ == Phase::Failed) return;
   state_.counters.lastSyncAt = nowMs;
+  if (f != Flight::None) {
+    ++state_.counters.totalSyncs;
+    if (!r.ok) ++state_.counters.syncErrors;
+  }
   switch (f) {
     case Flight::None:
       return;
@@ -272,7 +276,6 @@ void Engine::complete(const D1Response& r, int64_t nowMs) {
       onProbe(r, nowMs);
       return;
     case Flight::Job:
-      ++state_.counters.totalSyncs;
       if (r.ok) {
         onJobDone(nowMs);
       } else {
@@ -363,7 +366,6 @@ void Engine::quarantine(const Unit& u, ErrorCode code, const std::string& error,
 }
 
 void Engine::onJobFailed(const std::string& error, int64_t nowMs) {
-  ++state_.counters.syncErrors;
   D1Failure f = classifyD1Error(error);
   recordError(codeFor(f), error);
   switch (f) {

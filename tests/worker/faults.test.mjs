@@ -126,7 +126,8 @@ describe('D1 failures inside the Durable Object', () => {
     await r.exec(`INSERT INTO items VALUES (1, 1, 1.5, 'fine', NULL)`);
     assert.equal((await r.flush()).flushed, true);
     await r.exec(`INSERT INTO items VALUES (2, 2, 2.5, 'refused once', X'02')`);
-    await r.fault(1, 'D1_ERROR: UNIQUE constraint failed: items.id: SQLITE_CONSTRAINT');
+    // A lone row refused once is sent once more; refused again, it is quarantined.
+    await r.fault(2, 'D1_ERROR: UNIQUE constraint failed: items.id: SQLITE_CONSTRAINT');
     const f = await r.flush();
     assert.equal(f.flushed, true, JSON.stringify(f.error));
     assert.equal(f.health.quarantined, 1);

@@ -229,7 +229,8 @@ export default {
     const method = request.method;
     try {
       if (parts[0] === 'rooms' && parts.length >= 2) {
-        const roomId = decodeURIComponent(parts[1]);
+        let roomId = '';
+        try { roomId = decodeURIComponent(parts[1]); } catch { /* malformed %-escape: a bad id */ }
         if (!ROOM_ID.test(roomId)) return problem(400, 'room ids are 1-64 letters, digits, _ or -');
         const stub = room(env, roomId);
         if (parts[2] === 'tasks' && parts.length === 3) {
@@ -244,14 +245,15 @@ export default {
           return problem(405, `${method} is not allowed on ${url.pathname}`);
         }
         if (parts[2] === 'tasks' && parts.length === 4) {
-          const id = Number(parts[3]);
+          const id = /^\d+$/.test(parts[3]) ? Number(parts[3]) : NaN;  // not 1e3, 0x10, +5
           if (!Number.isSafeInteger(id) || id <= 0) return problem(400, 'task ids are positive integers');
           if (method === 'PATCH') {
             const b = await body(request);
-            const okTitle = b && (b.title === undefined || (typeof b.title === 'string' && b.title.trim()));
+            const okTitle = b && (b.title === undefined ||
+              (typeof b.title === 'string' && b.title.trim() && b.title.length <= 500));
             const okDone = b && (b.done === undefined || typeof b.done === 'boolean');
             if (!b || !okTitle || !okDone || (b.title === undefined && b.done === undefined)) {
-              return problem(400, 'body must be JSON with "title" (string) and/or "done" (boolean)');
+              return problem(400, 'body must be JSON with "title" (string of at most 500 characters) and/or "done" (boolean)');
             }
             const task = await stub.updateTask(roomId, id, b);
             return task ? json(task) : problem(404, `no task ${id} in room ${roomId}`);
@@ -268,11 +270,15 @@ export default {
         if (parts[2] === 'resync' && parts.length === 3 && method === 'POST') {
           return json(await stub.resync(roomId));
         }
+        if ((parts[2] === 'health' || parts[2] === 'resync') && parts.length === 3) {
+          return problem(405, `${method} is not allowed on ${url.pathname}`);
+        }
       }
       if (parts.length === 1 && parts[0] === 'tasks' && method === 'GET') {
         const done = url.searchParams.get('done');
         const roomFilter = url.searchParams.get('room');
-        const limit = Number(url.searchParams.get('limit') ?? 100);
+        const limitText = url.searchParams.get('limit') ?? '100';
+        const limit = /^\d+$/.test(limitText) ? Number(limitText) : NaN;
         if (done !== null && done !== '0' && done !== '1') return problem(400, 'done must be 0 or 1');
         if (roomFilter !== null && !ROOM_ID.test(roomFilter)) return problem(400, 'bad room id');
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return problem(400, 'limit must be 1-1000');
@@ -297,6 +303,9 @@ export default {
         return new Response(mergeMetrics(texts), {
           headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
         });
+      }
+      if (parts.length === 1 && (parts[0] === 'tasks' || parts[0] === 'metrics')) {
+        return problem(405, `${method} is not allowed on ${url.pathname}`);
       }
       return problem(404, `no route for ${method} ${url.pathname}`);
     } catch (e) {

@@ -1,0 +1,115 @@
+// Shared setup for tests/template/*.test.mjs: the worker-template (or tests/template/fixture.js,
+// which wraps it) bundled the way `wrangler deploy` bundles it and served by workerd through
+// Miniflare (tools/template.mjs), an HTTP client for the Worker, polling helpers and D1 reads.
+import assert from 'node:assert/strict';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { bundle, serve, repoRoot } from '../../tools/template.mjs';
+
+export { repoRoot };
+
+// Bundles `entry` and serves it with an in-memory D1 and Durable Object storage.
+export async function startTemplate(entry = 'worker-template/src/index.js') {
+  if (!existsSync(path.join(repoRoot, 'dist/d1sync_engine.wasm'))) {
+    throw new Error('dist/d1sync_engine.wasm is missing: run `npm run build` first');
+  }
+  const { dir, script } = bundle(entry);
+  const mf = await serve(script);
+  return {
+    mf,
+    api: client(mf),
+    async dispose() {
+      await mf.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// call(method, url, body) -> { status, headers, text, body }; body is parsed when the answer
+// says it is JSON. `raw` sends a string body as is (for malformed JSON).
+export function client(mf) {
+  const call = async (method, url, body, { raw } = {}) => {
+    const res = await mf.dispatchFetch(`http://rooms.test${url}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const isJson = (res.headers.get('content-type') ?? '').includes('json');
+    return { status: res.status, headers: res.headers, text, body: isJson && text ? JSON.parse(text) : text };
+  };
+  // Like call(), but asserts the status.
+  const expect = async (status, method, url, body) => {
+    const r = await call(method, url, body);
+    assert.equal(r.status, status, `${method} ${url}: HTTP ${r.status} ${r.text}`);
+    return r.body;
+  };
+  return {
+    call,
+    expect,
+    addTask: (room, title) => expect(201, 'POST', `/rooms/${room}/tasks`, { title }),
+    patchTask: (room, id, patch) => expect(200, 'PATCH', `/rooms/${room}/tasks/${id}`, patch),
+    deleteTask: (room, id) => expect(204, 'DELETE', `/rooms/${room}/tasks/${id}`),
+    listTasks: (room) => expect(200, 'GET', `/rooms/${room}/tasks`),
+    health: (room) => expect(200, 'GET', `/rooms/${room}/health`),
+  };
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Polls `probe` until it returns a truthy value, and returns that value. The iteration cap is
+// only a hang guard; nothing here asserts how long it took.
+export async function waitFor(label, probe, { every = 50, maxIterations = 2400, describe } = {}) {
+  let last;
+  for (let i = 0; i < maxIterations; ++i) {
+    last = await probe();
+    if (last) return last;
+    await sleep(every);
+  }
+  assert.fail(`gave up waiting for ${label}${describe ? `: ${await describe()}` : ''}`);
+}
+
+const settled = (h) => h.state === 'idle' && h.pendingChanges === 0;
+
+// Waits until every room reports state 'idle' with nothing pending; returns their health.
+export async function waitIdle(api, rooms, options) {
+  let last = [];
+  return waitFor(`rooms ${rooms.join(', ')} to be idle`, async () => {
+    last = await Promise.all(rooms.map((r) => api.health(r)));
+    return last.every(settled) ? last : null;
+  }, { ...options, describe: () => JSON.stringify(last.map((h) => [h.sourceId, h.state, h.pendingChanges, h.lastError])) });
+}
+
+// One room's rows in D1, shaped like GET /rooms/:room/tasks, plus each cell's storage class.
+export async function d1Tasks(mf, room) {
+  const db = await mf.getD1Database('DB');
+  try {
+    const { results } = await db.prepare(
+      `SELECT room_id, id, title, done, updated_at,
+              typeof(id) || ',' || typeof(title) || ',' || typeof(done) || ',' || typeof(updated_at) AS types
+         FROM tasks WHERE room_id = ? ORDER BY id`).bind(room).all();
+    return results;
+  } catch (e) {
+    if (/no such table: tasks/.test(String(e?.message))) return [];  // nothing replicated yet
+    throw e;
+  }
+}
+
+// D1 equals the room's own listing, row for row: same ids, titles, done flags and timestamps,
+// stored as INTEGER/TEXT/INTEGER/INTEGER (never REAL), under the room's room_id.
+export async function assertD1MatchesRoom(mf, api, room) {
+  const local = await api.listTasks(room);
+  const remote = await d1Tasks(mf, room);
+  assert.equal(remote.length, local.length, `room ${room}: D1 has ${remote.length} rows, the room ${local.length}`);
+  for (let i = 0; i < local.length; ++i) {
+    const want = local[i];
+    const got = remote[i];
+    const where = `room ${room}, row ${i} (id ${want.id})`;
+    assert.equal(got.room_id, room, `${where}: room_id`);
+    assert.deepEqual(
+      { id: got.id, title: got.title, done: got.done, updated_at: got.updated_at },
+      { id: want.id, title: want.title, done: want.done, updated_at: want.updated_at }, where);
+    assert.equal(got.types, 'integer,text,integer,integer', `${where}: storage classes in D1`);
+  }
+  return local;
+}
