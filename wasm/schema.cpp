@@ -86,7 +86,9 @@ bool isColumnConstraintStart(const Token& t) {
          t.is("GENERATED") || t.is("AS");
 }
 
+// Text of tokens [from, to); an unclosed parenthesis gives a `to` past the end: clamp it.
 std::string span(const std::string& sql, const std::vector<Token>& tk, size_t from, size_t to) {
+  to = std::min(to, tk.size());
   if (from >= to) return {};
   return sql.substr(tk[from].begin, tk[to - 1].end - tk[from].begin);
 }

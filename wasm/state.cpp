@@ -38,8 +38,11 @@ T get(const json& j, const char* key, T fallback) {
     return it->is_string() ? it->template get<std::string>() : fallback;
   } else if constexpr (std::is_same_v<T, bool>) {
     return it->is_boolean() ? it->template get<bool>() : fallback;
-  } else {
+  } else if constexpr (std::is_floating_point_v<T>) {
     return it->is_number() ? it->template get<T>() : fallback;
+  } else {
+    // A float out of the integer's range would be undefined behaviour to convert.
+    return it->is_number_integer() ? it->template get<T>() : fallback;
   }
 }
 

@@ -139,3 +139,22 @@ TEST_F(Health, OptionsParseAndRefuseBadValues) {
 
 }  // namespace
 }  // namespace d1sync::native
+
+namespace d1sync::native {
+namespace {
+
+// Found by fuzz_state: a float out of int64's range in the state document was converted
+// (undefined behaviour); it now reads as missing.
+TEST(State, RegressionFloatOutOfRangeReadsAsMissing) {
+  State s;
+  ASSERT_TRUE(stateFromJson(R"({"version":1,"sourceId":"x","epoch":1.01444e+27,"appliedSeq":7.5,
+                                "counters":{"totalSyncs":-3e300}})",
+                            s));
+  EXPECT_EQ(s.epoch, 0);
+  EXPECT_EQ(s.appliedSeq, 0);
+  EXPECT_EQ(s.counters.totalSyncs, 0);
+  EXPECT_EQ(s.sourceId, "x");
+}
+
+}  // namespace
+}  // namespace d1sync::native

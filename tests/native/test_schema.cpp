@@ -793,3 +793,21 @@ TEST(Capture, OddTableNamesAndRowidTables) {
 
 }  // namespace
 }  // namespace d1sync::native
+
+namespace d1sync {
+namespace {
+
+// Found by fuzz_sql_text: an unclosed CHECK parenthesis read past the token list.
+TEST(Schema, RegressionUnclosedCheckParenthesisStaysInBounds) {
+  Table t;
+  t.columns.push_back({});
+  t.columns.back().name = "a";
+  parseCreateTable("CREATE TABLE t(a TEXT CHECK (a <> ''", t);
+  ASSERT_EQ(t.columns[0].checks.size(), 1u);
+  EXPECT_EQ(t.columns[0].checks[0], "CHECK (a <> ''");
+  parseCreateTable("CREATE TABLE t(a AS (1 +", t);
+  EXPECT_EQ(t.columns[0].generated, "1 +");
+}
+
+}  // namespace
+}  // namespace d1sync
