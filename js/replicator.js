@@ -52,13 +52,14 @@ export class Replicator {
     return this.#live().metrics(Date.now());
   }
 
-  // For the Durable Object's alarm(): runs the work that is due. Transient D1 failures are
-  // swallowed (nextRetryAt() says when to come back); FENCED, CONFIG and SCHEMA are thrown.
+  // For the Durable Object's alarm(): runs the work that is due. Failures the engine will
+  // retry are swallowed (nextRetryAt() says when to come back); the ones that stop it for good
+  // (FENCED, CONFIG, SCHEMA: health().state === 'error') are thrown.
   async onAlarm() {
     try {
       await this.flush();
     } catch (e) {
-      if (!(e instanceof D1SyncError) || e.code !== 'D1_TRANSIENT') throw e;
+      if (!(e instanceof D1SyncError) || this.health().state === 'error') throw e;
     }
   }
 
