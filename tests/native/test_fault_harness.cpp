@@ -1,4 +1,4 @@
-// The randomized fault harness in CI: a few hundred seeds, each a random workload with random
+// The randomized fault harness in CI: a three hundred seeds, each a random workload with random
 // D1 faults, crashes and a second writer; D1 must end equal to the local database.
 #include <gtest/gtest.h>
 
@@ -7,9 +7,9 @@
 namespace d1sync::native {
 namespace {
 
-TEST(FaultHarness, TwoHundredSeedsConvergeExactly) {
+TEST(FaultHarness, ThreeHundredSeedsConvergeExactly) {
   int64_t faults = 0, rows = 0;
-  for (uint64_t seed = 1; seed <= 200; ++seed) {
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
     HarnessResult r = runSeed(seed);
     ASSERT_TRUE(r.ok) << r.failure;
     EXPECT_EQ(r.lost, 0);

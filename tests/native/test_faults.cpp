@@ -240,3 +240,43 @@ TEST_F(Faults, ADeferredForeignKeyFailureIsNotRetriedForever) {
 
 }  // namespace
 }  // namespace d1sync::native
+
+namespace d1sync::native {
+namespace {
+
+// Found by the fault harness (seed 5): one spurious limit error on a batch holding a single row
+// quarantined the row at once. A lone unit is now sent once more before it is given up.
+TEST_F(Faults, RegressionSeed5ALoneRowRefusedOnceIsSentAgain) {
+  local->run(kSchema);
+  driver();
+  sync();
+  local->run("INSERT INTO items VALUES (1, 'one', 1.5, X'01')");
+  d1->inject(
+      {Fault::FailBeforeCommit, "D1_ERROR: too many SQL variables at offset 42: SQLITE_ERROR"});
+  sync();
+  expectSame("items");
+  EXPECT_EQ(local->exec("SELECT count(*) FROM _d1sync_quarantine").rows.at(0, 0), "0");
+  // Refused twice, it is quarantined with D1's reason and the rest goes on.
+  local->run("INSERT INTO items VALUES (2, 'two', 2.5, X'02')");
+  d1->inject({Fault::FailBeforeCommit, "D1_ERROR: statement too long: SQLITE_TOOBIG"});
+  d1->inject({Fault::FailBeforeCommit, "D1_ERROR: statement too long: SQLITE_TOOBIG"});
+  sync();
+  EXPECT_EQ(local->exec("SELECT code FROM _d1sync_quarantine").rows.at(0, 0), "D1_LIMIT");
+}
+
+// Found by the fault harness (seed 2): a schema statement refused twice with a limit error
+// stopped the engine for good. Statements that cannot be split or quarantined now back off.
+TEST_F(Faults, RegressionSeed2ASchemaStatementRefusedTwiceBacksOff) {
+  driver();
+  sync();
+  local->run("CREATE TABLE late(id INTEGER PRIMARY KEY, v); INSERT INTO late VALUES (1, 'x')");
+  for (int i = 0; i < 3; ++i)
+    d1->inject({Fault::FailBeforeCommit, "D1_ERROR: statement too long: SQLITE_TOOBIG"});
+  sync();
+  expectSame("late");
+  auto h = nlohmann::json::parse(drv->engine().healthJson(drv->now()));
+  EXPECT_GE(h["retries"].get<int64_t>(), 1);
+}
+
+}  // namespace
+}  // namespace d1sync::native
