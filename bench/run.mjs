@@ -1,0 +1,296 @@
+// npm run bench -- [--quick | --full]
+// Runs bench/worker.js in Miniflare (workerd) and compares, against the same local D1 binding and
+// the same upsert form: d1sync initial sync and incremental replication from a SQLite-backed
+// Durable Object, (a) one row per bound statement, (b) ORM-style floor(100/columns) rows per
+// bound statement, (c) the limit: pre-built literal VALUES and json_each batches. Also capture
+// overhead on local writes, engine time, .wasm size, instantiate time and WASM heap.
+// Writes bench/results.json and bench/results.md. A command, not a test: nothing here fails on
+// a slow machine.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { Miniflare } from 'miniflare';
+import createD1SyncModule from '../dist/d1sync_engine.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..');
+const wasmPath = path.join(repoRoot, 'dist/d1sync_engine.wasm');
+const full = process.argv.includes('--full');
+const sizes = full ? [100000, 1000000] : [100000];
+const COLUMNS = 5;
+
+function log(...args) {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
+}
+
+async function startMiniflare() {
+  if (!existsSync(wasmPath)) throw new Error(`${wasmPath} is missing: run \`npm run build\` first`);
+  const mf = new Miniflare({
+    modules: true,
+    modulesRoot: repoRoot,
+    scriptPath: path.join(here, 'worker.js'),
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+    ],
+    compatibilityDate: '2026-04-26',
+    durableObjects: { BENCH: { className: 'Bench', useSQLite: true } },
+    d1Databases: ['DB'],
+  });
+  await mf.ready;
+  return mf;
+}
+
+function client(mf, name) {
+  const url = `http://bench.test/bench/${encodeURIComponent(name)}`;
+  return async (op, args = {}) => {
+    const res = await mf.dispatchFetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ op, ...args }),
+    });
+    const text = await res.text();
+    let r;
+    try { r = JSON.parse(text); } catch { throw new Error(`${op}: HTTP ${res.status}: ${text}`); }
+    if (!r.ok) throw new Error(`${op} failed: ${r.error.message}\n${r.error.stack ?? ''}`);
+    return r;
+  };
+}
+
+async function wasmFigures() {
+  const bytes = readFileSync(wasmPath);
+  let t = performance.now();
+  const compiled = await WebAssembly.compile(bytes);
+  const compileMs = performance.now() - t;
+  t = performance.now();
+  await createD1SyncModule({
+    instantiateWasm(imports, receive) {
+      WebAssembly.instantiate(compiled, imports).then((inst) => receive(inst, compiled));
+      return {};
+    },
+    locateFile: (f) => f,
+  });
+  return {
+    rawBytes: bytes.length,
+    gzipBytes: gzipSync(bytes, { level: 9 }).length,
+    nodeCompileMs: compileMs,
+    nodeInstantiateMs: performance.now() - t,
+  };
+}
+
+async function benchSize(rows) {
+  const changesN = full ? (rows >= 1000000 ? 100000 : 50000) : 20000;
+  const capN = 20000;
+  const mf = await startMiniflare();
+  const out = { rows, contenders: [] };
+  try {
+    const call = client(mf, `size-${rows}`);
+    log(`${rows} rows: seeding the DO`);
+    const seed = await call('seed', { rows });
+    out.seed = seed;
+
+    // d1sync initial sync: start() + flush(), engine-inclusive.
+    log('d1sync initial sync');
+    const started = await call('syncStart', { sourceId: `bench-${rows}` });
+    const flushed = await call('syncFlush');
+    const h = flushed.health;
+    const s = { txnMs: started.stats.txnMs + flushed.stats.txnMs, execMs: started.stats.execMs + flushed.stats.execMs,
+      batchMs: started.stats.batchMs + flushed.stats.batchMs };
+    const initialMs = started.ms + flushed.ms;
+    const d1Count = (await call('count', { table: 'items' })).n;
+    out.contenders.push({
+      id: 'd1sync-initial', label: 'd1sync initial sync (DO → D1)', rows, ms: initialMs,
+      batchCalls: h.batchesSent, statements: h.statementsSent, d1Rows: d1Count,
+      engineMs: s.txnMs - s.execMs, localSqlMs: s.execMs, targetBatchMs: s.batchMs,
+      startMs: started.ms, flushMs: flushed.ms,
+    });
+    out.heapAfterInitial = flushed.heap;
+
+    // Baselines, each into its own freshly created D1 table.
+    const baselines = [
+      ['a', '(a) one row per bound statement'],
+      ['b', `(b) ORM-style: ${Math.floor(100 / COLUMNS)} rows per bound statement`],
+      ['c1', '(c) limit: literal VALUES, pre-built'],
+      ['c2', '(c) limit: json_each(?1), pre-built'],
+    ];
+    for (const [kind, label] of baselines) {
+      log(`baseline ${kind}`);
+      const prep = await call('prepare', { kind, rows });
+      const run = await call('run', { kind });
+      const n = (await call('count', { table: `items_${kind}` })).n;
+      out.contenders.push({ id: `baseline-${kind}`, label, rows: n, ms: run.ms,
+        batchCalls: run.batchCalls, statements: run.statements, d1Rows: n, prebuildMs: prep.buildMs });
+    }
+    // d1sync incremental: N changes in the DO, then time flush() to drain them.
+    log(`d1sync incremental: ${changesN} changes`);
+    const hotKeys = 100;
+    const ch = await call('changes', { n: changesN, hotKeys, rows });
+    const inc = await call('syncFlush');
+    const captured = inc.health0.capturedSeq - flushed.health.capturedSeq;
+    const batches = inc.health.batchesSent - inc.health0.batchesSent;
+    const statements = inc.health.statementsSent - inc.health0.statementsSent;
+    const d1AfterInc = (await call('count', { table: 'items' })).n;
+    out.contenders.push({
+      id: 'd1sync-incremental', label: `d1sync incremental (${changesN} changes, half on ${hotKeys} hot keys)`,
+      rows: changesN, ms: inc.ms, batchCalls: batches, statements,
+      outboxRowsPerChange: captured / changesN, capturedSeqDelta: captured, outboxRowsBeforeFlush: inc.outboxRows, changeMix: ch.counts,
+      rowsReplicatedDelta: inc.health.rowsReplicated - inc.health0.rowsReplicated,
+      engineMs: inc.stats.txnMs - inc.stats.execMs, localSqlMs: inc.stats.execMs, targetBatchMs: inc.stats.batchMs,
+      d1Rows: d1AfterInc, pendingAfter: inc.health.pendingChanges,
+    });
+    out.heapAfterIncremental = inc.heap;
+
+    out.heap = (await call('memory')).heapHigh;
+
+    // Local write cost, capture on vs off (a separate DO, cap_on captured by d1sync).
+    log('capture on vs off');
+    const cap = client(mf, `cap-${rows}`);
+    out.captureSetup = (await cap('capSetup', { sourceId: `cap-${rows}` })).triggers;
+    const capture = {};
+    for (const kind of ['insert', 'update', 'delete']) {
+      capture[kind] = { on: [], off: [] };
+    }
+    const ROUNDS = 5;
+    // Each round writes fresh ids in both tables, alternating them every 2,000 statements.
+    for (let round = 0; round < ROUNDS; ++round) {
+      const r = await cap('capRound', { n: capN, base: round * capN + 1, chunk: 2000, offFirst: round & 1 });
+      for (const kind of ['insert', 'update', 'delete']) {
+        capture[kind].on.push(r.ms.on[kind]);
+        capture[kind].off.push(r.ms.off[kind]);
+      }
+    }
+    out.capture = { n: capN, ...Object.fromEntries(Object.entries(capture).map(([k, v]) => {
+      const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+      const on = median(v.on);
+      const off = median(v.off);
+      return [k, { onMs: on, offMs: off, ratio: on / off, onRuns: v.on, offRuns: v.off }];
+    })) };
+  } finally {
+    await mf.dispose();
+  }
+  out.rssBytes = process.memoryUsage().rss;
+  return out;
+}
+
+function versionOf(pkg) {
+  try {
+    const require = createRequire(import.meta.url);
+    return JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')).version;
+  } catch {
+    try {
+      return JSON.parse(readFileSync(path.join(repoRoot, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+    } catch { return 'unknown'; }
+  }
+}
+
+const fmt = (x, d = 0) => (x === undefined || x === null || Number.isNaN(x) ? '—' :
+  Number(x).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+
+function markdown(results) {
+  const lines = [];
+  lines.push(`# d1sync benchmark (${results.mode})`, '');
+  lines.push(`- date: ${results.date}`);
+  lines.push(`- node ${results.node}, miniflare ${results.miniflare}, workerd ${results.workerd}`);
+  lines.push(`- machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.os}`);
+  lines.push(`- .wasm: ${fmt(results.wasm.rawBytes)} bytes raw, ${fmt(results.wasm.gzipBytes)} gzipped; ` +
+    `Node compile ${fmt(results.wasm.nodeCompileMs, 1)} ms, instantiate ${fmt(results.wasm.nodeInstantiateMs, 1)} ms`);
+  lines.push('- all contenders run inside workerd (Miniflare) against the same local D1 binding, upsert form ' +
+    '`INSERT … ON CONFLICT(id) DO UPDATE`; table `items(id INTEGER PRIMARY KEY, name TEXT ~100 B, price REAL, ' +
+    'data BLOB 64 B, note TEXT 10% NULL)`; (a)/(b) read the rows from the DO inside the clock, (c) is built before it; ' +
+    'workerd\'s performance.now() has 1 ms resolution', '');
+  for (const size of results.sizes) {
+    const limit = size.limitRowsPerSec;
+    lines.push(`## ${fmt(size.rows)} rows`, '');
+    lines.push('| contender | rows | seconds | rows/s | batch() calls per 100k rows | statements per 100k rows | ratio to the limit |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const c of size.contenders) {
+      const per = 100000 / c.rows;
+      lines.push(`| ${c.label} | ${fmt(c.rows)} | ${fmt(c.ms / 1000, 2)} | ${fmt(c.rowsPerSec)} | ` +
+        `${fmt(c.batchCalls * per, 1)} | ${fmt(c.statements * per, 1)} | ${fmt(c.rowsPerSec / limit, 2)}× |`);
+    }
+    const ini = size.contenders.find((c) => c.id === 'd1sync-initial');
+    const inc = size.contenders.find((c) => c.id === 'd1sync-incremental');
+    lines.push('');
+    lines.push(`- the limit = the faster (c): ${fmt(limit)} rows/s`);
+    lines.push(`- d1sync initial sync: ${fmt(ini.ms / 1000, 2)} s total = engine ${fmt(ini.engineMs / 1000, 2)} s (time inside source.transaction() around engine.next/complete, minus its source.exec SQL) ` +
+      `(${fmt(ini.engineMs * 1000 / ini.rows, 2)} µs/row) + local SQL reads ${fmt(ini.localSqlMs / 1000, 2)} s + ` +
+      `D1 batch() ${fmt(ini.targetBatchMs / 1000, 2)} s + other ${fmt((ini.ms - ini.engineMs - ini.localSqlMs - ini.targetBatchMs) / 1000, 2)} s; ` +
+      `start() ${fmt(ini.startMs / 1000, 2)} s, flush() ${fmt(ini.flushMs / 1000, 2)} s ` +
+      `(flush() alone: ${fmt(ini.rows / (ini.flushMs / 1000))} rows/s)`);
+    lines.push(`- d1sync incremental: ${fmt(inc.rows)} changes (${JSON.stringify(inc.changeMix)}), ` +
+      `${fmt(inc.outboxRowsPerChange, 3)} outbox rows per change (capturedSeq delta ÷ changes; ${fmt(inc.outboxRowsBeforeFlush)} outbox rows before the flush), engine ${fmt(inc.engineMs, 0)} ms ` +
+      `(${fmt(inc.engineMs * 1000 / inc.rows, 2)} µs/change), D1 batch() ${fmt(inc.targetBatchMs, 0)} ms, ` +
+      `${fmt(inc.rowsReplicatedDelta)} rows sent after coalescing`);
+    lines.push(`- ratios: initial sync / limit ${fmt(size.ratios.toLimit, 2)}×, / one-row-per-statement ` +
+      `${fmt(size.ratios.toOneRow, 1)}×, / ORM ${fmt(size.ratios.toOrm, 2)}×`);
+    const cp = size.capture;
+    lines.push(`- local write cost with capture on vs off (${fmt(cp.n)} single-row statements per table, median of 5 rounds): ` +
+      ['insert', 'update', 'delete'].map((k) =>
+        `${k} ${fmt(cp[k].onMs, 1)} vs ${fmt(cp[k].offMs, 1)} ms = ${fmt(cp[k].ratio, 2)}×`).join('; '));
+    lines.push(`- WASM heap (engine module HEAP8.length): ${fmt(size.heap / 1048576, 1)} MiB; ` +
+      `Node RSS ${fmt(size.rssBytes / 1048576, 0)} MiB`, '');
+  }
+  lines.push('## SPEC targets', '');
+  lines.push('| target | measured | met |', '| --- | --- | --- |');
+  for (const t of results.targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? 'n/a' : t.met ? 'yes' : 'NO'} |`);
+  return lines.join('\n') + '\n';
+}
+
+const date = new Date().toISOString();
+log(`mode ${full ? 'full' : 'quick'}; sizes ${sizes.join(', ')}`);
+const wasm = await wasmFigures();
+const results = {
+  mode: full ? 'full' : 'quick',
+  date,
+  node: process.version,
+  miniflare: versionOf('miniflare'),
+  workerd: versionOf('workerd'),
+  machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, os: `${os.type()} ${os.release()} ${os.arch()}` },
+  wasm,
+  sizes: [],
+  targets: [],
+};
+for (const rows of sizes) {
+  const size = await benchSize(rows);
+  for (const c of size.contenders) c.rowsPerSec = c.rows / (c.ms / 1000);
+  const rate = (id) => size.contenders.find((c) => c.id === id).rowsPerSec;
+  size.limitRowsPerSec = Math.max(rate('baseline-c1'), rate('baseline-c2'));
+  size.ratios = {
+    toLimit: rate('d1sync-initial') / size.limitRowsPerSec,
+    toOneRow: rate('d1sync-initial') / rate('baseline-a'),
+    toOrm: rate('d1sync-initial') / rate('baseline-b'),
+  };
+  results.sizes.push(size);
+}
+
+const s0 = results.sizes[0];
+const ini0 = s0.contenders.find((c) => c.id === 'd1sync-initial');
+const maxCapture = Math.max(s0.capture.insert.ratio, s0.capture.update.ratio, s0.capture.delete.ratio);
+results.targets = [
+  { target: 'initial sync ≥ 0.85× the limit', measured: `${s0.ratios.toLimit.toFixed(2)}×`, met: s0.ratios.toLimit >= 0.85 },
+  { target: 'initial sync ≥ 10× one-row-per-statement', measured: `${s0.ratios.toOneRow.toFixed(1)}×`, met: s0.ratios.toOneRow >= 10 },
+  { target: 'initial sync ≥ 2× ORM chunking', measured: `${s0.ratios.toOrm.toFixed(2)}×`, met: s0.ratios.toOrm >= 2 },
+  { target: '≤ 10 batch() calls per 100k rows (initial sync)',
+    measured: `${(ini0.batchCalls * 100000 / ini0.rows).toFixed(1)}`, met: ini0.batchCalls * 100000 / ini0.rows <= 10 },
+  { target: 'capture ≤ 1.5× local write cost',
+    measured: `insert ${s0.capture.insert.ratio.toFixed(2)}×, update ${s0.capture.update.ratio.toFixed(2)}×, delete ${s0.capture.delete.ratio.toFixed(2)}×`,
+    met: maxCapture <= 1.5 },
+  { target: '.wasm ≤ 200 KB gzipped', measured: `${(wasm.gzipBytes / 1000).toFixed(1)} KB`, met: wasm.gzipBytes <= 200000 },
+];
+if (results.sizes.length > 1) {
+  const last = results.sizes[results.sizes.length - 1];
+  const ratio = last.heap / s0.heap;
+  results.targets.push({ target: 'heap high-water at 1M ≤ 1.2× at 100k',
+    measured: `${(last.heap / 1048576).toFixed(1)} MiB vs ${(s0.heap / 1048576).toFixed(1)} MiB = ${ratio.toFixed(2)}×`, met: ratio <= 1.2 });
+} else {
+  results.targets.push({ target: 'heap high-water at 1M ≤ 1.2× at 100k', measured: 'not run (--full)', met: null });
+}
+
+const md = markdown(results);
+writeFileSync(path.join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+writeFileSync(path.join(here, 'results.md'), md);
+process.stdout.write(md);
