@@ -7,14 +7,13 @@
 // Writes bench/results.json and bench/results.md. A command, not a test: nothing here fails on
 // a slow machine.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
+import { wasmFigures } from '../tools/wasm_figures.mjs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { Miniflare } from 'miniflare';
-import createD1SyncModule from '../dist/d1sync_engine.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -58,27 +57,6 @@ function client(mf, name) {
     try { r = JSON.parse(text); } catch { throw new Error(`${op}: HTTP ${res.status}: ${text}`); }
     if (!r.ok) throw new Error(`${op} failed: ${r.error.message}\n${r.error.stack ?? ''}`);
     return r;
-  };
-}
-
-async function wasmFigures() {
-  const bytes = readFileSync(wasmPath);
-  let t = performance.now();
-  const compiled = await WebAssembly.compile(bytes);
-  const compileMs = performance.now() - t;
-  t = performance.now();
-  await createD1SyncModule({
-    instantiateWasm(imports, receive) {
-      WebAssembly.instantiate(compiled, imports).then((inst) => receive(inst, compiled));
-      return {};
-    },
-    locateFile: (f) => f,
-  });
-  return {
-    rawBytes: bytes.length,
-    gzipBytes: gzipSync(bytes, { level: 9 }).length,
-    nodeCompileMs: compileMs,
-    nodeInstantiateMs: performance.now() - t,
   };
 }
 

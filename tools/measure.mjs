@@ -2,28 +2,14 @@
 // it in Node, and the wall time of an initial sync of N rows from a SQLite-backed Durable
 // Object into local D1 inside workerd (Miniflare), measured from start() to D1 holding them.
 //   node tools/measure.mjs [rows]
-import { readFileSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
 import { performance } from 'node:perf_hooks';
-import createD1SyncModule from '../dist/d1sync_engine.js';
+import { wasmFigures } from './wasm_figures.mjs';
 import { startMiniflare, room } from '../tests/worker/harness.mjs';
 
 const rows = Number(process.argv[2] ?? 100000);
-const bytes = readFileSync(new URL('../dist/d1sync_engine.wasm', import.meta.url));
-console.log(`wasm: ${bytes.length} bytes raw, ${gzipSync(bytes, { level: 9 }).length} gzipped`);
-
-let t = performance.now();
-const compiled = await WebAssembly.compile(bytes);
-const compileMs = performance.now() - t;
-t = performance.now();
-await createD1SyncModule({
-  instantiateWasm(imports, receive) {
-    WebAssembly.instantiate(compiled, imports).then((inst) => receive(inst, compiled));
-    return {};
-  },
-  locateFile: (f) => f,
-});
-console.log(`node: compile ${compileMs.toFixed(1)} ms, instantiate ${(performance.now() - t).toFixed(1)} ms`);
+const w = await wasmFigures();
+console.log(`wasm: ${w.rawBytes} bytes raw, ${w.gzipBytes} gzipped`);
+console.log(`node: compile ${w.nodeCompileMs.toFixed(1)} ms, instantiate ${w.nodeInstantiateMs.toFixed(1)} ms`);
 
 const mf = await startMiniflare();
 const r = room(mf, 'measure');
@@ -32,7 +18,7 @@ await r.exec(
   `WITH RECURSIVE s(i) AS (VALUES(1) UNION ALL SELECT i+1 FROM s WHERE i < ${rows})
    INSERT INTO items SELECT i, 'item ' || i || ' ' || hex(randomblob(40)), i * 0.25, randomblob(64),
      CASE WHEN i % 10 = 0 THEN NULL ELSE 'n' END FROM s`);
-t = performance.now();
+const t = performance.now();
 await r.configure({ sourceId: 'measure' });  // start(): capture, claim, D1 schema
 const f = await r.flush();
 const ms = performance.now() - t;
