@@ -30,9 +30,23 @@ const char kHex[] = "0123456789ABCDEF";
 }  // namespace
 
 size_t RowLiteral::tupleBytes() const {
+  if (!tuple.empty()) return tuple.size();
   size_t n = 2 + (values.empty() ? 0 : values.size() - 1);
   for (const auto& v : values) n += v.size();
   return n;
+}
+
+size_t RowLiteral::bytes() const {
+  size_t n = tupleBytes();
+  for (const auto& p : parts) n += p.hex.size();
+  return n;
+}
+
+void RowLiteral::unpack() {
+  if (tuple.size() < 2) return;
+  // Literals of a packed row: numbers, NULL, 'text' (a quote doubled inside), X'hex'.
+  values = splitKeyLiteral(tuple.substr(1, tuple.size() - 2));
+  tuple.clear();
 }
 
 std::string literalToHex(const std::string& lit) {
@@ -95,6 +109,7 @@ void Chunker::fitRow(const TargetShape& s, RowLiteral& row, size_t maxTupleBytes
   size_t fixed = upsertPrefix(s).size() + upsertSuffix(s).size();
   size_t room = limits_.maxStatementBytes > fixed ? limits_.maxStatementBytes - fixed : 0;
   room = std::min(room, maxTupleBytes);
+  if (row.tupleBytes() > room) row.unpack();
   while (row.tupleBytes() > room) {
     size_t best = row.values.size();
     for (size_t i = 0; i < row.values.size(); ++i) {
@@ -134,12 +149,16 @@ std::vector<std::string> Chunker::upserts(const TargetShape& s,
       flush();
     if (n == 0) stmt = prefix;
     if (n) stmt += ',';
-    stmt += '(';
-    for (size_t i = 0; i < r->values.size(); ++i) {
-      if (i) stmt += ',';
-      stmt += r->values[i];
+    if (!r->tuple.empty()) {
+      stmt += r->tuple;
+    } else {
+      stmt += '(';
+      for (size_t i = 0; i < r->values.size(); ++i) {
+        if (i) stmt += ',';
+        stmt += r->values[i];
+      }
+      stmt += ')';
     }
-    stmt += ')';
     ++n;
   }
   flush();

@@ -30,12 +30,18 @@ struct ValuePart {
   std::string hex;  // the whole value, hex encoded
 };
 
+// A row to upsert, either packed (`tuple` holds "(lit,...)" as the local SQLite rendered it)
+// or as one literal per value. Only the second form can have parts.
 struct RowLiteral {
   std::string key;                  // the key as comma-separated literals
+  std::string tuple;                // packed form; empty when `values` holds the row
   std::vector<std::string> values;  // one literal per TargetShape::columns entry
   std::vector<ValuePart> parts;
   size_t payloadBytes = 0;  // stored size of the row, for D1's row-size limit
   size_t tupleBytes() const;
+  size_t bytes() const;  // the tuple and the parts: what the row adds to a batch
+  // Moves a packed row into `values`.
+  void unpack();
 };
 
 struct TargetShape {

@@ -164,6 +164,7 @@ class Engine {
   std::optional<Page> changesPage();
   bool readRows(const Table& t, const std::string& sql, size_t keyColumn,
                 std::vector<RowLiteral>& rows, std::vector<size_t>* unitIndex);
+  bool readExactRow(const Table& t, RowLiteral& row);
   bool fetchBigValues(const Table& t, RowLiteral& row, const std::vector<size_t>& columns,
                       const std::vector<bool>& text);
   void planJobs(Page& page, std::vector<Unit> units);
@@ -173,6 +174,7 @@ class Engine {
                         const std::unordered_map<std::string, char>& lastOp);
   std::vector<std::string> renderUnits(const Job& job) const;
   std::string selectList(const Table& t, const std::string& alias) const;
+  std::string packedSelect(const Table& t, const std::string& alias) const;
 
   // health.cpp
   struct LiveFigures {

@@ -42,7 +42,17 @@ std::string Engine::selectList(const Table& t, const std::string& alias) const {
   return out;
 }
 
-// Cells from `first` on are: key literal, then one literal per stored column.
+std::string Engine::packedSelect(const Table& t, const std::string& alias) const {
+  std::string prefix = alias.empty() ? "" : alias + ".";
+  std::vector<std::string> exprs;
+  if (t.keyKind == KeyKind::Rowid) exprs.push_back(t.keyExprs(alias)[0]);
+  for (size_t i : t.storedColumns()) exprs.push_back(prefix + quoteIdent(t.columns[i].name));
+  return keyLiteralExpr(t, alias) + "," +
+         packedRowExpr(exprs, options_.limits.inlineValueBytes, signedZero_);
+}
+
+// Cells from `first` on are: key literal, packed tuple (packedSelect). A row whose tuple is
+// not plain is read again value by value (selectList) and takes the exact path.
 bool Engine::readRows(const Table& t, const std::string& sql, size_t first,
                       std::vector<RowLiteral>& out, std::vector<size_t>* unitIndex) {
   auto r = local_.exec(sql);
@@ -50,36 +60,54 @@ bool Engine::readRows(const Table& t, const std::string& sql, size_t first,
     recordError(ErrorCode::Internal, "reading " + t.name + ": " + r.error);
     return false;
   }
-  const Rows& rows = r.rows;
-  const auto stored = t.storedColumns();
+  Rows& rows = r.rows;
   const TargetShape shape = shapeOf(t, false);
+  const size_t numbers = 8 * (t.columns.size() + 1);
+  out.reserve(out.size() + rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     if (first == 2 && rows.at(i, 1) != "1") continue;  // absent: the unit becomes a delete
     RowLiteral row;
-    row.key = rows.at(i, first);
-    if (t.keyKind == KeyKind::Rowid) row.values.push_back(row.key);
-    std::vector<size_t> big;
-    std::vector<bool> bigText;
-    for (size_t c = 0; c < stored.size(); ++c) {
-      const std::string& cell = rows.at(i, first + 1 + c);
-      if (auto b = parseBigMarker(cell)) {
-        big.push_back(row.values.size());
-        bigText.push_back(b->text);
-        row.values.push_back(b->text ? "''" : "X''");
-        row.payloadBytes += b->bytes;
-      } else {
-        row.payloadBytes += literalPayloadBytes(cell);
-        row.values.push_back(compactTextLiteral(cell));
-      }
+    row.key = std::move(rows.cells[i * rows.columns + first]);
+    row.tuple = std::move(rows.cells[i * rows.columns + first + 1]);
+    // A packed tuple's payload is below its length plus 8 bytes a number, so a short one
+    // needs no exact size.
+    if (!plainTuple(row.tuple) || row.tuple.size() + numbers > options_.limits.maxRowBytes) {
+      row.tuple.clear();
+      if (!readExactRow(t, row)) return false;
     }
-    if (!big.empty() && row.payloadBytes <= options_.limits.maxRowBytes &&
-        !fetchBigValues(t, row, big, bigText))
-      return false;
     chunker_.fitRow(shape, row);
     if (unitIndex) unitIndex->push_back(std::strtoull(rows.at(i, 0).c_str(), nullptr, 10));
     out.push_back(std::move(row));
   }
   return true;
+}
+
+bool Engine::readExactRow(const Table& t, RowLiteral& row) {
+  auto r = local_.exec("SELECT " + selectList(t, "") + " FROM " + quoteIdent(t.name) + " WHERE " +
+                       keyTuple(t, "") + "=" + boundTuple(t, row.key));
+  if (!r.ok || r.rows.size() != 1) {
+    recordError(ErrorCode::Internal,
+                "reading a row of " + t.name + ": " + (r.ok ? "it vanished" : r.error));
+    return false;
+  }
+  const auto stored = t.storedColumns();
+  if (t.keyKind == KeyKind::Rowid) row.values.push_back(row.key);
+  std::vector<size_t> big;
+  std::vector<bool> bigText;
+  for (size_t c = 0; c < stored.size(); ++c) {
+    const std::string& cell = r.rows.at(0, 1 + c);
+    if (auto b = parseBigMarker(cell)) {
+      big.push_back(row.values.size());
+      bigText.push_back(b->text);
+      row.values.push_back(b->text ? "''" : "X''");
+      row.payloadBytes += b->bytes;
+    } else {
+      row.payloadBytes += literalPayloadBytes(cell);
+      row.values.push_back(compactTextLiteral(cell));
+    }
+  }
+  return big.empty() || row.payloadBytes > options_.limits.maxRowBytes ||
+         fetchBigValues(t, row, big, bigText);
 }
 
 bool Engine::fetchBigValues(const Table& t, RowLiteral& row, const std::vector<size_t>& columns,
@@ -155,15 +183,14 @@ std::optional<Engine::Page> Engine::copyPage() {
       bool hasCursor = ts.hasCursor || !rows.empty();
       const std::string& cursor = rows.empty() ? ts.cursor : rows.back().key;
       if (hasCursor) where += " AND " + keyTuple(t, "") + ">" + boundTuple(t, cursor);
-      std::string sql = "SELECT " + selectList(t, "") + " FROM " + quoteIdent(t.name) + " WHERE " +
-                        where + " ORDER BY " + joinCols(t.keyExprs("")) + " LIMIT " +
+      std::string sql = "SELECT " + packedSelect(t, "") + " FROM " + quoteIdent(t.name) +
+                        " WHERE " + where + " ORDER BY " + joinCols(t.keyExprs("")) + " LIMIT " +
                         std::to_string(chunk);
       size_t before = rows.size();
       if (!readRows(t, sql, 0, rows, nullptr)) return std::nullopt;
       size_t got = rows.size() - before;
       size_t chunkBytes = 0;
-      for (size_t i = before; i < rows.size(); ++i)
-        chunkBytes += rows[i].tupleBytes() + rows[i].payloadBytes;
+      for (size_t i = before; i < rows.size(); ++i) chunkBytes += rows[i].bytes();
       bytes += chunkBytes;
       budget -= std::min(budget, got);
       if (got < chunk) {
@@ -268,7 +295,7 @@ std::optional<Engine::Page> Engine::changesPage() {
     if (kit == keys.end()) continue;  // changes of dropped or unreplicated tables fall away
     const auto& tkeys = kit->second;
     std::vector<bool> present(tkeys.size(), false);
-    const std::string select = selectList(t, "t");
+    const std::string select = packedSelect(t, "t");
     std::string on;
     auto exprs = t.keyExprs("t");
     for (size_t k = 0; k < exprs.size(); ++k)
@@ -337,7 +364,7 @@ std::optional<Engine::Page> Engine::changesPage() {
   page.rows = static_cast<int64_t>(upserts.size());
   // Size the next page by the bytes a change turned out to carry.
   size_t bytes = 0;
-  for (const auto& u : units) bytes += u.row.tupleBytes() + u.row.payloadBytes + u.key.size();
+  for (const auto& u : units) bytes += u.row.bytes() + u.key.size();
   size_t perChange = std::max<size_t>(1, bytes / log.rows.size());
   changePageLimit_ = std::clamp<size_t>(L.pageBytes / perChange, 64, L.pageChanges);
   planJobs(page, std::move(units));

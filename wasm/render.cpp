@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 namespace d1sync {
 
@@ -31,6 +32,22 @@ std::string literalExpr(const std::string& x, size_t inlineBytes, bool signedZer
          textBytes + " ELSE " + textLiteral(x) + " END WHEN 'blob' THEN CASE WHEN length(" + x +
          ")>" + n + " THEN '~b'||length(" + x + ") ELSE quote(" + x + ") END WHEN 'real' THEN " +
          realLiteral(x, signedZero) + " ELSE 'NULL' END";
+}
+
+std::string packedRowExpr(const std::vector<std::string>& exprs, size_t inlineBytes,
+                          bool signedZero) {
+  const std::string n = std::to_string(inlineBytes);
+  std::string format = "'(", args;
+  for (size_t i = 0; i < exprs.size(); ++i) {
+    const std::string& x = exprs[i];
+    format += i ? ",%s" : "%s";
+    args += ",CASE typeof(" + x + ") WHEN 'integer' THEN CAST(" + x +
+            " AS TEXT) WHEN 'text' THEN CASE WHEN length(CAST(" + x + " AS BLOB))>" + n +
+            " OR instr(" + x + ",char(0)) THEN '~' ELSE quote(" + x +
+            ") END WHEN 'blob' THEN CASE WHEN length(" + x + ")>" + n + " THEN '~' ELSE quote(" +
+            x + ") END WHEN 'real' THEN " + realLiteral(x, signedZero) + " ELSE 'NULL' END";
+  }
+  return "printf(" + format + ")'" + args + ")";
 }
 
 std::string keyLiteralExpr(const Table& table, const std::string& alias) {
@@ -63,13 +80,28 @@ int hexValue(char c) {
   return -1;
 }
 
-// Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF) without NUL.
-bool validUtf8(const std::string& b) {
+// Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF) without NUL. A `tuple`
+// must also hold no '~' (a value left for the exact path) and no U+FFFD (where a host put
+// bytes that were not UTF-8).
+bool scanUtf8(const std::string& b, bool tuple) {
   static const uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-  for (size_t i = 0; i < b.size();) {
-    unsigned char c = b[i];
+  const size_t size = b.size();
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(b.data());
+  size_t i = 0;
+  while (i < size) {
+    // Eight plain ASCII bytes (no high bit, no NUL, no '~') at a time.
+    while (i + 8 <= size) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+      uint64_t tilde = w ^ (ones * '~');
+      if ((w & highs) || ((w - ones) & ~w & highs) || ((tilde - ones) & ~tilde & highs)) break;
+      i += 8;
+    }
+    if (i >= size) break;
+    unsigned char c = p[i];
     size_t n;
-    if (c == 0) return false;
+    if (c == 0 || (c == '~' && tuple)) return false;
     if (c < 0x80)
       n = 0;
     else if ((c >> 5) == 0x6)
@@ -80,20 +112,29 @@ bool validUtf8(const std::string& b) {
       n = 3;
     else
       return false;
-    if (i + n >= b.size() && n > 0) return false;
+    if (i + n >= size && n > 0) return false;
     uint32_t cp = n == 0 ? c : (c & (0x7F >> (n + 1)));
     for (size_t k = 1; k <= n; ++k) {
-      unsigned char cc = b[i + k];
+      unsigned char cc = p[i + k];
       if ((cc & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (cc & 0x3F);
     }
     if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    if (cp == 0xFFFD && tuple) return false;
     i += n + 1;
   }
   return true;
 }
 
+bool validUtf8(const std::string& b) {
+  return scanUtf8(b, false);
+}
+
 }  // namespace
+
+bool plainTuple(const std::string& t) {
+  return scanUtf8(t, true);
+}
 
 std::string compactTextLiteral(const std::string& lit) {
   static const std::string kHead = "CAST(X'", kTail = "' AS TEXT)";

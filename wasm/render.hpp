@@ -21,6 +21,17 @@ namespace d1sync {
 // `signedZero` renders -0.0 (kept in columns without REAL affinity) with its sign; it needs
 // SQLite's math functions (atan2), which not every host has.
 std::string literalExpr(const std::string& expr, size_t inlineBytes, bool signedZero = false);
+// SQL expression rendering a whole row as one tuple "(lit,lit,...)" for the common case, at
+// a fraction of literalExpr's cost: valid text stays quote()d whatever its characters, and a
+// value that needs more care (TEXT holding NUL, a value over `inlineBytes`) renders as a bare
+// "~", sending its row to the exact per-value path. printf(), not ||, so a 100-column row
+// stays within the expression depth limit.
+std::string packedRowExpr(const std::vector<std::string>& exprs, size_t inlineBytes,
+                          bool signedZero);
+// True when a packed tuple can be sent as it stands: well-formed UTF-8 without U+FFFD (what a
+// host's string conversion puts where the bytes were not UTF-8) and without a "~" marker.
+bool plainTuple(const std::string& tuple);
+
 // SQL expression rendering the key of a row as comma-separated literals ("1,'a'").
 std::string keyLiteralExpr(const Table& table, const std::string& alias);
 

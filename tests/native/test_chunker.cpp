@@ -663,7 +663,7 @@ TEST(Chunker, StatementsStayUnderTheByteCapAndCarryEveryRowOnce) {
   std::vector<RowLiteral> rows;
   for (size_t i = 0; i < r.rows.size(); ++i)
     rows.push_back(
-        RowLiteral{r.rows.at(i, 0), {r.rows.at(i, 0), r.rows.at(i, 1), r.rows.at(i, 2)}});
+        RowLiteral{r.rows.at(i, 0), "", {r.rows.at(i, 0), r.rows.at(i, 1), r.rows.at(i, 2)}});
   TargetShape s;
   s.table = "big";
   s.columns = {"id", "a", "b"};
@@ -976,12 +976,12 @@ TEST(Chunker, FitRowLeavesARowThatAlreadyFitsAlone) {
   Limits limits;
   Chunker chunker(limits);
   TargetShape s = wideShape(3);
-  RowLiteral row{"1", {"1", "'" + std::string(50000, 'a') + "'", "X'00'"}};
+  RowLiteral row{"1", "", {"1", "'" + std::string(50000, 'a') + "'", "X'00'"}};
   chunker.fitRow(s, row);
   EXPECT_TRUE(row.parts.empty());
   EXPECT_EQ(row.values[1].size(), 50002u);
   // Nothing movable: fitRow gives up without looping.
-  RowLiteral ints{"1", {"1", "2", "3"}};
+  RowLiteral ints{"1", "", {"1", "2", "3"}};
   Limits tiny;
   tiny.maxStatementBytes = 10;
   Chunker small(tiny);
@@ -1187,7 +1187,7 @@ TEST(Chunker, UpsertSetsKeyColumnsSoCollationRenamesArrive) {
   ASSERT_TRUE(d1.batch({"CREATE TABLE n(k TEXT COLLATE NOCASE PRIMARY KEY, v)",
                         "INSERT INTO n VALUES ('abc', 1)"})
                   .ok);
-  RowLiteral row{"'ABC'", {"'ABC'", "2"}};
+  RowLiteral row{"'ABC'", "", {"'ABC'", "2"}};
   ASSERT_TRUE(d1.batch(chunker.upserts(s, {&row}, 10)).ok);
   EXPECT_EQ(countOf(d1, "SELECT count(*) FROM n"), 1);
   EXPECT_EQ(countOf(d1, "SELECT count(*) FROM n WHERE k = 'ABC' COLLATE BINARY AND v = 2"), 1);
