@@ -18,6 +18,29 @@ namespace d1sync::wasm {
 
 using emscripten::val;
 
+// A JS string as UTF-8, written by TextEncoder.encodeInto straight into the std::string's
+// buffer. Embind's own conversion walks every character in JS, which for a page of several
+// megabytes costs more than everything the engine then does with it.
+std::string utf8Of(const val& text) {
+  static const val encoder = val::global("TextEncoder").new_();
+  const size_t units = text["length"].as<size_t>();
+  std::string out(units + 8, '\0');  // exact for ASCII; grown when a character needs more
+  size_t read = 0, written = 0;
+  val rest = text;
+  for (;;) {
+    val view(emscripten::typed_memory_view(out.size() - written,
+                                           reinterpret_cast<unsigned char*>(&out[written])));
+    val r = encoder.call<val>("encodeInto", rest, view);
+    read += r["read"].as<size_t>();
+    written += r["written"].as<size_t>();
+    if (read >= units) break;
+    rest = text.call<val>("substring", read);
+    out.resize(written + 3 * (units - read) + 8);
+  }
+  out.resize(written);
+  return out;
+}
+
 class JsLocalDb final : public LocalDb {
  public:
   explicit JsLocalDb(val source) : source_(std::move(source)) {}
@@ -29,7 +52,7 @@ class JsLocalDb final : public LocalDb {
       out.error = r["error"].as<std::string>();
       return out;
     }
-    if (!decodeRows(r["columns"].as<size_t>(), r["cells"].as<std::string>(), out.rows)) {
+    if (!decodeRows(r["columns"].as<size_t>(), utf8Of(r["cells"]), out.rows)) {
       out.ok = false;
       out.error = "the local source returned a cell count that is not a whole number of rows";
     }
@@ -42,11 +65,13 @@ class JsLocalDb final : public LocalDb {
 
 // What next() hands JS: a plain object.
 struct StepOut {
-  std::string kind;        // send | wait | idle | failed
-  std::string statements;  // send: encodeStatements()
-  double waitUntil = 0;    // wait: ms epoch
-  std::string code;        // failed
-  std::string message;     // failed
+  std::string kind;  // send | wait | idle | failed
+  // send: encodeStatements() as UTF-8, a view of WASM memory that the next call into the
+  // module may invalidate: decode it at once (TextDecoder, one native pass).
+  val statements = val::undefined();
+  double waitUntil = 0;  // wait: ms epoch
+  std::string code;      // failed
+  std::string message;   // failed
 };
 
 struct StatusOut {
@@ -69,7 +94,11 @@ class EngineHandle {
     StepOut out;
     static const char* const kKinds[] = {"send", "wait", "idle", "failed"};
     out.kind = kKinds[s.kind];
-    if (s.kind == Step::Send) out.statements = encodeStatements(s.request.statements);
+    if (s.kind == Step::Send) {
+      sent_ = encodeStatements(s.request.statements);
+      out.statements = val(emscripten::typed_memory_view(
+          sent_.size(), reinterpret_cast<const unsigned char*>(sent_.data())));
+    }
     out.waitUntil = static_cast<double>(s.waitUntilMs);
     out.code = codeName(s.code);
     out.message = s.message;
@@ -78,6 +107,8 @@ class EngineHandle {
 
   // `results` is an array of {columns, cells}, one per statement, when ok.
   void complete(bool ok, const std::string& error, val results, double now) {
+    sent_.clear();
+    sent_.shrink_to_fit();
     D1Response r;
     r.ok = ok;
     r.error = error;
@@ -112,6 +143,7 @@ class EngineHandle {
  private:
   static StatusOut out(const Status& s) { return {codeName(s.code), s.message}; }
   JsLocalDb local_;
+  std::string sent_;  // the statements of the last send step, viewed by JS
   std::string configError_;
   std::unique_ptr<Engine> engine_;
 };

@@ -12,6 +12,8 @@ function randomSeed() {
   return (words[0] & 0x1fffff) * 2 ** 32 + words[1];  // 53 bits: exact in JSON
 }
 
+const utf8 = new TextDecoder();
+
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
@@ -147,7 +149,7 @@ export class Replicator {
         continue;
       }
       ++batches;
-      const statements = step.statements.split('\u0000');
+      const statements = utf8.decode(step.statements).split('\u0000');
       statements.pop();
       let ok = true;
       let error = '';

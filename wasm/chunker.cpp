@@ -105,10 +105,13 @@ bool Chunker::isKeyColumn(const TargetShape& s, size_t value) const {
   return false;
 }
 
-void Chunker::fitRow(const TargetShape& s, RowLiteral& row, size_t maxTupleBytes) const {
+size_t Chunker::rowRoom(const TargetShape& s) const {
   size_t fixed = upsertPrefix(s).size() + upsertSuffix(s).size();
-  size_t room = limits_.maxStatementBytes > fixed ? limits_.maxStatementBytes - fixed : 0;
-  room = std::min(room, maxTupleBytes);
+  return limits_.maxStatementBytes > fixed ? limits_.maxStatementBytes - fixed : 0;
+}
+
+void Chunker::fitRow(const TargetShape& s, RowLiteral& row, size_t maxTupleBytes) const {
+  const size_t room = std::min(rowRoom(s), maxTupleBytes);
   if (row.tupleBytes() > room) row.unpack();
   while (row.tupleBytes() > room) {
     size_t best = row.values.size();

@@ -71,6 +71,8 @@ class Chunker {
   std::string rangeDelete(const TargetShape& shape, const std::string* low,
                           const std::string* high) const;
 
+  // Tuple bytes a row may have and still fit alone in one upsert.
+  size_t rowRoom(const TargetShape& shape) const;
   size_t maxUpsertRows(const TargetShape& shape) const;
   size_t maxDeleteRows(const TargetShape& shape) const;
 

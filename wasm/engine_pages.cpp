@@ -62,6 +62,7 @@ bool Engine::readRows(const Table& t, const std::string& sql, size_t first,
   }
   Rows& rows = r.rows;
   const TargetShape shape = shapeOf(t, false);
+  const size_t room = chunker_.rowRoom(shape);
   const size_t numbers = 8 * (t.columns.size() + 1);
   out.reserve(out.size() + rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -75,7 +76,7 @@ bool Engine::readRows(const Table& t, const std::string& sql, size_t first,
       row.tuple.clear();
       if (!readExactRow(t, row)) return false;
     }
-    chunker_.fitRow(shape, row);
+    if (row.tupleBytes() > room) chunker_.fitRow(shape, row);
     if (unitIndex) unitIndex->push_back(std::strtoull(rows.at(i, 0).c_str(), nullptr, 10));
     out.push_back(std::move(row));
   }
