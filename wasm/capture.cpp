@@ -6,8 +6,13 @@
 namespace d1sync {
 
 std::string bookkeepingDdl() {
-  return "CREATE TABLE IF NOT EXISTS _d1sync_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+  // Not AUTOINCREMENT: keeping sqlite_sequence up to date is a second write on every captured
+  // change. A plain rowid key takes max(seq) + 1, and the newest row cannot be deleted, so
+  // sequence numbers keep rising even when someone empties the outbox.
+  return "CREATE TABLE IF NOT EXISTS _d1sync_log(seq INTEGER PRIMARY KEY, "
          "tbl TEXT NOT NULL, op TEXT NOT NULL, key TEXT NOT NULL, at_ms INTEGER NOT NULL);"
+         "CREATE TRIGGER IF NOT EXISTS _d1sync_log_keep BEFORE DELETE ON _d1sync_log "
+         "WHEN OLD.seq = (SELECT max(seq) FROM _d1sync_log) BEGIN SELECT RAISE(IGNORE); END;"
          "CREATE TABLE IF NOT EXISTS _d1sync_state(id INTEGER PRIMARY KEY CHECK (id = 1), "
          "doc TEXT NOT NULL);"
          "CREATE TABLE IF NOT EXISTS _d1sync_quarantine(id INTEGER PRIMARY KEY AUTOINCREMENT, "

@@ -150,7 +150,7 @@ bool Engine::loadOrInit(int64_t nowMs) {
   if (top < state_.appliedSeq) {
     std::string s = std::to_string(state_.appliedSeq);
     local_.exec("INSERT OR IGNORE INTO _d1sync_log(seq, tbl, op, key, at_ms) VALUES (" + s +
-                ", '', 'X', '', 0); DELETE FROM _d1sync_log WHERE seq<=" + s);
+                ", '', 'X', '', 0); DELETE FROM _d1sync_log WHERE seq<" + s);
   }
   if (options_.tables) {
     auto m = local_.exec(masterQuery());

@@ -248,14 +248,19 @@ std::optional<Engine::Page> Engine::changesPage() {
     recordError(ErrorCode::Internal, "reading the outbox: " + log.error);
     return std::nullopt;
   }
-  // Sequence numbers are contiguous (AUTOINCREMENT, rolled back with their transaction): a
+  // Sequence numbers are contiguous (max(seq) + 1, rolled back with their transaction): a
   // gap after the watermark means outbox rows were deleted behind d1sync's back, and only a
   // recopy can recover what they described.
   int64_t first = log.rows.size() ? std::strtoll(log.rows.at(0, 0).c_str(), nullptr, 10) : 0;
   if (log.rows.size() == 0) {
-    auto top = local_.exec("SELECT seq FROM sqlite_sequence WHERE name='_d1sync_log'");
-    if (top.ok && top.rows.size() == 1)
-      first = std::strtoll(top.rows.at(0, 0).c_str(), nullptr, 10) + 1;
+    // The newest row outlives deletes (the outbox's keep trigger); an outbox created with
+    // AUTOINCREMENT also remembers its high-water mark in sqlite_sequence.
+    for (const char* q : {"SELECT max(seq) FROM _d1sync_log",
+                          "SELECT seq FROM sqlite_sequence WHERE name='_d1sync_log'"}) {
+      auto top = local_.exec(q);
+      if (top.ok && top.rows.size() == 1 && !top.rows.isNull(0, 0))
+        first = std::max<int64_t>(first, std::strtoll(top.rows.at(0, 0).c_str(), nullptr, 10) + 1);
+    }
   }
   if (first > state_.appliedSeq + 1) {
     warn("outbox rows " + std::to_string(state_.appliedSeq + 1) + ".." + std::to_string(first - 1) +

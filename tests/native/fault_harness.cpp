@@ -1,4 +1,5 @@
 #include "fault_harness.hpp"
+#include "fixtures.hpp"
 
 #include <memory>
 #include <vector>
@@ -196,7 +197,7 @@ HarnessResult runSeed(uint64_t seed, int rounds) {
         other.run("INSERT INTO parent VALUES (2, 'later', 0)");
         if (t.kind != Step::Failed || t.code != ErrorCode::Fenced)
           fail("a second writer was not fenced: " + t.message);
-        if (other.exec("SELECT count(*) FROM _d1sync_log").rows.at(0, 0) == "0")
+        if (other.exec(kPendingOutbox).rows.at(0, 0) == "0")
           fail("the fenced writer's outbox lost its change");
         ++result.faults["second_writer"];
         break;

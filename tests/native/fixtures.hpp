@@ -11,6 +11,11 @@
 
 namespace d1sync::native {
 
+// Outbox rows waiting for D1: the newest applied row stays behind as the high-water mark.
+constexpr const char* kPendingOutbox =
+    "SELECT count(*) FROM _d1sync_log WHERE seq > coalesce((SELECT "
+    "json_extract(doc, '$.appliedSeq') FROM _d1sync_state WHERE id = 1), 0)";
+
 inline Options defaultOptions(const std::string& sourceId = "src-1", uint64_t seed = 1) {
   Options o;
   o.sourceId = sourceId;

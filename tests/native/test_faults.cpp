@@ -163,7 +163,7 @@ TEST_F(Faults, AStaleEngineOfTheSameDatabaseIsFenced) {
   Step s = drv->run();
   EXPECT_EQ(s.kind, Step::Failed);
   EXPECT_EQ(s.code, ErrorCode::Fenced);
-  EXPECT_GT(std::stoll(local->exec("SELECT count(*) FROM _d1sync_log").rows.at(0, 0)), 0);
+  EXPECT_GT(std::stoll(local->exec(kPendingOutbox).rows.at(0, 0)), 0);
   ASSERT_EQ(second.run().kind, Step::Idle);
   expectAll();
 }
@@ -184,10 +184,10 @@ TEST_F(Faults, ADatabaseClaimingAnotherSourceIdIsFencedUnlessItTakesOver) {
   EXPECT_EQ(diffTable(local->handle(), d1->handle(), "items"), "");
   // Writes go on locally and stay in the outbox while the database is fenced.
   mutate(other, 7);
-  std::string pending = other.exec("SELECT count(*) FROM _d1sync_log").rows.at(0, 0);
+  std::string pending = other.exec(kPendingOutbox).rows.at(0, 0);
   EXPECT_NE(pending, "0");
   EXPECT_EQ(intruder.run().code, ErrorCode::Fenced);
-  EXPECT_EQ(other.exec("SELECT count(*) FROM _d1sync_log").rows.at(0, 0), pending);
+  EXPECT_EQ(other.exec(kPendingOutbox).rows.at(0, 0), pending);
 
   Options take = defaultOptions("src-1", 99);
   take.takeover = true;

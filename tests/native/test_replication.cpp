@@ -54,7 +54,7 @@ TEST_F(EngineTest, StreamsInsertsUpdatesDeletesAfterTheCopy) {
   for (const char* t : {"customers", "orders", "lines", "tags"}) expectSame(t);
   expectSame("events", "", "rowid");
   EXPECT_EQ(drv->engine().appliedSeq(), drv->engine().capturedSeq());
-  EXPECT_EQ(local->exec("SELECT count(*) FROM _d1sync_log").rows.at(0, 0), "0");
+  EXPECT_EQ(local->exec(kPendingOutbox).rows.at(0, 0), "0");
 }
 
 TEST_F(EngineTest, CoalescesManyChangesToOneKey) {

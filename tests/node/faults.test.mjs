@@ -5,8 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startD1, openLocal, run, localValue, d1Value, expectSame, replicator, sync, seq,
-  recordingTarget, D1SyncError,
-} from './helpers.mjs';
+  recordingTarget, D1SyncError, PENDING_OUTBOX } from './helpers.mjs';
 
 const SCHEMA = `
   CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, price REAL, data BLOB);
@@ -267,7 +266,7 @@ test('a stale replicator of the same database is fenced', async () => {
   assert.equal(first.health().state, 'error');
   assert.equal(first.health().healthy, false);
   assert.equal(first.nextRetryAt(), null);
-  assert.ok(localValue(db, 'SELECT count(*) FROM _d1sync_log') > 0, 'the changes wait in the outbox');
+  assert.ok(localValue(db, PENDING_OUTBOX) > 0, 'the changes wait in the outbox');
   await second.flush();
   await expectAll(db, d1);
   first.close();
@@ -290,10 +289,10 @@ test('a second database with the same sourceId is FENCED; with takeover it wins'
   await expectSame(assert, a, d1, 'items');
   // Writes go on locally and stay in the outbox while the database is fenced.
   mutate(b, 7);
-  const pending = localValue(b, 'SELECT count(*) FROM _d1sync_log');
+  const pending = localValue(b, PENDING_OUTBOX);
   assert.ok(pending > 0);
   await assert.rejects(intruder.flush(), isCode('FENCED'));
-  assert.equal(localValue(b, 'SELECT count(*) FROM _d1sync_log'), pending);
+  assert.equal(localValue(b, PENDING_OUTBOX), pending);
   intruder.close();
   // The first keeps replicating.
   mutate(a, 3);
@@ -305,7 +304,7 @@ test('a second database with the same sourceId is FENCED; with takeover it wins'
   assert.equal(h.syncErrors, 0);
   await expectAll(b, d1);
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM items WHERE id < 500'), 0);
-  assert.equal(localValue(b, 'SELECT count(*) FROM _d1sync_log'), 0);
+  assert.equal(localValue(b, PENDING_OUTBOX), 0);
   // The previous owner is now the fenced one, and D1 stays the winner's.
   mutate(a, 4);
   await assert.rejects(first.flush(), isCode('FENCED'));
@@ -327,7 +326,7 @@ test('a watermark that moved in D1 without this engine stops with FENCED, never 
   await d1.prepare('UPDATE _d1sync_sources SET applied_seq = applied_seq + 5').run();
   mutate(db, 1);
   await assert.rejects(r.flush(), isCode('FENCED'));
-  assert.ok(localValue(db, 'SELECT count(*) FROM _d1sync_log') > 0, 'nothing dropped from the outbox');
+  assert.ok(localValue(db, PENDING_OUTBOX) > 0, 'nothing dropped from the outbox');
   r.close();
 });
 

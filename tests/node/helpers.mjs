@@ -87,6 +87,10 @@ export function localRows(db, sql, bind) {
   return rows;
 }
 
+// Outbox rows waiting for D1: the newest applied row stays behind as the high-water mark.
+export const PENDING_OUTBOX = 'SELECT count(*) FROM _d1sync_log WHERE seq > ' +
+  "coalesce((SELECT json_extract(doc, '$.appliedSeq') FROM _d1sync_state WHERE id = 1), 0)";
+
 export function localValue(db, sql, bind) {
   const r = localRows(db, sql, bind);
   return r.length ? r[0][0] : undefined;
