@@ -1,12 +1,15 @@
-// npm run bench -- [--quick | --full]
+// npm run bench -- [--quick | --full] [--profile]
 // Runs bench/worker.js in Miniflare (workerd) and compares, against the same local D1 binding and
 // the same upsert form: d1sync initial sync and incremental replication from a SQLite-backed
 // Durable Object, (a) one row per bound statement, (b) ORM-style floor(100/columns) rows per
 // bound statement, (c) the limit: pre-built literal VALUES and json_each batches. Also capture
 // overhead on local writes, engine time, .wasm size, instantiate time and WASM heap.
+// The same initial sync from @sqlite.org/sqlite-wasm runs in Node, through Miniflare's D1 proxy,
+// next to the limit applied through that same proxy. --profile adds CPU profiles of workerd's
+// isolates during the DO initial sync (WASM built with function names).
 // Writes bench/results.json and bench/results.md. A command, not a test: nothing here fails on
 // a slow machine.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { wasmFigures } from '../tools/wasm_figures.mjs';
@@ -14,13 +17,19 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { Miniflare } from 'miniflare';
+import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
+import { createReplicator, sqliteWasmSource, d1BindingTarget } from '../js/entry-node.js';
+import { COLUMNS as COLUMN_NAMES, TABLE_DDL, SEED_SQL, literalBatches, jsonBatches, applyBatches, timed } from './forms.js';
+import { profiled } from './profile.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
 const wasmPath = path.join(repoRoot, 'dist/d1sync_engine.wasm');
 const full = process.argv.includes('--full');
+const profile = process.argv.includes('--profile');
 const sizes = full ? [100000, 1000000] : [100000];
-const COLUMNS = 5;
+const COLUMNS = COLUMN_NAMES.length;
+const INSPECTOR_PORT = 9239;
 
 function log(...args) {
   console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
@@ -39,6 +48,7 @@ async function startMiniflare() {
     compatibilityDate: '2026-04-26',
     durableObjects: { BENCH: { className: 'Bench', useSQLite: true } },
     d1Databases: ['DB'],
+    ...(profile ? { inspectorPort: INSPECTOR_PORT } : {}),
   });
   await mf.ready;
   return mf;
@@ -61,7 +71,7 @@ function client(mf, name) {
 }
 
 async function benchSize(rows) {
-  const changesN = full ? (rows >= 1000000 ? 100000 : 50000) : 20000;
+  const changesN = full ? 100000 : 20000;
   const capN = 20000;
   const mf = await startMiniflare();
   const out = { rows, contenders: [] };
@@ -73,8 +83,20 @@ async function benchSize(rows) {
 
     // d1sync initial sync: start() + flush(), engine-inclusive.
     log('d1sync initial sync');
-    const started = await call('syncStart', { sourceId: `bench-${rows}` });
-    const flushed = await call('syncFlush');
+    const sync = async () => {
+      const started = await call('syncStart', { sourceId: `bench-${rows}` });
+      const flushed = await call('syncFlush');
+      return { started, flushed };
+    };
+    let started, flushed;
+    if (profile && rows === sizes[0]) {
+      const p = await profiled(INSPECTOR_PORT, sync);
+      ({ started, flushed } = p.result);
+      out.profile = p.profiles.filter((x) => x.byCategory.some((c) => c.where !== 'idle' && c.ms > 0));
+    } else {
+      ({ started, flushed } = await sync());
+    }
+    out.workerdRss = workerdMemory();
     const h = flushed.health;
     const s = { txnMs: started.stats.txnMs + flushed.stats.txnMs, execMs: started.stats.execMs + flushed.stats.execMs,
       batchMs: started.stats.batchMs + flushed.stats.batchMs };
@@ -123,6 +145,7 @@ async function benchSize(rows) {
     out.heapAfterIncremental = inc.heap;
 
     out.heap = (await call('memory')).heapHigh;
+    out.workerdRssAfter = workerdMemory();
 
     // Local write cost, capture on vs off (a separate DO, cap_on captured by d1sync).
     log('capture on vs off');
@@ -150,7 +173,65 @@ async function benchSize(rows) {
   } finally {
     await mf.dispose();
   }
-  out.rssBytes = process.memoryUsage().rss;
+  return out;
+}
+
+// workerd's resident memory (VmRSS now, VmHWM its peak) from /proc: the local databases live
+// in that process. Linux only; null elsewhere.
+function workerdMemory() {
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let status;
+      try { status = readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { continue; }
+      if (!/^Name:\s*workerd/m.test(status) || !new RegExp(`^PPid:\\s*${process.pid}$`, 'm').test(status)) continue;
+      const kb = (k) => Number(status.match(new RegExp(`^${k}:\\s*(\\d+) kB`, 'm'))?.[1] ?? NaN) * 1024;
+      return { rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM') };
+    }
+  } catch {}
+  return null;
+}
+
+// The initial sync from @sqlite.org/sqlite-wasm (in Node, in memory) through Miniflare's D1
+// proxy, and the limit through the same proxy.
+async function benchSqliteWasm(rows) {
+  const mf = await startMiniflare();
+  const out = { rows, contenders: [] };
+  const sqlite3 = await sqlite3InitModule();
+  const db = new sqlite3.oo1.DB(':memory:');
+  try {
+    const d1 = await mf.getD1Database('DB');
+    log(`${rows} rows: sqlite-wasm → D1 proxy`);
+    db.exec(TABLE_DDL('items'));
+    db.exec(SEED_SQL('items', rows));
+    const { stats, source, target } = timed(sqliteWasmSource(db), d1BindingTarget(d1));
+    const t = performance.now();
+    const r = await createReplicator({ source, target, sourceId: `wasm-${rows}` });
+    await r.start();
+    await r.flush();
+    const ms = performance.now() - t;
+    const h = r.health();
+    r.close();
+    const n = (await d1.prepare('SELECT count(*) AS n FROM items').first()).n;
+    out.contenders.push({ id: 'd1sync-initial', label: 'd1sync initial sync (sqlite-wasm → D1 proxy)', rows, ms,
+      batchCalls: h.batchesSent, statements: h.statementsSent, d1Rows: n,
+      engineMs: stats.txnMs - stats.execMs, localSqlMs: stats.execMs, targetBatchMs: stats.batchMs });
+    const raw = db.exec({ sql: `SELECT ${COLUMN_NAMES.join(',')} FROM items ORDER BY id`, rowMode: 'array', returnValue: 'resultRows' });
+    for (const [kind, label, build] of [['c1', '(c) limit: literal VALUES, pre-built', literalBatches],
+      ['c2', '(c) limit: json_each(?1), pre-built', jsonBatches]]) {
+      const table = `items_${kind}`;
+      await d1.batch([d1.prepare(`DROP TABLE IF EXISTS ${table}`), d1.prepare(TABLE_DDL(table))]);
+      const run = await applyBatches(d1, build(table, raw));
+      const count = (await d1.prepare(`SELECT count(*) AS n FROM ${table}`).first()).n;
+      out.contenders.push({ id: `baseline-${kind}`, label, rows: count, ms: run.ms, batchCalls: run.batchCalls,
+        statements: run.statements, d1Rows: count });
+    }
+  } finally {
+    db.close();
+    await mf.dispose();
+  }
+  for (const c of out.contenders) c.rowsPerSec = c.rows / (c.ms / 1000);
+  out.limitRowsPerSec = Math.max(...out.contenders.filter((c) => c.id.startsWith('baseline-')).map((c) => c.rowsPerSec));
   return out;
 }
 
@@ -179,7 +260,7 @@ function markdown(results) {
   lines.push('- all contenders run inside workerd (Miniflare) against the same local D1 binding, upsert form ' +
     '`INSERT … ON CONFLICT(id) DO UPDATE`; table `items(id INTEGER PRIMARY KEY, name TEXT ~100 B, price REAL, ' +
     'data BLOB 64 B, note TEXT 10% NULL)`; (a)/(b) read the rows from the DO inside the clock, (c) is built before it; ' +
-    'workerd\'s performance.now() has 1 ms resolution', '');
+    'workerd\'s performance.now() has 1 ms resolution; every number below comes from this one run', '');
   for (const size of results.sizes) {
     const limit = size.limitRowsPerSec;
     lines.push(`## ${fmt(size.rows)} rows`, '');
@@ -209,8 +290,31 @@ function markdown(results) {
     lines.push(`- local write cost with capture on vs off (${fmt(cp.n)} single-row statements per table, median of 5 rounds): ` +
       ['insert', 'update', 'delete'].map((k) =>
         `${k} ${fmt(cp[k].onMs, 1)} vs ${fmt(cp[k].offMs, 1)} ms = ${fmt(cp[k].ratio, 2)}×`).join('; '));
-    lines.push(`- WASM heap (engine module HEAP8.length): ${fmt(size.heap / 1048576, 1)} MiB; ` +
-      `Node RSS ${fmt(size.rssBytes / 1048576, 0)} MiB`, '');
+    const rss = size.workerdRssAfter;
+    lines.push(`- WASM heap (engine module HEAP8.length, high-water): ${fmt(size.heap / 1048576, 1)} MiB; ` +
+      (rss ? `workerd RSS ${fmt(rss.rssBytes / 1048576, 0)} MiB, peak ${fmt(rss.hwmBytes / 1048576, 0)} MiB ` +
+        '(reported, not targeted: the DO\'s SQLite and the local D1 live in that process)' : 'workerd RSS n/a'), '');
+    if (size.profile) {
+      lines.push('CPU profile of the d1sync initial sync (self time per isolate, ms):', '');
+      for (const p of size.profile) {
+        lines.push(`- ${p.isolate}: ` + p.byCategory.filter((c) => c.ms >= 5 && c.where !== 'idle')
+          .map((c) => `${c.where} ${c.ms}`).join(', '));
+      }
+      lines.push('');
+    }
+  }
+  for (const w of results.sqliteWasm ?? []) {
+    lines.push(`## ${fmt(w.rows)} rows from @sqlite.org/sqlite-wasm (Node, through Miniflare's D1 proxy)`, '');
+    lines.push('| contender | rows | seconds | rows/s | batch() calls per 100k rows | statements per 100k rows | ratio to the limit |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const c of w.contenders) {
+      const per = 100000 / c.rows;
+      lines.push(`| ${c.label} | ${fmt(c.rows)} | ${fmt(c.ms / 1000, 2)} | ${fmt(c.rowsPerSec)} | ` +
+        `${fmt(c.batchCalls * per, 1)} | ${fmt(c.statements * per, 1)} | ${fmt(c.rowsPerSec / w.limitRowsPerSec, 2)}× |`);
+    }
+    const ini = w.contenders[0];
+    lines.push('', `- d1sync: engine ${fmt(ini.engineMs / 1000, 2)} s (${fmt(ini.engineMs * 1000 / ini.rows, 2)} µs/row), ` +
+      `local SQL reads ${fmt(ini.localSqlMs / 1000, 2)} s, D1 batch() ${fmt(ini.targetBatchMs / 1000, 2)} s`, '');
   }
   lines.push('## SPEC targets', '');
   lines.push('| target | measured | met |', '| --- | --- | --- |');
@@ -244,6 +348,8 @@ for (const rows of sizes) {
   };
   results.sizes.push(size);
 }
+results.sqliteWasm = [];
+for (const rows of sizes) results.sqliteWasm.push(await benchSqliteWasm(rows));
 
 const s0 = results.sizes[0];
 const ini0 = s0.contenders.find((c) => c.id === 'd1sync-initial');

@@ -20,36 +20,9 @@ import { DurableObject } from 'cloudflare:workers';
 import { createReplicator, durableObjectSource, d1BindingTarget } from '../js/entry-workerd.js';
 import { engineModule } from '../js/engine-module.js';
 import compiled from '../dist/d1sync_engine.wasm';
+import { COLUMNS, TABLE_DDL, SEED_SQL, UPSERT_TAIL, literalBatches, jsonBatches, applyBatches, timed } from './forms.js';
 
-const COLUMNS = ['id', 'name', 'price', 'data', 'note'];
-const TABLE_DDL = (t) =>
-  `CREATE TABLE ${t}(id INTEGER PRIMARY KEY, name TEXT, price REAL, data BLOB, note TEXT)`;
-const UPSERT_TAIL = ' ON CONFLICT(id) DO UPDATE SET name=excluded.name, price=excluded.price, ' +
-  'data=excluded.data, note=excluded.note';
 const STATEMENTS_PER_BATCH_BOUND = 1000;  // (a) and (b): statements per batch() call
-const LITERAL_MAX_ROWS = 700;             // (c1) rows per literal VALUES statement ...
-const LITERAL_MAX_BYTES = 100000;         // ... within D1's 100 KB SQL limit
-const LITERAL_STATEMENTS_PER_BATCH = 50;  // (c1) statements per batch() call
-const JSON_ROWS = 5000;                   // (c2) rows per json_each statement
-const JSON_STATEMENTS_PER_BATCH = 10;     // (c2) statements per batch() call
-
-function hexOf(value) {
-  const bytes = value instanceof ArrayBuffer ? new Uint8Array(value)
-    : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  let hex = '';
-  for (let i = 0; i < bytes.length; ++i) hex += (bytes[i] < 16 ? '0' : '') + bytes[i].toString(16);
-  return hex;
-}
-
-function sqlText(s) {
-  return `'${s.replaceAll("'", "''")}'`;
-}
-
-function literalRow(r) {
-  const [id, name, price, data, note] = r;
-  return `(${id},${sqlText(name)},${Number.isInteger(price) ? price.toFixed(1) : String(price)},` +
-    `X'${hexOf(data)}',${note === null ? 'NULL' : sqlText(note)})`;
-}
 
 function errorJson(e) {
   return { name: e?.name, code: e?.code, message: String(e?.message ?? e), stack: e?.stack };
@@ -80,34 +53,8 @@ export class Bench extends DurableObject {
     return module.HEAP8.length;
   }
 
-  // Source and target wrapped to split the time: engine calls run inside source.transaction()
-  // (engine.next / engine.complete), whose local SQL goes through source.exec(); D1 round trips
-  // go through target.batch().
   #wrapped() {
-    const stats = { txnMs: 0, execMs: 0, batchMs: 0, txns: 0, execs: 0, batches: 0 };
-    const source = durableObjectSource(this.ctx.storage);
-    const target = d1BindingTarget(this.env.DB);
-    const wsource = {
-      kind: source.kind,
-      exec(sql) {
-        const t = performance.now();
-        try { return source.exec(sql); } finally { stats.execMs += performance.now() - t; ++stats.execs; }
-      },
-      transaction(fn) {
-        const t = performance.now();
-        try { return source.transaction(fn); } finally { stats.txnMs += performance.now() - t; ++stats.txns; }
-      },
-    };
-    const wtarget = {
-      kind: target.kind,
-      async batch(statements) {
-        const t = performance.now();
-        try { return await target.batch(statements); } finally {
-          stats.batchMs += performance.now() - t; ++stats.batches;
-        }
-      },
-    };
-    return { stats, source: wsource, target: wtarget };
+    return timed(durableObjectSource(this.ctx.storage), d1BindingTarget(this.env.DB));
   }
 
   #readRows() {
@@ -119,12 +66,7 @@ export class Bench extends DurableObject {
       case 'seed': {
         const rows = body.rows;
         this.sql.exec(TABLE_DDL('items'));
-        // name ~100 bytes, price REAL, data 64-byte BLOB, note NULL in 10% of rows.
-        this.sql.exec(
-          `WITH RECURSIVE s(i) AS (VALUES(1) UNION ALL SELECT i+1 FROM s WHERE i < ${rows})
-           INSERT INTO items SELECT i, 'item ' || printf('%08d', i) || ' ' || lower(hex(randomblob(43))),
-             i * 0.25 + 0.01, randomblob(64),
-             CASE WHEN i % 10 = 0 THEN NULL ELSE 'note ' || i END FROM s`);
+        this.sql.exec(SEED_SQL('items', rows));
         const n = this.sql.exec('SELECT count(*) AS n, avg(length(name)) AS nameBytes FROM items').one();
         return { rows: n.n, nameBytes: n.nameBytes };
       }
@@ -195,7 +137,7 @@ export class Bench extends DurableObject {
         if (kind === 'c1' || kind === 'c2') {
           const t = performance.now();
           const rows = this.#readRows();
-          this.prepared.batches = kind === 'c1' ? this.#literalBatches(table, rows) : this.#jsonBatches(table, rows);
+          this.prepared.batches = kind === 'c1' ? literalBatches(table, rows) : jsonBatches(table, rows);
           const statements = this.prepared.batches.reduce((s, b) => s + b.length, 0);
           return { buildMs: performance.now() - t, batches: this.prepared.batches.length, statements };
         }
@@ -225,10 +167,7 @@ export class Bench extends DurableObject {
           }
           if (pending.length) { await db.batch(pending); ++batchCalls; statements += pending.length; }
         } else {
-          for (const b of batches) {
-            await db.batch(b.map((s) => (typeof s === 'string' ? db.prepare(s) : db.prepare(s.sql).bind(s.param))));
-            ++batchCalls; statements += b.length;
-          }
+          return applyBatches(db, batches);
         }
         const ms = performance.now() - t;
         return { ms, batchCalls, statements };
@@ -290,50 +229,6 @@ export class Bench extends DurableObject {
       default:
         throw new Error(`unknown op '${body.op}'`);
     }
-  }
-
-  // (c1) multi-row literal VALUES upserts: up to LITERAL_MAX_ROWS rows and LITERAL_MAX_BYTES of
-  // SQL per statement, LITERAL_STATEMENTS_PER_BATCH statements per batch() call.
-  #literalBatches(table, rows) {
-    const head = `INSERT INTO ${table}(${COLUMNS.join(',')}) VALUES `;
-    const statements = [];
-    let parts = [];
-    let bytes = head.length + UPSERT_TAIL.length;
-    const close = () => {
-      if (parts.length) statements.push(head + parts.join(',') + UPSERT_TAIL);
-      parts = [];
-      bytes = head.length + UPSERT_TAIL.length;
-    };
-    for (const r of rows) {
-      const lit = literalRow(r);
-      if (parts.length >= LITERAL_MAX_ROWS || bytes + lit.length + 1 > LITERAL_MAX_BYTES) close();
-      parts.push(lit);
-      bytes += lit.length + 1;
-    }
-    close();
-    const batches = [];
-    for (let i = 0; i < statements.length; i += LITERAL_STATEMENTS_PER_BATCH) {
-      batches.push(statements.slice(i, i + LITERAL_STATEMENTS_PER_BATCH));
-    }
-    return batches;
-  }
-
-  // (c2) one JSON-array string parameter per statement into INSERT ... SELECT ... FROM json_each.
-  #jsonBatches(table, rows) {
-    const sql = `INSERT INTO ${table}(${COLUMNS.join(',')}) ` +
-      'SELECT value->>0, value->>1, value->>2, unhex(value->>3), value->>4 FROM json_each(?1) WHERE true' +
-      UPSERT_TAIL;
-    const statements = [];
-    for (let i = 0; i < rows.length; i += JSON_ROWS) {
-      const chunk = rows.slice(i, i + JSON_ROWS).map(([id, name, price, data, note]) =>
-        [id, name, price, hexOf(data), note]);
-      statements.push({ sql, param: JSON.stringify(chunk) });
-    }
-    const batches = [];
-    for (let i = 0; i < statements.length; i += JSON_STATEMENTS_PER_BATCH) {
-      batches.push(statements.slice(i, i + JSON_STATEMENTS_PER_BATCH));
-    }
-    return batches;
   }
 }
 
