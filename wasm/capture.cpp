@@ -83,8 +83,8 @@ std::string victimsTrigger(const Table& t, const char* when, std::vector<std::st
 }  // namespace
 
 std::vector<std::string> captureTriggerNames(const Table& t) {
-  std::vector<std::string> names{triggerName('i', t.name), triggerName('u', t.name),
-                                 triggerName('d', t.name)};
+  std::vector<std::string> names{triggerName('i', t.name), triggerName('k', t.name),
+                                 triggerName('u', t.name), triggerName('d', t.name)};
   std::vector<std::string> ignored;
   if (!victimsTrigger(t, "R", ignored).empty()) {
     names.push_back(triggerName('R', t.name));
@@ -108,10 +108,17 @@ std::vector<std::string> captureDdl(const Table& t, std::vector<std::string>& wa
   for (size_t i = 0; i < olds.size(); ++i)
     keyChanged += (i ? " OR " : "") + olds[i] + " IS NOT " + news[i];
   out.push_back("CREATE TRIGGER IF NOT EXISTS " + quoteIdent(triggerName('u', t.name)) +
-                " AFTER UPDATE ON " + tn +
-                " BEGIN INSERT INTO _d1sync_log(tbl, op, key, at_ms) SELECT " + quoteText(t.name) +
-                ", 'D', " + oldKey + ", " + nowMsExpr() + " WHERE " + keyChanged + "; " +
-                logInsert(t.name, 'U', newKey) + " END");
+                " AFTER UPDATE ON " + tn + " BEGIN " + logInsert(t.name, 'U', newKey) + " END");
+  // Its own trigger, limited to UPDATEs that set a key column: the common UPDATE runs one
+  // INSERT into the outbox and nothing else. Created after the 'u' trigger, so it fires first
+  // (SQLite runs the newest trigger first) and the old key is logged before the new one.
+  std::string keyColumns;
+  if (t.keyKind == KeyKind::Declared)
+    for (size_t k : t.key)
+      keyColumns += (keyColumns.empty() ? "" : ",") + quoteIdent(t.columns[k].name);
+  out.push_back("CREATE TRIGGER IF NOT EXISTS " + quoteIdent(triggerName('k', t.name)) +
+                " AFTER UPDATE" + (keyColumns.empty() ? "" : " OF " + keyColumns) + " ON " + tn +
+                " WHEN " + keyChanged + " BEGIN " + logInsert(t.name, 'D', oldKey) + " END");
   out.push_back("CREATE TRIGGER IF NOT EXISTS " + quoteIdent(triggerName('d', t.name)) +
                 " AFTER DELETE ON " + tn + " BEGIN " + logInsert(t.name, 'D', oldKey) + " END");
   std::string ins = victimsTrigger(t, "R", warnings);
@@ -124,7 +131,7 @@ std::vector<std::string> captureDdl(const Table& t, std::vector<std::string>& wa
 
 std::vector<std::string> dropCaptureDdl(const std::string& table) {
   std::vector<std::string> out;
-  for (char op : {'i', 'u', 'd', 'R', 'S'})
+  for (char op : {'i', 'k', 'u', 'd', 'R', 'S'})
     out.push_back("DROP TRIGGER IF EXISTS " + quoteIdent(triggerName(op, table)));
   return out;
 }

@@ -767,8 +767,8 @@ TEST(Capture, TriggerNamesWarningsIdempotenceAndDrop) {
     auto names = captureTriggerNames(t);
     EXPECT_EQ(installed(name), std::set<std::string>(names.begin(), names.end())) << name;
   }
-  EXPECT_EQ(captureTriggerNames(read(c.db, "plain")).size(), 3u);
-  EXPECT_EQ(captureTriggerNames(read(c.db, "uq")).size(), 5u);
+  EXPECT_EQ(captureTriggerNames(read(c.db, "plain")).size(), 4u);
+  EXPECT_EQ(captureTriggerNames(read(c.db, "uq")).size(), 6u);
   ASSERT_EQ(c.warnings.size(), 1u);
   EXPECT_NE(c.warnings[0].find("ex_lower"), std::string::npos);
   // Installing twice changes nothing and logs once.
