@@ -57,6 +57,16 @@ export class Bench extends DurableObject {
     return timed(durableObjectSource(this.ctx.storage), d1BindingTarget(this.env.DB));
   }
 
+  // workerd may reset the object between requests (a baseline that holds a million rows in
+  // memory can outgrow the isolate): pick the replicator up again from its persisted state.
+  async #resume(sourceId) {
+    if (this.sync) return;
+    const { stats, source, target } = this.#wrapped();
+    this.stats = stats;
+    this.sync = await createReplicator({ source, target, sourceId });
+    await this.sync.start();
+  }
+
   #readRows() {
     return Array.from(this.sql.exec(`SELECT ${COLUMNS.join(',')} FROM items ORDER BY id`).raw());
   }
@@ -82,6 +92,7 @@ export class Bench extends DurableObject {
         return { ms, stats: { ...stats }, health: this.sync.health(), heap: await this.#heap() };
       }
       case 'syncFlush': {
+        await this.#resume(body.sourceId);
         const before = { ...this.stats };
         const h0 = this.sync.health();
         let outboxRows = null;
@@ -94,6 +105,7 @@ export class Bench extends DurableObject {
         return { ms, stats: delta, outboxRows, health0: h0, health: this.sync.health(), heap: await this.#heap() };
       }
       case 'changes': {
+        await this.#resume(body.sourceId);
         // N changes, each its own statement: 60% updates, 20% inserts, 20% deletes; half of
         // them hit `hotKeys` hot keys (updates of ids 1..hotKeys).
         const { n, hotKeys, rows } = body;
