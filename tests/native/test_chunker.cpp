@@ -1195,3 +1195,29 @@ TEST(Chunker, UpsertSetsKeyColumnsSoCollationRenamesArrive) {
 
 }  // namespace
 }  // namespace d1sync::native
+
+namespace d1sync::native {
+namespace {
+
+TEST(PackedRows, PlainTupleRejectsWhatMustTakeTheExactPath) {
+  EXPECT_TRUE(plainTuple("(1,'abc',X'00FF',2.5,NULL)"));
+  EXPECT_TRUE(plainTuple("(1,'caf\xC3\xA9 \xF0\x9F\x98\x80')"));  // valid UTF-8 stays quoted
+  EXPECT_FALSE(plainTuple("(1,~,'x')"));                          // a value left for later
+  EXPECT_FALSE(plainTuple("(1,'a~b')"));                          // a '~' anywhere: re-read
+  EXPECT_FALSE(plainTuple("(1,'\xEF\xBF\xBD')"));                 // U+FFFD: a host replaced bytes
+  EXPECT_FALSE(plainTuple("(1,'\x80')"));                         // not UTF-8
+  EXPECT_FALSE(plainTuple(std::string("(1,'a\0b')", 9)));         // NUL
+  EXPECT_FALSE(plainTuple("(1,'abcdefgh\xC3')"));                 // truncated sequence
+}
+
+TEST(PackedRows, UnpackSplitsTheTupleIntoItsLiterals) {
+  RowLiteral row;
+  row.tuple = "(7,'it''s, fine',X'0A0B',NULL,-1.5)";
+  row.unpack();
+  EXPECT_TRUE(row.tuple.empty());
+  EXPECT_EQ(row.values,
+            (std::vector<std::string>{"7", "'it''s, fine'", "X'0A0B'", "NULL", "-1.5"}));
+}
+
+}  // namespace
+}  // namespace d1sync::native
