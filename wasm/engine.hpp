@@ -164,7 +164,8 @@ class Engine {
   std::optional<Page> changesPage();
   bool readRows(const Table& t, const std::string& sql, size_t keyColumn,
                 std::vector<RowLiteral>& rows, std::vector<size_t>* unitIndex);
-  bool readExactRow(const Table& t, RowLiteral& row);
+  bool readExactRows(const Table& t, std::vector<RowLiteral>& rows,
+                     const std::vector<size_t>& which);
   bool fetchBigValues(const Table& t, RowLiteral& row, const std::vector<size_t>& columns,
                       const std::vector<bool>& text);
   void planJobs(Page& page, std::vector<Unit> units);

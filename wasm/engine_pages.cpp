@@ -51,8 +51,8 @@ std::string Engine::packedSelect(const Table& t, const std::string& alias) const
          packedRowExpr(exprs, options_.limits.inlineValueBytes, signedZero_);
 }
 
-// Cells from `first` on are: key literal, packed tuple (packedSelect). A row whose tuple is
-// not plain is read again value by value (selectList) and takes the exact path.
+// Cells from `first` on are: key literal, packed tuple (packedSelect). Rows whose tuple is not
+// plain are read again value by value (readExactRows) and take the exact path.
 bool Engine::readRows(const Table& t, const std::string& sql, size_t first,
                       std::vector<RowLiteral>& out, std::vector<size_t>* unitIndex) {
   auto r = local_.exec(sql);
@@ -64,6 +64,8 @@ bool Engine::readRows(const Table& t, const std::string& sql, size_t first,
   const TargetShape shape = shapeOf(t, false);
   const size_t room = chunker_.rowRoom(shape);
   const size_t numbers = 8 * (t.columns.size() + 1);
+  const size_t from = out.size();
+  std::vector<size_t> exact;  // rows of `out` whose tuple is not plain
   out.reserve(out.size() + rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
     if (first == 2 && rows.at(i, 1) != "1") continue;  // absent: the unit becomes a delete
@@ -74,41 +76,79 @@ bool Engine::readRows(const Table& t, const std::string& sql, size_t first,
     // needs no exact size.
     if (!plainTuple(row.tuple) || row.tuple.size() + numbers > options_.limits.maxRowBytes) {
       row.tuple.clear();
-      if (!readExactRow(t, row)) return false;
+      exact.push_back(out.size());
     }
-    if (row.tupleBytes() > room) chunker_.fitRow(shape, row);
     if (unitIndex) unitIndex->push_back(std::strtoull(rows.at(i, 0).c_str(), nullptr, 10));
     out.push_back(std::move(row));
   }
+  if (!exact.empty() && !readExactRows(t, out, exact)) return false;
+  for (size_t i = from; i < out.size(); ++i)
+    if (out[i].tupleBytes() > room) chunker_.fitRow(shape, out[i]);
   return true;
 }
 
-bool Engine::readExactRow(const Table& t, RowLiteral& row) {
-  auto r = local_.exec("SELECT " + selectList(t, "") + " FROM " + quoteIdent(t.name) + " WHERE " +
-                       keyTuple(t, "") + "=" + boundTuple(t, row.key));
-  if (!r.ok || r.rows.size() != 1) {
-    recordError(ErrorCode::Internal,
-                "reading a row of " + t.name + ": " + (r.ok ? "it vanished" : r.error));
-    return false;
-  }
+// The rows at `which` read again value by value (selectList), as many per query as the local
+// statement limits allow.
+bool Engine::readExactRows(const Table& t, std::vector<RowLiteral>& rows,
+                           const std::vector<size_t>& which) {
+  const Limits& L = options_.limits;
+  const bool composite = t.keySize() > 1;
+  const std::string head = "SELECT " + selectList(t, "") + " FROM " + quoteIdent(t.name) +
+                           " WHERE " + keyTuple(t, "") +
+                           (composite ? " IN (SELECT * FROM (VALUES " : " IN (");
+  const std::string tail = composite ? "))" : ")";
+  const size_t maxKeys = std::max<size_t>(1, L.vdbeBudget() / (t.keySize() + 4) / 2);
   const auto stored = t.storedColumns();
-  if (t.keyKind == KeyKind::Rowid) row.values.push_back(row.key);
-  std::vector<size_t> big;
-  std::vector<bool> bigText;
-  for (size_t c = 0; c < stored.size(); ++c) {
-    const std::string& cell = r.rows.at(0, 1 + c);
-    if (auto b = parseBigMarker(cell)) {
-      big.push_back(row.values.size());
-      bigText.push_back(b->text);
-      row.values.push_back(b->text ? "''" : "X''");
-      row.payloadBytes += b->bytes;
-    } else {
-      row.payloadBytes += literalPayloadBytes(cell);
-      row.values.push_back(compactTextLiteral(cell));
+  for (size_t start = 0; start < which.size();) {
+    // Two outbox keys equal under the key's collation share one row (and its key literal).
+    std::unordered_map<std::string, std::vector<size_t>> byKey;
+    std::string keys;
+    size_t end = start;
+    while (
+        end < which.size() && end - start < maxKeys &&
+        (end == start || head.size() + keys.size() + rows[which[end]].key.size() + tail.size() + 4 <
+                             L.localStatementBytes)) {
+      const std::string& key = rows[which[end]].key;
+      keys += (end == start ? "" : ",") + (composite ? "(" + key + ")" : key);
+      byKey[key].push_back(which[end]);
+      ++end;
     }
+    auto r = local_.exec(head + keys + tail);
+    if (!r.ok || r.rows.size() != byKey.size()) {
+      recordError(ErrorCode::Internal,
+                  "reading rows of " + t.name + ": " + (r.ok ? "some vanished" : r.error));
+      return false;
+    }
+    for (size_t i = 0; i < r.rows.size(); ++i) {
+      auto it = byKey.find(r.rows.at(i, 0));
+      if (it == byKey.end()) {
+        recordError(ErrorCode::Internal, "reading rows of " + t.name + ": a key came back changed");
+        return false;
+      }
+      RowLiteral& row = rows[it->second[0]];
+      if (t.keyKind == KeyKind::Rowid) row.values.push_back(row.key);
+      std::vector<size_t> big;
+      std::vector<bool> bigText;
+      for (size_t c = 0; c < stored.size(); ++c) {
+        const std::string& cell = r.rows.at(i, 1 + c);
+        if (auto b = parseBigMarker(cell)) {
+          big.push_back(row.values.size());
+          bigText.push_back(b->text);
+          row.values.push_back(b->text ? "''" : "X''");
+          row.payloadBytes += b->bytes;
+        } else {
+          row.payloadBytes += literalPayloadBytes(cell);
+          row.values.push_back(compactTextLiteral(cell));
+        }
+      }
+      if (!big.empty() && row.payloadBytes <= L.maxRowBytes &&
+          !fetchBigValues(t, row, big, bigText))
+        return false;
+      for (size_t k = 1; k < it->second.size(); ++k) rows[it->second[k]] = row;
+    }
+    start = end;
   }
-  return big.empty() || row.payloadBytes > options_.limits.maxRowBytes ||
-         fetchBigValues(t, row, big, bigText);
+  return true;
 }
 
 bool Engine::fetchBigValues(const Table& t, RowLiteral& row, const std::vector<size_t>& columns,

@@ -556,6 +556,40 @@ TEST_F(BadInput, TextWithNulBytes) {
   EXPECT_EQ(d1Count("SELECT count(*) FROM z WHERE k = 'a'"), 1);
 }
 
+// Rows the packed tuple cannot carry ('~' in text, NUL, invalid UTF-8, big values) are read
+// again value by value, many per query: whole pages of them, composite and rowid keys, and two
+// outbox keys that name one row under NOCASE.
+TEST_F(BadInput, WholePagesOfRowsTakeTheExactPath) {
+  local->run(
+      "CREATE TABLE tl(a TEXT NOT NULL, b INT NOT NULL, v, PRIMARY KEY(a, b));"
+      "CREATE TABLE rw(v TEXT, w BLOB);"  // keyed by rowid
+      "CREATE TABLE nc(k TEXT COLLATE NOCASE NOT NULL PRIMARY KEY, v);" +
+      seq(1, 300) +
+      "INSERT INTO tl SELECT CASE i % 3 WHEN 0 THEN '~a' WHEN 1 THEN 'b~,''' ELSE 'c' END, i,"
+      " CASE i % 4 WHEN 0 THEN 'x'||char(0)||i WHEN 1 THEN '~' || i WHEN 2 THEN"
+      " CAST(X'80' AS TEXT) || i ELSE 'plain' END FROM n;" +
+      seq(1, 300) +
+      "INSERT INTO rw SELECT '~~' || i, CASE WHEN i % 50 = 0 THEN zeroblob(20000) END FROM n;"
+      "INSERT INTO nc VALUES ('abc', '~1'), ('def', 'plain');");
+  driver(smallPages(1000));
+  ASSERT_NO_FATAL_FAILURE(sync());
+  expectSame("tl");
+  expectSame("rw", "", "rowid");
+  expectSame("nc");
+
+  local->run(
+      "UPDATE tl SET v = v || '~' WHERE b % 2 = 0;"
+      "UPDATE rw SET v = v || char(0) WHERE rowid % 3 = 0;"
+      "UPDATE nc SET v = '~2' WHERE k = 'abc';"  // outbox keys 'abc' and then 'ABC'
+      "DELETE FROM nc WHERE k = 'abc';"
+      "INSERT INTO nc VALUES ('ABC', '~3');");
+  ASSERT_NO_FATAL_FAILURE(sync());
+  expectSame("tl");
+  expectSame("rw", "", "rowid");
+  expectSame("nc");
+  EXPECT_EQ(d1Count("SELECT count(*) FROM nc WHERE k = 'ABC' COLLATE BINARY AND v = '~3'"), 1);
+}
+
 TEST_F(BadInput, IntegersAtTwoToTheSixtyThree) {
   local->run(
       "CREATE TABLE ints(id INTEGER PRIMARY KEY, v INTEGER, r, t TEXT);"
