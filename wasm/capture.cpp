@@ -112,10 +112,9 @@ std::vector<std::string> captureDdl(const Table& t, std::vector<std::string>& wa
   // Its own trigger, limited to UPDATEs that set a key column: the common UPDATE runs one
   // INSERT into the outbox and nothing else. Created after the 'u' trigger, so it fires first
   // (SQLite runs the newest trigger first) and the old key is logged before the new one.
-  std::string keyColumns;
+  std::string keyColumns;  // none for a rowid key: UPDATE OF cannot name the rowid
   if (t.keyKind == KeyKind::Declared)
-    for (size_t k : t.key)
-      keyColumns += (keyColumns.empty() ? "" : ",") + quoteIdent(t.columns[k].name);
+    for (const auto& k : t.keyExprs("")) keyColumns += (keyColumns.empty() ? "" : ",") + k;
   out.push_back("CREATE TRIGGER IF NOT EXISTS " + quoteIdent(triggerName('k', t.name)) +
                 " AFTER UPDATE" + (keyColumns.empty() ? "" : " OF " + keyColumns) + " ON " + tn +
                 " WHEN " + keyChanged + " BEGIN " + logInsert(t.name, 'D', oldKey) + " END");
