@@ -217,7 +217,9 @@ TEST_F(BadInput, WithoutRowidTables) {
       // INTEGER PRIMARY KEY is no rowid alias in a WITHOUT ROWID table.
       "CREATE TABLE w1(id INTEGER PRIMARY KEY, v) WITHOUT ROWID;" +
       seq(1, 80) +
-      "INSERT INTO w SELECT 'k' || (i % 7), randomblob(1 + i % 5), i * 0.5, "
+      // A distinct first byte per row keeps random keys unique.
+      "INSERT INTO w SELECT 'k' || (i % 7), CAST(char(64 + i) || randomblob(i % 5) AS BLOB), "
+      "i * 0.5, "
       "CASE WHEN i % 3 THEN 'n' || i END FROM n;" +
       seq(1, 80) + "INSERT INTO w1 SELECT i * 1000 - 40000, 'v' || i FROM n;");
   driver(smallPages(9));

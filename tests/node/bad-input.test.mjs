@@ -118,7 +118,7 @@ test('composite, text, untyped and WITHOUT ROWID keys', async () => {
     INSERT INTO nk VALUES ('a', 1), ('B', 2), ('c', 3);
     INSERT INTO mk VALUES (1, 'int'), ('1', 'text'), (2.5, 'real'), (X'00', 'blob'), (X'', 'empty blob'),
       ('', 'empty text'), (-9223372036854775808, 'min'), (9e999, 'inf');
-    ${seq(1, 80)} INSERT INTO w SELECT 'k' || (i % 7), randomblob(1 + i % 5), i * 0.5 FROM n;
+    ${seq(1, 80)} INSERT INTO w SELECT 'k' || (i % 7), CAST(char(64 + i) || randomblob(i % 5) AS BLOB), i * 0.5 FROM n;
     ${seq(1, 80)} INSERT INTO w1 SELECT i * 1000 - 40000, 'v' || i FROM n;`);
   const r = await replicator(db, d1, { limits: { copyPageRows: 9 } });
   await sync(r);
