@@ -5,6 +5,7 @@
 //   POST /bench/<name>  { op, ...args }  ->  { ok: true, ... } | { ok: false, error }
 //
 //   seed        { rows }                 create and fill `items` in the DO (not timed)
+//   readFloor   { pageRows }             read every row's columns out of the DO, nothing else, timed
 //   syncStart   { sourceId }             createReplicator + start(), timed
 //   syncFlush                            flush() until idle, timed; engine/target breakdown
 //   changes     { n, hotKeys, rows }     N single-statement changes in the DO (not timed)
@@ -79,6 +80,23 @@ export class Bench extends DurableObject {
         this.sql.exec(SEED_SQL('items', rows));
         const n = this.sql.exec('SELECT count(*) AS n, avg(length(name)) AS nameBytes FROM items').one();
         return { rows: n.n, nameBytes: n.nameBytes };
+      }
+      case 'readFloor': {
+        // The least any replicator reading this DO pays: the rows' columns handed to JS in
+        // pages, as the engine pages its copy, with no rendering and no D1.
+        const t = performance.now();
+        let rows = 0;
+        for (let last = -Infinity; ;) {
+          let n = 0;
+          for (const row of this.sql.exec(`SELECT ${COLUMNS.join(',')} FROM items WHERE id > ? ORDER BY id LIMIT ?`,
+            last, body.pageRows).raw()) {
+            last = row[0];
+            ++n;
+          }
+          rows += n;
+          if (n < body.pageRows) break;
+        }
+        return { ms: performance.now() - t, rows };
       }
       case 'syncStart': {
         const { stats, source, target } = this.#wrapped();
