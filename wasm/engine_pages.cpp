@@ -82,6 +82,7 @@ bool Engine::readRows(const Table& t, const std::string& sql, size_t first,
     out.push_back(std::move(row));
   }
   if (!exact.empty() && !readExactRows(t, out, exact)) return false;
+  // fitRow() would rebuild the upsert's prefix for every row to learn `room`: ask once.
   for (size_t i = from; i < out.size(); ++i)
     if (out[i].tupleBytes() > room) chunker_.fitRow(shape, out[i]);
   return true;

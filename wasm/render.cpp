@@ -22,16 +22,25 @@ std::string realLiteral(const std::string& x, bool signedZero) {
          " ELSE quote(" + x + ") END";
 }
 
+// One value as a literal, by its stored type; `text` and `blob` are the branches for those.
+std::string typedLiteral(const std::string& x, const std::string& text, const std::string& blob,
+                         bool signedZero) {
+  return "CASE typeof(" + x + ") WHEN 'integer' THEN CAST(" + x + " AS TEXT) WHEN 'text' THEN " +
+         text + " WHEN 'blob' THEN " + blob + " WHEN 'real' THEN " + realLiteral(x, signedZero) +
+         " ELSE 'NULL' END";
+}
+
 }  // namespace
 
 std::string literalExpr(const std::string& x, size_t inlineBytes, bool signedZero) {
   std::string n = std::to_string(inlineBytes);
   std::string textBytes = "length(CAST(" + x + " AS BLOB))";
-  return "CASE typeof(" + x + ") WHEN 'integer' THEN CAST(" + x +
-         " AS TEXT) WHEN 'text' THEN CASE WHEN " + textBytes + ">" + n + " THEN '~t'||" +
-         textBytes + " ELSE " + textLiteral(x) + " END WHEN 'blob' THEN CASE WHEN length(" + x +
-         ")>" + n + " THEN '~b'||length(" + x + ") ELSE quote(" + x + ") END WHEN 'real' THEN " +
-         realLiteral(x, signedZero) + " ELSE 'NULL' END";
+  return typedLiteral(x,
+                      "CASE WHEN " + textBytes + ">" + n + " THEN '~t'||" + textBytes + " ELSE " +
+                          textLiteral(x) + " END",
+                      "CASE WHEN length(" + x + ")>" + n + " THEN '~b'||length(" + x +
+                          ") ELSE quote(" + x + ") END",
+                      signedZero);
 }
 
 std::string packedRowExpr(const std::vector<std::string>& exprs, size_t inlineBytes,
@@ -41,11 +50,12 @@ std::string packedRowExpr(const std::vector<std::string>& exprs, size_t inlineBy
   for (size_t i = 0; i < exprs.size(); ++i) {
     const std::string& x = exprs[i];
     format += i ? ",%s" : "%s";
-    args += ",CASE typeof(" + x + ") WHEN 'integer' THEN CAST(" + x +
-            " AS TEXT) WHEN 'text' THEN CASE WHEN length(CAST(" + x + " AS BLOB))>" + n +
-            " OR instr(" + x + ",char(0)) THEN '~' ELSE quote(" + x +
-            ") END WHEN 'blob' THEN CASE WHEN length(" + x + ")>" + n + " THEN '~' ELSE quote(" +
-            x + ") END WHEN 'real' THEN " + realLiteral(x, signedZero) + " ELSE 'NULL' END";
+    args += "," +
+            typedLiteral(x,
+                         "CASE WHEN length(CAST(" + x + " AS BLOB))>" + n + " OR instr(" + x +
+                             ",char(0)) THEN '~' ELSE quote(" + x + ") END",
+                         "CASE WHEN length(" + x + ")>" + n + " THEN '~' ELSE quote(" + x + ") END",
+                         signedZero);
   }
   return "printf(" + format + ")'" + args + ")";
 }
