@@ -48,7 +48,8 @@ std::string autoIndexSql(const Table& t, const Index& ix, size_t n, const std::s
   for (const auto& c : ix.columns) {
     if (!cols.empty()) cols += ", ";
     cols += quoteIdent(c.name);
-    if (!c.collate.empty() && !equalsNoCase(c.collate, "BINARY")) cols += " COLLATE " + c.collate;
+    if (!c.collate.empty() && !equalsNoCase(c.collate, "BINARY"))
+      cols += " COLLATE " + quoteIdent(c.collate);
     if (c.desc) cols += " DESC";
   }
   return std::string("CREATE ") + (unique ? "UNIQUE " : "") + "INDEX IF NOT EXISTS " +
@@ -66,7 +67,7 @@ std::string columnDefinition(const Column& c, const D1Shape& shape) {
     bool bare = isBareLiteral(*c.defaultSql);
     out += " DEFAULT " + (bare ? *c.defaultSql : "(" + *c.defaultSql + ")");
   }
-  if (!c.collate.empty()) out += " COLLATE " + c.collate;
+  if (!c.collate.empty()) out += " COLLATE " + quoteIdent(c.collate);
   if (c.isGenerated())
     out += " GENERATED ALWAYS AS (" + c.generated + (c.hidden == 3 ? ") STORED" : ") VIRTUAL");
   if (shape.mode == SchemaMode::Strict) {

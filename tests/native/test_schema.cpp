@@ -531,6 +531,32 @@ TEST(Ddl, OddIdentifiersSurvive) {
   EXPECT_EQ(ix2["ix \"q\""].columns, (std::vector<std::string>{"tenant id", "ünï", "select DESC"}));
 }
 
+// A collation whose name needs quoting (a space, a keyword) reaches D1 quoted, on columns and
+// on indexes alike.
+TEST(Ddl, Issue10CollationNamesAreQuoted) {
+  auto reverse = [](void*, int an, const void* a, int bn, const void* b) {
+    std::string x(static_cast<const char*>(a), an), y(static_cast<const char*>(b), bn);
+    return y.compare(x);
+  };
+  SqliteLocal local(":memory:");
+  D1Simulator d1;
+  for (sqlite3* db : {local.handle(), d1.handle()}) {
+    ASSERT_EQ(sqlite3_create_collation(db, "rev erse", SQLITE_UTF8, nullptr, reverse), SQLITE_OK);
+    ASSERT_EQ(sqlite3_create_collation(db, "select", SQLITE_UTF8, nullptr, reverse), SQLITE_OK);
+  }
+  local.run(R"sql(
+    CREATE TABLE c(id INTEGER PRIMARY KEY, a TEXT COLLATE "rev erse", b TEXT, UNIQUE(b COLLATE "select"));
+    CREATE INDEX c_a ON c(a COLLATE "select");
+  )sql");
+  Table t = read(local, "c");
+  EXPECT_EQ(t.column("a")->collate, "rev erse");
+  createInD1(d1, t, "c", D1Shape{});
+  EXPECT_EQ(lines(d1.query("PRAGMA table_xinfo(c)")), lines(local.exec("PRAGMA table_xinfo(c)")));
+  auto ix = d1Indexes(d1, "c");
+  EXPECT_EQ(ix["c_a"].columns, (std::vector<std::string>{"a COLLATE select"}));
+  EXPECT_EQ(ix["_d1sync_u1_c"].columns, (std::vector<std::string>{"b COLLATE select"}));
+}
+
 TEST(Ddl, DefaultsOfEveryKindExecuteAndGiveTheSameValues) {
   SqliteLocal local(":memory:");
   local.run(
