@@ -175,6 +175,12 @@ export class Replicator {
   quarantined(): QuarantinedChange[];
   /** Re-sends every quarantined change. */
   retryQuarantined(): Promise<void>;
+  /**
+   * Removes capture from the local database (triggers, outbox, state, quarantine). D1 keeps
+   * its rows and the sourceId's fence row; starting again begins a new incarnation, which
+   * needs `takeover: true` to keep the same sourceId.
+   */
+  uninstall(): Promise<void>;
   /** Frees the engine's WASM objects. */
   close(): void;
   [Symbol.dispose](): void;

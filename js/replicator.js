@@ -91,6 +91,16 @@ export class Replicator {
     await this.flush();
   }
 
+  // Removes capture from the local database: the triggers, the outbox, the state and the
+  // quarantine. D1 keeps its rows and the sourceId's fence row; a later start() begins a new
+  // incarnation (which needs takeover: true for the same sourceId).
+  async uninstall() {
+    await this.#serialized(async () => {
+      const s = this.#source.transaction(() => this.#live().uninstall());
+      if (s.code) throw new D1SyncError(s.code, s.message);
+    });
+  }
+
   // Frees the engine's WASM objects. The replicator cannot be used afterwards.
   close() {
     if (this.#closed) return;

@@ -1,5 +1,4 @@
 // Requests a user makes between syncs: resync, re-sending quarantined changes, uninstalling.
-#include "capture.hpp"
 #include "engine.hpp"
 #include "render.hpp"
 #include "sql_text.hpp"
@@ -26,19 +25,30 @@ Status Engine::resync(const std::string& table) {
 }
 
 Status Engine::uninstall() {
+  if (flight_ != Flight::None) return {ErrorCode::Config, "uninstall: a D1 request is in flight"};
+  // Every trigger named _d1sync_* is ours, including those of tables no longer replicated or
+  // not yet read (an engine that failed before reading the schema can still uninstall).
+  auto triggers = local_.exec(
+      "SELECT name FROM sqlite_master WHERE type='trigger' AND substr(name,1,8)='_d1sync_' AND "
+      "substr(tbl_name,1,8)<>'_d1sync_'");
+  if (!triggers.ok)
+    return {ErrorCode::Internal, "uninstall: reading the triggers: " + triggers.error};
   std::string sql;
-  for (const auto& [name, t] : state_.tables)
-    for (const auto& s : dropCaptureDdl(name)) sql += s + ";";
-  for (const auto& t : tables_)
-    for (const auto& s : dropCaptureDdl(t.name)) sql += s + ";";
+  for (size_t i = 0; i < triggers.rows.size(); ++i)
+    sql += "DROP TRIGGER IF EXISTS " + quoteIdent(triggers.rows.at(i, 0)) + ";";
   sql +=
       "DROP TABLE IF EXISTS _d1sync_log; DROP TABLE IF EXISTS _d1sync_state; "
       "DROP TABLE IF EXISTS _d1sync_quarantine";
   auto r = local_.exec(sql);
-  if (!r.ok) return {ErrorCode::Internal, "uninstalling: " + r.error};
+  if (!r.ok) return {ErrorCode::Internal, "uninstall: " + r.error};
   state_ = State{};
   persisted_.clear();
   tables_.clear();
+  page_.reset();
+  needProbe_ = false;
+  schemaReady_ = false;
+  retryAtMs_ = 0;
+  fatal_ = {};
   phase_ = Phase::Init;
   return {};
 }
