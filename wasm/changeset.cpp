@@ -59,22 +59,13 @@ std::string printable(std::string_view s, size_t max = 64) {
 
 enum class Form { Null, Integer, Decimal, Exact, Text, CastText, Blob };
 
-// The digits of an INTEGER literal: -?(0|[1-9][0-9]*), digits in [begin, end).
+// Integer text -?(0|[1-9][0-9]*) and its value. "-0" is left to the caller: it begins "-0.0".
 struct IntText {
-  bool negative = false;
-  size_t begin = 0, end = 0;
+  size_t start = 0;   // where the sign or first digit is
+  bool fits = false;  // within int64
+  bool minusZero = false;
+  int64_t value = 0;  // when it fits
 };
-
-// Value of checked integer text; false when it overflows int64.
-bool intValue(const unsigned char* p, const IntText& t, int64_t& out) {
-  if (t.end - t.begin > 19) return false;
-  uint64_t v = 0;
-  for (size_t i = t.begin; i < t.end; ++i) v = v * 10 + (p[i] - '0');
-  const uint64_t limit = t.negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
-  if (v > limit) return false;
-  out = static_cast<int64_t>(t.negative ? 0 - v : v);
-  return true;
-}
 
 }  // namespace
 
@@ -95,6 +86,7 @@ class Scanner {
   bool atEnd() const { return pos >= n_; }
   unsigned char peek() const { return p_[pos]; }
   const unsigned char* data() const { return p_; }
+  size_t size() const { return n_; }
 
   bool fail(ChangesetError e, size_t at, std::string w) {
     error = e;
@@ -109,6 +101,10 @@ class Scanner {
 
   // The exact bytes `word`.
   bool expect(std::string_view word, ChangesetError code, const char* where) {
+    if (n_ - pos >= word.size() && std::memcmp(p_ + pos, word.data(), word.size()) == 0) {
+      pos += word.size();
+      return true;
+    }
     const size_t start = pos;
     for (char w : word) {
       if (pos >= n_)
@@ -122,21 +118,25 @@ class Scanner {
   }
 
   bool intText(IntText& t, ChangesetError code, const char* where) {
-    const size_t start = pos;
-    t.negative = pos < n_ && p_[pos] == '-';
-    if (t.negative) ++pos;
-    t.begin = pos;
-    while (pos < n_ && isDigit(p_[pos])) ++pos;
-    t.end = pos;
-    if (t.end == t.begin) {
+    t.start = pos;
+    const bool negative = pos < n_ && p_[pos] == '-';
+    if (negative) ++pos;
+    const size_t first = pos;
+    uint64_t v = 0;
+    for (; pos < n_ && isDigit(p_[pos]); ++pos)
+      if (pos - first < 19) v = v * 10 + (p_[pos] - '0');
+    const size_t digits = pos - first;
+    if (digits == 0) {
       if (pos >= n_)
-        return fail(ChangesetError::Truncated, start, std::string("cut short in ") + where);
+        return fail(ChangesetError::Truncated, t.start, std::string("cut short in ") + where);
       return fail(code, pos, std::string("expected a digit in ") + where + ", found " + found());
     }
-    if (p_[t.begin] == '0' && t.end - t.begin > 1)
-      return fail(code, t.begin, std::string("leading zero in ") + where);
-    if (t.negative && t.end - t.begin == 1 && p_[t.begin] == '0')
-      return fail(code, start, std::string("\"-0\" in ") + where);
+    if (p_[first] == '0' && digits > 1)
+      return fail(code, first, std::string("leading zero in ") + where);
+    const uint64_t limit = negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
+    t.fits = digits <= 19 && v <= limit;
+    t.value = t.fits ? static_cast<int64_t>(negative ? 0 - v : v) : 0;
+    t.minusZero = negative && v == 0;
     return true;
   }
 
@@ -146,8 +146,9 @@ class Scanner {
       return fail(ChangesetError::Syntax, pos, std::string("negative ") + where);
     IntText t;
     if (!intText(t, ChangesetError::Syntax, where)) return false;
-    if (!intValue(p_, t, out))
-      return fail(ChangesetError::Syntax, t.begin, std::string(where) + " out of the 64-bit range");
+    if (!t.fits)
+      return fail(ChangesetError::Syntax, t.start, std::string(where) + " out of the 64-bit range");
+    out = t.value;
     return true;
   }
 
@@ -351,37 +352,23 @@ class Scanner {
 
   // INTEGER, or a decimal REAL when a '.' or an exponent follows the integer part.
   bool number(Form& form) {
-    const size_t start = pos;
     IntText t;
-    const bool decimal = [&] {
-      size_t i = pos + (p_[pos] == '-');
-      while (i < n_ && isDigit(p_[i])) ++i;
-      return i < n_ && (p_[i] == '.' || p_[i] == 'e' || p_[i] == 'E');
-    }();
-    if (!decimal) {
+    if (!intText(t, ChangesetError::Literal, "a number")) return false;
+    if (pos >= n_ || (p_[pos] != '.' && p_[pos] != 'e' && p_[pos] != 'E')) {
       form = Form::Integer;
-      int64_t v;
-      if (!intText(t, ChangesetError::Literal, "an INTEGER literal")) return false;
-      if (!intValue(p_, t, v))
-        return fail(ChangesetError::Literal, start, "INTEGER literal out of the 64-bit range");
+      if (t.minusZero) return fail(ChangesetError::Literal, t.start, "\"-0\" is not an INTEGER");
+      if (!t.fits)
+        return fail(ChangesetError::Literal, t.start, "INTEGER literal out of the 64-bit range");
       return true;
     }
     form = Form::Decimal;
-    // "-0.0" is a REAL: only the integer part's digits are checked here.
-    if (pos < n_ && p_[pos] == '-') ++pos;
-    if (p_[pos] == '0' && pos + 1 < n_ && isDigit(p_[pos + 1]))
-      return fail(ChangesetError::Literal, pos, "leading zero in a REAL literal");
-    while (pos < n_ && isDigit(p_[pos])) ++pos;
-    if (pos == start + (p_[start] == '-'))
-      return fail(ChangesetError::Literal, pos,
-                  "expected a digit in a REAL literal, found " + found());
-    if (p_[pos] == '.' && !digits(start, "after '.' in a REAL literal")) return false;
+    if (p_[pos] == '.' && !digits(t.start, "after '.' in a REAL literal")) return false;
     if (pos < n_ && (p_[pos] == 'e' || p_[pos] == 'E')) {
       if (pos + 1 < n_ && (p_[pos + 1] == '+' || p_[pos + 1] == '-')) ++pos;
-      if (!digits(start, "in the exponent of a REAL literal")) return false;
+      if (!digits(t.start, "in the exponent of a REAL literal")) return false;
     }
-    if (pos - start > kMaxDecimalBytes)
-      return fail(ChangesetError::Literal, start, "REAL literal longer than 64 bytes");
+    if (pos - t.start > kMaxDecimalBytes)
+      return fail(ChangesetError::Literal, t.start, "REAL literal longer than 64 bytes");
     return true;
   }
   // Skips the character at pos, then one or more digits.
@@ -398,11 +385,11 @@ class Scanner {
   bool exact() {
     const char* where = "an exact REAL (m*pow(2,e))";
     ++pos;
-    IntText t;
-    int64_t m;
-    if (!intText(t, ChangesetError::Literal, where)) return false;
-    if (!intValue(p_, t, m) || m > kMaxExactMantissa || m < -kMaxExactMantissa)
-      return fail(ChangesetError::Literal, t.begin, "exact REAL mantissa beyond 2^53");
+    IntText m;
+    if (!intText(m, ChangesetError::Literal, where)) return false;
+    if (m.minusZero) return fail(ChangesetError::Literal, m.start, "\"-0\" in an exact REAL");
+    if (!m.fits || m.value > kMaxExactMantissa || m.value < -kMaxExactMantissa)
+      return fail(ChangesetError::Literal, m.start, "exact REAL mantissa beyond 2^53");
     if (!expect(kPow, ChangesetError::Literal, where) || !power(where) ||
         !expect(")", ChangesetError::Literal, where))
       return false;
@@ -414,11 +401,11 @@ class Scanner {
     return expect(")", ChangesetError::Literal, where);
   }
   bool power(const char* where) {
-    IntText t;
-    int64_t k;
-    if (!intText(t, ChangesetError::Literal, where)) return false;
-    if (!intValue(p_, t, k) || k < kMinPow || k > kMaxPow)
-      return fail(ChangesetError::Literal, t.begin,
+    IntText k;
+    if (!intText(k, ChangesetError::Literal, where)) return false;
+    if (k.minusZero) return fail(ChangesetError::Literal, k.start, "\"-0\" in an exact REAL");
+    if (!k.fits || k.value < kMinPow || k.value > kMaxPow)
+      return fail(ChangesetError::Literal, k.start,
                   "exact REAL power of two outside [-1022, 1023]");
     return true;
   }
@@ -910,6 +897,7 @@ class ChangesetReader {
       const char tag = static_cast<char>(s_.peek());
       switch (tag) {
         case 'T':
+          trim(out);
           if (!table(out)) return false;
           phase = 0;
           break;
@@ -933,6 +921,7 @@ class ChangesetReader {
         }
         case 'E':
           if (!s_.expect("END\n", ChangesetError::Syntax, "the END record")) return false;
+          trim(out);
           table_.clear();
           return s_.atEnd() || s_.fail(ChangesetError::Syntax, s_.pos, "bytes after END");
         default:
@@ -1031,10 +1020,10 @@ class ChangesetReader {
     const size_t begin = s_.pos;
     if (tag == 'U') {
       if (!s_.tuple(t.columns.size(), t.rowidKey, "row tuple")) return false;
-      t.upserts.append(view(begin), t.columns.size(), t.rowidKey);
+      append(t.upserts, begin, t.columns.size(), t.rowidKey);
     } else if (tag == 'D') {
       if (!s_.tuple(t.keyWidth, t.rowidKey, "key tuple")) return false;
-      t.deletes.append(view(begin), t.keyWidth, t.rowidKey);
+      append(t.deletes, begin, t.keyWidth, t.rowidKey);
     } else {
       RangeDelete& r = t.rangeDeletes.emplace_back();
       if (!bound(t, r.low) || !s_.expect(" ", ChangesetError::Syntax, "an R record") ||
@@ -1053,6 +1042,19 @@ class ChangesetReader {
     if (!s_.tuple(t.keyWidth, t.rowidKey, "key bound")) return false;
     out = std::string(view(begin));
     return true;
+  }
+
+  // A list grows once: its first tuple reserves what is left of the input, which bounds it,
+  // and trim() gives the spare room back when the table ends.
+  void append(TupleList& list, size_t begin, size_t width, bool rowid) {
+    if (list.empty()) list.text_.reserve(s_.size() - begin);
+    list.append(view(begin), width, rowid);
+  }
+  static void trim(Changeset& out) {
+    if (out.tables.empty()) return;
+    for (TupleList* list : {&out.tables.back().deletes, &out.tables.back().upserts})
+      if (list->text_.capacity() > list->text_.size() + list->text_.size() / 4 + 4096)
+        list->text_.shrink_to_fit();
   }
 
   std::string_view view(size_t begin) const {
