@@ -67,8 +67,6 @@ struct IntText {
   int64_t value = 0;  // when it fits
 };
 
-}  // namespace
-
 // One pass over input that must follow the grammar of changeset.hpp. Each method consumes
 // what it recognizes and returns true, or records what was wrong and where and returns false.
 class Scanner {
@@ -414,8 +412,6 @@ class Scanner {
   size_t n_;
   size_t maxValue_;
 };
-
-namespace {
 
 ChangesetStatus failure(const Scanner& s) {
   ChangesetStatus st;
