@@ -23,8 +23,7 @@
 //   <n>     A decimal integer, 0 <= n < 2^63, without leading zeros ("0", "17").
 //   <name>  A double-quoted byte string: '"', the bytes with every '"' doubled, '"'. Any byte but
 //           NUL; at least one byte and at most ChangesetLimits::maxNameBytes once unquoted. The
-//           quoted form is quoteIdent(name), so the D1 half may splice it as an identifier once
-//           it has matched the name against the schema it serves.
+//           quoted form is quoteIdent(name) (sql_text.hpp).
 //   H       The fence claims (see fence.hpp). source, incarnation, epoch: who sends. applied:
 //           the applied_seq the sender expects D1 to hold. from (exclusive) and upto (inclusive):
 //           the outbox sequence range the changeset covers, from <= upto (equal for a page of
@@ -88,8 +87,16 @@
 //   out of range, a tuple whose width is not the table's column count (row) or key width (key,
 //   bound), a rowid that is not an INTEGER literal, from > upto, a count beyond ChangesetLimits,
 //   any byte after END. The answer names what was wrong and where: the byte offset, the record
-//   number (the magic line is record 1) and the table. The decoder never reads outside its
-//   input, never allocates per value, and checks each byte once.
+//   number (the magic line is record 1) and the table.
+//
+// DECODED FORM
+//
+//   The decoder reads its input once, front to back (a name twice: memchr for its closing
+//   quote, then for NUL), never outside it. A table's tuples are copied as they stand into two
+//   TupleLists, one buffer each, so nothing is allocated per row or per value; parseLiteral()
+//   and splitTuple() give typed values when a caller needs them. Names are bytes: one that is
+//   not UTF-8 does not survive a JS string, so a receiver matches names byte for byte against
+//   the schema it serves before it splices them.
 #pragma once
 
 #include <cstddef>
@@ -206,7 +213,7 @@ struct TableChanges {
   TupleList upserts;  // row tuples
 
   // METHODS: check a tuple against this table's shape (set name, columns and key first), then
-  // keep a copy of it. The status names what was wrong; nothing is kept then.
+  // keep a copy of it. On failure nothing is kept and the status says why.
   ChangesetStatus addRangeDelete(std::optional<std::string_view> low,
                                  std::optional<std::string_view> high);
   ChangesetStatus addDelete(std::string_view keyTuple);
@@ -232,8 +239,9 @@ struct Changeset {
   bool operator==(const Changeset& o) const = default;
 };
 
-// Checks what the tuples' own checks cannot (names, widths against the shape, order of counts,
-// limits) and writes the encoding to `out` (replaced). On failure `out` is left empty.
+// Checks what adding the tuples did not (names, key width, the shape the tuples were checked
+// against, range bounds, from <= upto, limits), then writes the encoding to `out` (replaced).
+// On failure `out` is left empty. Whatever it writes, decodeChangeset accepts.
 ChangesetStatus encodeChangeset(const Changeset& changeset, std::string& out,
                                 const ChangesetLimits& limits = {});
 // Strict decoder. On failure `out` is left empty and the status says what and where.

@@ -195,7 +195,10 @@ TEST(Changeset, TypedValuesAgreeWithWhatSqliteComputes) {
                                        "'it''s'",
                                        "CAST(X'610062FF' AS TEXT)",
                                        "X''",
-                                       "X'00FF'"};
+                                       "X'00FF'",
+                                       "1E5",
+                                       "1.5e-3",
+                                       "123456789012345678901.5"};
   for (const Value& v : edgeValues()) literals.push_back(renderLiteral(v));
   std::mt19937_64 rng(7);
   for (int i = 0; i < 2000; ++i) {
