@@ -426,6 +426,31 @@ TEST(Changeset, AnEmptyChangesetStillCarriesItsFence) {
   EXPECT_EQ(back.header.uptoSeq, 250);
 }
 
+TEST(Changeset, ARowHoldingA2MegabyteBlobTravelsWhole) {
+  Changeset c;
+  c.header = sampleChangeset().header;
+  TableChanges& t = c.tables.emplace_back();
+  t.name = "files";
+  t.columns = {"id", "data"};
+  const std::string blob = renderLiteral(Value::ofBlob(std::string(2 * 1024 * 1024, '\x5A')));
+  for (int id = 1; id <= 3; ++id)
+    ASSERT_TRUE(t.addUpsert("(" + std::to_string(id) + "," + blob + ")").ok());
+  std::string bytes;
+  ASSERT_TRUE(encodeChangeset(c, bytes).ok());
+  Changeset back;
+  ASSERT_TRUE(decodeChangeset(bytes, back).ok());
+  ASSERT_TRUE(back == c);
+  EXPECT_EQ(back.tables[0].upserts.run(1, 2),
+            std::string(t.upserts[1]) + "," + std::string(t.upserts[2]));
+  std::vector<std::string_view> parts;
+  splitTuple(back.tables[0].upserts[2], parts);
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parsed(parts[1]).bytes.size(), 2u * 1024 * 1024);
+  ChangesetLimits limits;
+  limits.maxValueBytes = 2000000;  // D1's row limit, as a receiver might set it
+  EXPECT_EQ(decodeChangeset(bytes, back, limits).error, ChangesetError::Limit);
+}
+
 TEST(Changeset, EveryProperPrefixIsRejectedAsTruncated) {
   const std::string bytes = kSampleEncoding;
   for (size_t n = 0; n < bytes.size(); ++n) {
