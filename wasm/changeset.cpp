@@ -151,7 +151,8 @@ class Scanner {
   }
 
   // A double-quoted name; `raw` is its quoted spelling (unique per name).
-  bool name(std::string& out, std::string_view& raw, size_t maxBytes, const char* where) {
+  bool name(std::string& out, std::string_view& raw, size_t maxBytes, const char* where,
+            bool mayBeEmpty = false) {
     const size_t start = pos;
     if (pos >= n_)
       return fail(ChangesetError::Truncated, pos, std::string("cut short before ") + where);
@@ -176,7 +177,8 @@ class Scanner {
                     std::string(where) + " longer than " + std::to_string(maxBytes) + " bytes");
       if (!doubled) break;
     }
-    if (out.empty()) return fail(ChangesetError::Syntax, start, std::string(where) + " is empty");
+    if (out.empty() && !mayBeEmpty)
+      return fail(ChangesetError::Syntax, start, std::string(where) + " is empty");
     raw = std::string_view(reinterpret_cast<const char*>(p_ + start), pos - start);
     return true;
   }
@@ -798,6 +800,9 @@ ChangesetStatus headerStatus(const ChangesetHeader& h, const ChangesetLimits& li
   for (const auto& [name, what] : names)
     if (const char* p = nameProblem(*name, limits.maxNameBytes))
       return failure(ChangesetError::Syntax, std::string("header ") + what + " " + p);
+  if (!h.lastBatch.empty())
+    if (const char* p = nameProblem(h.lastBatch, limits.maxNameBytes))
+      return failure(ChangesetError::Syntax, std::string("header last ") + p);
   if (h.epoch < 0 || h.appliedSeq < 0 || h.fromSeq < 0 || h.uptoSeq < 0)
     return failure(ChangesetError::Syntax, "header holds a negative count");
   if (h.fromSeq > h.uptoSeq) return failure(ChangesetError::Syntax, "header from exceeds upto");
@@ -836,6 +841,7 @@ ChangesetStatus encodeChangeset(const Changeset& c, std::string& out,
   out.append(" incarnation=").append(quoteIdent(h.incarnation));
   out.append(" epoch=").append(std::to_string(h.epoch));
   out.append(" applied=").append(std::to_string(h.appliedSeq));
+  out.append(" last=").append(quoteIdent(h.lastBatch));
   out.append(" from=").append(std::to_string(h.fromSeq));
   out.append(" upto=").append(std::to_string(h.uptoSeq));
   out.append(" batch=").append(quoteIdent(h.batchId)).append("\n");
@@ -949,6 +955,8 @@ class ChangesetReader {
         !s_.name(h.incarnation, raw, limits_.maxNameBytes, "incarnation") ||
         !s_.expect(" epoch=", e, where) || !s_.count(h.epoch, "epoch") ||
         !s_.expect(" applied=", e, where) || !s_.count(h.appliedSeq, "applied") ||
+        !s_.expect(" last=", e, where) ||
+        !s_.name(h.lastBatch, raw, limits_.maxNameBytes, "last", true) ||
         !s_.expect(" from=", e, where) || !s_.count(h.fromSeq, "from"))
       return false;
     if (!s_.expect(" upto=", e, where)) return false;

@@ -12,7 +12,8 @@
 //   gives back its bytes. Records come in this order:
 //
 //     D1SYNC-CHANGESET 1                         magic and format version
-//     H source=<name> incarnation=<name> epoch=<n> applied=<n> from=<n> upto=<n> batch=<name>
+//     H source=<name> incarnation=<name> epoch=<n> applied=<n> last=<name> from=<n> upto=<n>
+//       batch=<name>                             (one line)
 //     then for each table, each table at most once:
 //       T <name> key=<n> (<name>,<name>,...)     or     T <name> rowid (<name>,<name>,...)
 //       R <bound> <bound>                        zero or more range deletes, then
@@ -24,12 +25,14 @@
 //   <name>  A double-quoted byte string: '"', the bytes with every '"' doubled, '"'. Any byte but
 //           NUL; at least one byte and at most ChangesetLimits::maxNameBytes once unquoted. The
 //           quoted form is quoteIdent(name) (sql_text.hpp).
-//   H       The fence claims (see fence.hpp). source, incarnation, epoch: who sends. applied:
-//           the applied_seq the sender expects D1 to hold. from (exclusive) and upto (inclusive):
-//           the outbox sequence range the changeset covers, from <= upto (equal for a page of
-//           the initial copy, which covers no outbox row). batch: the id D1 records as
-//           last_batch. A changeset built by the engine has applied = from; the decoder checks
-//           only from <= upto and leaves a mismatch for the receiver to answer (a gap).
+//   H       The fence claims (see fence.hpp). source, incarnation, epoch: who sends. applied
+//           and last: the applied_seq and last_batch the sender expects D1 to hold (last is the
+//           one name that may be empty: ""), which the batch's guard checks. from (exclusive)
+//           and upto (inclusive): the outbox sequence range the changeset covers, from <= upto
+//           (equal for a page of the initial copy, which covers no outbox row). batch: the id
+//           the batch's advance records as last_batch, with applied_seq = upto. A changeset built
+//           by the engine has applied = from; the decoder checks only from <= upto and leaves a
+//           mismatch for the receiver to answer (a gap).
 //   T       A table: its name, its key, its column names in tuple order (1 to maxColumns, no two
 //           equal byte for byte). key=<n>: the first n columns form the key, 1 <= n <= columns.
 //           rowid: the table is keyed by its rowid, which every tuple carries as its first
@@ -227,6 +230,7 @@ struct ChangesetHeader {
   std::string incarnation;
   int64_t epoch = 0;
   int64_t appliedSeq = 0;  // what the sender expects D1's applied_seq to be
+  std::string lastBatch;   // what the sender expects D1's last_batch to be ("" for none)
   int64_t fromSeq = 0;     // outbox range covered: fromSeq < seq <= uptoSeq
   int64_t uptoSeq = 0;
   std::string batchId;

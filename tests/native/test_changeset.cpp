@@ -362,6 +362,7 @@ Changeset sampleChangeset() {
   c.header.incarnation = "inc\"x";
   c.header.epoch = 3;
   c.header.appliedSeq = 120;
+  c.header.lastBatch = "b-16";
   c.header.fromSeq = 120;
   c.header.uptoSeq = 250;
   c.header.batchId = "b-17";
@@ -384,7 +385,8 @@ Changeset sampleChangeset() {
 
 constexpr const char* kSampleEncoding =
     "D1SYNC-CHANGESET 1\n"
-    "H source=\"room-42\" incarnation=\"inc\"\"x\" epoch=3 applied=120 from=120 upto=250 "
+    "H source=\"room-42\" incarnation=\"inc\"\"x\" epoch=3 applied=120 last=\"b-16\" from=120 "
+    "upto=250 "
     "batch=\"b-17\"\n"
     "T \"my \"\"tasks\"\"\" key=2 (\"room\",\"id\",\"title\",\"score\")\n"
     "R * ('r',10)\n"
@@ -418,6 +420,7 @@ TEST(Changeset, EncodesByteForByteAndDecodesBack) {
 TEST(Changeset, AnEmptyChangesetStillCarriesItsFence) {
   Changeset c;
   c.header = sampleChangeset().header;
+  c.header.lastBatch.clear();  // nothing applied yet
   std::string bytes;
   ASSERT_TRUE(encodeChangeset(c, bytes).ok());
   Changeset back;
@@ -481,6 +484,8 @@ TEST(Changeset, RejectsEveryMalformedChangesetAndSaysWhereAndWhy) {
        "epoch out of the 64-bit range"},
       {sampleWith(" epoch=3", "  epoch=3"), ChangesetError::Syntax, "expected \" epoch=\""},
       {sampleWith("\"b-17\"", "\"\""), ChangesetError::Syntax, "batch is empty"},
+      {sampleWith("last=\"b-16\"", "last=b-16"), ChangesetError::Syntax, "expected a quoted last"},
+      {sampleWith(" last=\"b-16\"", ""), ChangesetError::Syntax, "expected \" last=\""},
       {sampleWith("\"room-42\"", std::string("\"room\0\"", 7)), ChangesetError::Syntax,
        "source holds a NUL byte at byte 33 (record 2)"},
       {sampleWith("\"log\"", std::string("\"l\0g\"", 5)), ChangesetError::Syntax,
@@ -499,7 +504,7 @@ TEST(Changeset, RejectsEveryMalformedChangesetAndSaysWhereAndWhy) {
       {sampleWith("U ('r',1,", "U ('r',"), ChangesetError::Width,
        "row tuple holds 3 value(s), expected 4 at byte"},
       {sampleWith("D ('r',5)", "D ('r')"), ChangesetError::Width,
-       "key tuple holds 1 value(s), expected 2 at byte 195 (record 6, table \"my \"\"tasks\"\"\")"},
+       "key tuple holds 1 value(s), expected 2 at byte 207 (record 6, table \"my \"\"tasks\"\"\")"},
       {sampleWith("R * ('r',10)", "R * ('r',10,1)"), ChangesetError::Width,
        "key bound holds more than 2 value(s)"},
       {sampleWith("R * ('r',10)", "R * "), ChangesetError::Syntax,
@@ -515,7 +520,7 @@ TEST(Changeset, RejectsEveryMalformedChangesetAndSaysWhereAndWhy) {
       {sampleWith("X'00'", "X'00'||'a'"), ChangesetError::Syntax,
        "expected ',' or ')' after a value, found '|'"},
       {sampleWith("D ('r',5)\n", "D ('r',5)\nR * *\n"), ChangesetError::Order,
-       "a R record after D records (a table's records come as R, then D, then U) at byte 199 "
+       "a R record after D records (a table's records come as R, then D, then U) at byte 211 "
        "(record 7"},
       {sampleWith("T \"my", "U (1)\nT \"my"), ChangesetError::Order,
        "a U record before any T record at byte"},
