@@ -1024,10 +1024,10 @@ class ChangesetReader {
     const size_t begin = s_.pos;
     if (tag == 'U') {
       if (!s_.tuple(t.columns.size(), t.rowidKey, "row tuple")) return false;
-      append(t.upserts, begin, t.columns.size(), t.rowidKey);
+      append(t.upserts, begin, t.columns.size(), t.rowidKey, true);
     } else if (tag == 'D') {
       if (!s_.tuple(t.keyWidth, t.rowidKey, "key tuple")) return false;
-      append(t.deletes, begin, t.keyWidth, t.rowidKey);
+      append(t.deletes, begin, t.keyWidth, t.rowidKey, false);
     } else {
       RangeDelete& r = t.rangeDeletes.emplace_back();
       if (!bound(t, r.low) || !s_.expect(" ", ChangesetError::Syntax, "an R record") ||
@@ -1048,10 +1048,11 @@ class ChangesetReader {
     return true;
   }
 
-  // A list grows once: its first tuple reserves what is left of the input, which bounds it,
-  // and trim() gives the spare room back when the table ends.
-  void append(TupleList& list, size_t begin, size_t width, bool rowid) {
-    if (list.empty()) list.text_.reserve(s_.size() - begin);
+  // The upserts, where the bytes are, grow once: the first one reserves what is left of the
+  // input, which bounds them, and trim() gives the spare room back when the table ends. Keys
+  // are small and grow as strings do.
+  void append(TupleList& list, size_t begin, size_t width, bool rowid, bool reserve) {
+    if (reserve && list.empty()) list.text_.reserve(s_.size() - begin);
     list.append(view(begin), width, rowid);
   }
   static void trim(Changeset& out) {
