@@ -669,6 +669,30 @@ TEST(Changeset, AcceptsWhatTheLocalSqliteRendersToday) {
   }
   sqlite3_finalize(insert);
 
+  Table keyed;  // the outbox's key form, over a composite key and over rowid
+  keyed.columns.resize(3);
+  keyed.columns[0].name = "a";
+  keyed.columns[1].name = "b";
+  keyed.columns[2].name = "c";
+  keyed.key = {0, 1, 2};
+  Table byRowid = keyed;
+  byRowid.keyKind = KeyKind::Rowid;
+  byRowid.rowidName = "rowid";
+  const std::string keys =
+      "SELECT " + keyLiteralExpr(keyed, "t") + ", " + keyLiteralExpr(byRowid, "t") + " FROM t";
+  sqlite3_stmt* keyQuery = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, keys.c_str(), -1, &keyQuery, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  while (sqlite3_step(keyQuery) == SQLITE_ROW) {
+    const std::string key(reinterpret_cast<const char*>(sqlite3_column_text(keyQuery, 0)),
+                          sqlite3_column_bytes(keyQuery, 0));
+    const std::string rowid(reinterpret_cast<const char*>(sqlite3_column_text(keyQuery, 1)),
+                            sqlite3_column_bytes(keyQuery, 1));
+    EXPECT_TRUE(checkKeyList(key, 3).ok()) << key << ": " << checkKeyList(key, 3).message;
+    EXPECT_TRUE(checkKeyList(rowid, 1, true).ok()) << rowid;
+  }
+  sqlite3_finalize(keyQuery);
+
   const std::string sql = "SELECT " + packedRowExpr({"a", "b", "c"}, 16000, false) + ", " +
                           literalExpr("a", 16000) + ", " + literalExpr("b", 16000) + ", " +
                           literalExpr("c", 16000) + ", a, b, c FROM t";
