@@ -46,6 +46,17 @@
 //   A table's records take effect in the order written, range deletes then deletes then upserts
 //   (the decoder rejects any other order), so a key both deleted and upserted ends upserted.
 //
+//   For example (a table keyed by its first column, then one keyed by rowid):
+//
+//     D1SYNC-CHANGESET 1
+//     H source="r1" incarnation="9f" epoch=3 applied=12 last="b6" from=12 upto=25 batch="b7"
+//     T "tasks" key=1 ("id","title","score")
+//     D (5)
+//     U (1,'it''s',(3*pow(2,-1)))
+//     T "log" rowid ("_rowid","msg")
+//     U (7,CAST(X'6100' AS TEXT))
+//     END
+//
 // TUPLES AND LITERALS
 //
 //   <tuple> := '(' literal (',' literal)* ')'
