@@ -16,10 +16,21 @@ std::string textLiteral(const std::string& x) {
          ",char(0))>0 THEN 'CAST(X'''||hex(" + x + ")||''' AS TEXT)' ELSE quote(" + x + ") END";
 }
 
+// A REAL as a literal every SQLite parses to the same double (the rule is in render.hpp), in
+// one correlated subquery so `x` appears once whatever its length. In order: a decimal
+// N/1000 (|N| < 2^53) when IEEE division proves it rounds to v, written "Ne-3", or "N.0"
+// when v is integral; -0.0; the infinities; else v as m*2^e. The exponent k comes from
+// floor(log2()) less one, so a log2 rounded up to the next integer just below a power of two
+// still leaves m = v*2^(52-k) integral (m < 2^54, a 53-bit integer times 1 or 2); values below
+// 2^-970 are scaled in two steps (2^1078 is not a double) and written in the two-factor form.
 std::string realLiteral(const std::string& x, bool signedZero) {
-  std::string zero = signedZero ? " WHEN " + x + "=0 AND atan2(" + x + ",-1)<0 THEN '-0.0'" : "";
-  return "CASE WHEN " + x + "=9e999 THEN '9e999' WHEN " + x + "=-9e999 THEN '-9e999'" + zero +
-         " ELSE quote(" + x + ") END";
+  const std::string zero = signedZero ? "v=0 AND atan2(v,-1)<0" : "0";
+  return "(SELECT CASE WHEN abs(v)<9e12 AND round(v*1000)/1000=v THEN iif(" + zero +
+         ",'-0.0',iif(round(v)=v,printf('%d.0',v),printf('%de-3',round(v*1000)))) WHEN "
+         "abs(v)=9e999 THEN iif(v>0,'9e999','-9e999') ELSE (SELECT printf('(%d*pow(2,%d)'||iif(k<"
+         "-970,'*pow(2,-200))',')'),iif(k<0,v*pow(2,600)*pow(2,-548-k),v*pow(2,52-k)),k-52+200*(k<"
+         "-970))FROM(SELECT floor(log2(abs(v)))-1 k))END FROM(SELECT " +
+         x + " v))";
 }
 
 // One value as a literal, by its stored type; `text` and `blob` are the branches for those.
@@ -179,17 +190,20 @@ size_t literalPayloadBytes(const std::string& lit) {
   if (lit[0] == 'X') return lit.size() >= 3 ? (lit.size() - 3) / 2 : 0;
   if (lit[0] == 'C') return lit.size() >= 17 ? (lit.size() - 17) / 2 : 0;  // CAST(X'..' AS TEXT)
   if (lit == "NULL") return 0;
-  return 8;
+  return 8;  // an integer, a decimal REAL or an exact one, (m*pow(2,e))
 }
 
 std::vector<std::string> splitKeyLiteral(const std::string& key) {
   std::vector<std::string> out;
   std::string cur;
   bool inQuote = false;
+  int depth = 0;  // an exact REAL, (m*pow(2,e)), holds commas
   for (size_t i = 0; i < key.size(); ++i) {
     char c = key[i];
     if (c == '\'') inQuote = !inQuote;  // a doubled quote toggles twice: still inside
-    if (c == ',' && !inQuote) {
+    if (!inQuote && c == '(') ++depth;
+    if (!inQuote && c == ')' && depth > 0) --depth;
+    if (c == ',' && !inQuote && depth == 0) {
       out.push_back(cur);
       cur.clear();
       continue;
@@ -198,6 +212,16 @@ std::vector<std::string> splitKeyLiteral(const std::string& key) {
   }
   out.push_back(cur);
   return out;
+}
+
+size_t exactRealOps(const std::string& text) {
+  size_t stars = 0;
+  for (const char* p = text.data();
+       (p = static_cast<const char*>(std::memchr(p, '*', text.data() + text.size() - p))) !=
+       nullptr;
+       ++p)
+    ++stars;
+  return kOpsPerPow * stars;
 }
 
 const char* nowMsExpr() {
