@@ -50,8 +50,8 @@ test('Issue 10: 20,000 random-bit doubles reach local D1 bit for bit, copied and
     // The yardstick: local D1 misreads many of these doubles' quote() texts.
     await d1.prepare('CREATE TABLE probe(v REAL)').run();
     const sample = randomDoubles(2000, 7).filter((d) => Number.isFinite(d));
-    const stmts = sample.map((d) => d1.prepare('INSERT INTO probe VALUES (?)').bind(d));
-    await d1.batch(stmts);
+    const insert = d1.prepare('INSERT INTO probe VALUES (?)');
+    await d1.batch(sample.map((d) => insert.bind(d)));
     const misread = (await d1.prepare('SELECT count(*) FROM probe WHERE CAST(quote(v) AS REAL) <> v').raw())[0][0];
     assert.ok(misread > 100, `local D1 misreads ${misread} of 2,000 quote() texts`);
 
