@@ -17,19 +17,20 @@ std::string textLiteral(const std::string& x) {
 }
 
 // A REAL as a literal every SQLite parses to the same double (the rule is in render.hpp), in
-// one correlated subquery so `x` appears once whatever its length. In order: a decimal
-// N/1000 (|N| < 2^53) when IEEE division proves it rounds to v, written "Ne-3", or "N.0"
-// when v is integral; -0.0; the infinities; else v as m*2^e. The exponent k comes from
-// floor(log2()) less one, so a log2 rounded up to the next integer just below a power of two
-// still leaves m = v*2^(52-k) integral (m < 2^54, a 53-bit integer times 1 or 2); values below
-// 2^-970 are scaled in two steps (2^1078 is not a double) and written in the two-factor form.
+// one correlated subquery so `x` appears once whatever its length. In order: "N.0" when v is
+// integral, or "Ne-3" (N = round(v*1000)) when the IEEE division N/1000 gives v back, both for
+// |v| < 9e12; -0.0; the infinities; else v as m*2^e. The exponent k comes from floor(log2())
+// less one, so a log2 rounded up to the integer just above (v just below a power of two) still
+// leaves m = v*2^(52-k) integral: m < 2^54, a 53-bit integer times 1 or 2. Below 2, v is scaled
+// in two steps (2^(52-k) overflows for v < 2^-970), and a value whose e = k-52 would fall below
+// -1022 is written in the two-factor form.
 std::string realLiteral(const std::string& x, bool signedZero) {
   const std::string zero = signedZero ? "v=0 AND atan2(v,-1)<0" : "0";
   return "(SELECT CASE WHEN abs(v)<9e12 AND round(v*1000)/1000=v THEN iif(" + zero +
-         ",'-0.0',iif(round(v)=v,printf('%d.0',v),printf('%de-3',round(v*1000)))) WHEN "
-         "abs(v)=9e999 THEN iif(v>0,'9e999','-9e999') ELSE (SELECT printf('(%d*pow(2,%d)'||iif(k<"
-         "-970,'*pow(2,-200))',')'),iif(k<0,v*pow(2,600)*pow(2,-548-k),v*pow(2,52-k)),k-52+200*(k<"
-         "-970))FROM(SELECT floor(log2(abs(v)))-1 k))END FROM(SELECT " +
+         ",'-0.0',iif(round(v)=v,CAST(v AS INTEGER)||'.0',CAST(round(v*1000) AS INTEGER)||"
+         "'e-3')) WHEN abs(v)=9e999 THEN iif(v>0,'9e999','-9e999') ELSE (SELECT printf('(%d*"
+         "pow(2,%d)'||iif(k<-970,'*pow(2,-200))',')'),iif(k<0,v*pow(2,600)*pow(2,-548-k),"
+         "v*pow(2,52-k)),k-52+200*(k<-970))FROM(SELECT floor(log2(abs(v)))-1 k))END FROM(SELECT " +
          x + " v))";
 }
 
