@@ -18,7 +18,8 @@
 // sides read the literal (D1 a value or a key, the local database a key), it must not depend on
 // that conversion being exact, except where it provably is:
 // - Exact form. m converts to a double exactly (a 53-bit integer times 1 or 2), pow(2,e) is
-//   exact for -1022 <= e <= 1023 (checked on every host), and so is the product, which is v.
+//   exact for -1022 <= e <= 1023 (the tests check it on every host through random-bit
+//   doubles), and so is the product, which is v.
 // - Decimal form, kept for the everyday values (prices, amounts, counts) because it is short
 //   and cheap to render: v qualifies when |v| < 9e12 and, with N = round(v*1000), the IEEE
 //   division N/1000 (correctly rounded by definition) gives v, so v is the double nearest N/1000.
@@ -29,7 +30,8 @@
 //     3.47 with long double: k products by 0.1L, each within 2^-63: < 3 * 2^-63;
 //     3.47 double-double (Dekker products; 0.1's high half has 26 bits, so the high product is
 //          exact and the error is of the order of 2^-78 per product);
-//     3.54 (sqlite-wasm): correctly rounded.
+//     newer (sqlite-wasm 3.54): a scaled 128-bit integer conversion after Russ Cox's fpfmt,
+//          meant to be correctly rounded; only keys are read there, and tests/node covers them.
 //   And s/10^k lies further than 2^-(54 + k*log2(5)) >= 2^-60.97 (relative) from every midpoint
 //   M between two doubles: with u the binary exponent of x's unit in the last place and
 //   t = 1-u-k > 0, |x - M| = |s*2^t - odd*5^k| / (10^k*2^t) >= 1/(10^k*2^t) while
