@@ -8,6 +8,9 @@ namespace d1sync {
 
 namespace {
 
+// Column expressions longer than this are named once in a subquery (packedRowExpr).
+constexpr size_t kInlineExprBytes = 12;
+
 // Text leaves as quote() only when it is plain ASCII: every host hands results over as JS
 // strings, which mangle bytes that are not valid UTF-8, and NUL stops quote(). Anything else
 // crosses as hex; compactTextLiteral() turns valid UTF-8 back into a quoted literal.
@@ -44,15 +47,20 @@ std::string typedLiteral(const std::string& x, const std::string& text, const st
 
 }  // namespace
 
+// In a subquery that names the value once: this path serves the rows packedRowExpr leaves
+// (few), and its text must stay short enough for 100 columns in one local statement.
 std::string literalExpr(const std::string& x, size_t inlineBytes, bool signedZero) {
-  std::string n = std::to_string(inlineBytes);
-  std::string textBytes = "length(CAST(" + x + " AS BLOB))";
-  return typedLiteral(x,
+  const std::string n = std::to_string(inlineBytes);
+  const std::string v = "w";
+  const std::string textBytes = "length(CAST(" + v + " AS BLOB))";
+  return "(SELECT " +
+         typedLiteral(v,
                       "CASE WHEN " + textBytes + ">" + n + " THEN '~t'||" + textBytes + " ELSE " +
-                          textLiteral(x) + " END",
-                      "CASE WHEN length(" + x + ")>" + n + " THEN '~b'||length(" + x +
-                          ") ELSE quote(" + x + ") END",
-                      signedZero);
+                          textLiteral(v) + " END",
+                      "CASE WHEN length(" + v + ")>" + n + " THEN '~b'||length(" + v +
+                          ") ELSE quote(" + v + ") END",
+                      signedZero) +
+         " FROM(SELECT " + x + " " + v + "))";
 }
 
 std::string packedRowExpr(const std::vector<std::string>& exprs, size_t inlineBytes,
@@ -60,14 +68,17 @@ std::string packedRowExpr(const std::vector<std::string>& exprs, size_t inlineBy
   const std::string n = std::to_string(inlineBytes);
   std::string format = "'(", args;
   for (size_t i = 0; i < exprs.size(); ++i) {
-    const std::string& x = exprs[i];
+    // A long column expression is named once in a subquery, which costs a little per value:
+    // short ones (the common case) stay inline, and 100 columns of any name fit one statement.
+    const bool named = exprs[i].size() > kInlineExprBytes;
+    const std::string x = named ? "w" : exprs[i];
     format += i ? ",%s" : "%s";
-    args += "," +
-            typedLiteral(x,
-                         "CASE WHEN length(CAST(" + x + " AS BLOB))>" + n + " OR instr(" + x +
-                             ",char(0)) THEN '~' ELSE quote(" + x + ") END",
-                         "CASE WHEN length(" + x + ")>" + n + " THEN '~' ELSE quote(" + x + ") END",
-                         signedZero);
+    std::string lit = typedLiteral(
+        x,
+        "CASE WHEN length(CAST(" + x + " AS BLOB))>" + n + " OR instr(" + x +
+            ",char(0)) THEN '~' ELSE quote(" + x + ") END",
+        "CASE WHEN length(" + x + ")>" + n + " THEN '~' ELSE quote(" + x + ") END", signedZero);
+    args += "," + (named ? "(SELECT " + lit + " FROM(SELECT " + exprs[i] + " w))" : lit);
   }
   return "printf(" + format + ")'" + args + ")";
 }

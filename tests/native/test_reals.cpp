@@ -505,13 +505,17 @@ TEST_F(Issue10Reals, RandomBitDoublesReachD1BitForBitCopiedAndStreamed) {
 
 TEST_F(Issue10Reals, A100ColumnTableOfRandomBitsWithinTheLocalLimitsOfADurableObject) {
   // A DO's SQLite caps statements at 100 KB and programs at 25,000 ops, as D1 does: the reads
-  // that render 100 columns of exact REALs (packed and value by value) must fit both.
+  // that render 100 columns of exact REALs under long names (packed, and value by value for the
+  // rows holding NUL text) must fit both.
   sqlite3_limit(local->handle(), SQLITE_LIMIT_VDBE_OP, 25000);
   sqlite3_limit(local->handle(), SQLITE_LIMIT_SQL_LENGTH, 100000);
+  auto name = [](int c) {
+    return quoteIdent("a rather long name for column " + std::to_string(c) + " of a REAL");
+  };
   std::string ddl = "CREATE TABLE w(id INTEGER PRIMARY KEY";
   std::string insert = "INSERT INTO w VALUES (?1";
   for (int c = 1; c < 100; ++c) {
-    ddl += ", \"real column " + std::to_string(c) + "\" REAL";
+    ddl += ", " + name(c) + " REAL";
     insert += ",?" + std::to_string(c + 1);
   }
   local->run(ddl + ")");
@@ -522,12 +526,12 @@ TEST_F(Issue10Reals, A100ColumnTableOfRandomBitsWithinTheLocalLimitsOfADurableOb
     for (int c = 1; c < 100; ++c)
       sqlite3_bind_double(st, c + 1, values[(i * 99 + c) % values.size()]);
   });
+  // Text holding NUL sends its row down the value-by-value path.
+  local->run("UPDATE w SET " + name(50) + " = 'a'||char(0)||'b' WHERE id % 10 = 0");
   driver();
   sync();
   EXPECT_IDENTICAL(compareBits(local->handle(), d1->handle(), "SELECT * FROM w", 1), rows.size());
-  local->run(
-      "UPDATE w SET \"real column 7\" = -\"real column 7\", \"real column 99\" = \"real column "
-      "1\"");
+  local->run("UPDATE w SET " + name(7) + " = -" + name(7) + ", " + name(99) + " = 'x'||char(0)");
   sync();
   EXPECT_IDENTICAL(compareBits(local->handle(), d1->handle(), "SELECT * FROM w", 1), rows.size());
 }
