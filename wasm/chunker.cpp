@@ -15,6 +15,14 @@ size_t upsertOverhead(size_t columns) {
   return 64 + 4 * columns;
 }
 
+// VDBE ops a row adds to a multi-row upsert: one per value and one for the row, plus what its
+// exact REALs cost (render.hpp).
+size_t rowOps(const RowLiteral& r, size_t perRow) {
+  size_t ops = perRow + exactRealOps(r.tuple);
+  for (const auto& v : r.values) ops += exactRealOps(v);
+  return ops;
+}
+
 std::string tuple(const std::string& key) {
   return "(" + key + ")";
 }
@@ -44,7 +52,7 @@ size_t RowLiteral::bytes() const {
 
 void RowLiteral::unpack() {
   if (tuple.size() < 2) return;
-  // Literals of a packed row: numbers, NULL, 'text' (a quote doubled inside), X'hex'.
+  // Literals of a packed row: numbers, NULL, 'text' (a quote doubled inside), X'hex', (m*pow(2,e)).
   values = splitKeyLiteral(tuple.substr(1, tuple.size() - 2));
   tuple.clear();
 }
@@ -137,19 +145,27 @@ std::vector<std::string> Chunker::upserts(const TargetShape& s,
   const std::string prefix = upsertPrefix(s);
   const std::string suffix = upsertSuffix(s);
   const size_t rowCap = std::max<size_t>(1, std::min(maxRows, maxUpsertRows(s)));
+  const size_t budget = limits_.vdbeBudget();
+  const size_t over = upsertOverhead(s.columns.size() + (s.tenantColumn ? 1 : 0));
+  const size_t opsRoom = budget > over ? budget - over : 0;
+  const size_t perRow = s.columns.size() + 1;
   std::string stmt;
-  size_t n = 0;
+  size_t n = 0, ops = 0;
   auto flush = [&] {
     if (n == 0) return;
     stmt += suffix;
     out.push_back(std::move(stmt));
     stmt.clear();
     n = 0;
+    ops = 0;
   };
   for (const RowLiteral* r : rows) {
     size_t add = r->tupleBytes() + (n ? 1 : 0);
-    if (n > 0 && (n >= rowCap || stmt.size() + add + suffix.size() > limits_.maxStatementBytes))
+    size_t cost = rowOps(*r, perRow);
+    if (n > 0 && (n >= rowCap || ops + cost > opsRoom ||
+                  stmt.size() + add + suffix.size() > limits_.maxStatementBytes))
       flush();
+    ops += cost;
     if (n == 0) stmt = prefix;
     if (n) stmt += ',';
     if (!r->tuple.empty()) {
@@ -207,15 +223,21 @@ std::vector<std::string> Chunker::deletes(const TargetShape& s,
                       : columnList(s.keyColumns) + " IN (";
   const std::string suffix = composite ? "))" : ")";
   const size_t rowCap = std::max<size_t>(1, std::min(maxRows, maxDeleteRows(s)));
+  const size_t k = s.keyColumns.size();
+  const size_t perKey = k > 1 ? 2 * k + 2 : 3;
+  const size_t opsRoom = limits_.vdbeBudget() > 64 ? limits_.vdbeBudget() - 64 : 0;
   std::string stmt;
-  size_t n = 0;
-  for (const auto& k : keys) {
-    std::string item = composite ? tuple(k) : k;
-    if (n > 0 && (n >= rowCap ||
+  size_t n = 0, ops = 0;
+  for (const auto& key : keys) {
+    std::string item = composite ? tuple(key) : key;
+    size_t cost = perKey + exactRealOps(key);
+    if (n > 0 && (n >= rowCap || ops + cost > opsRoom ||
                   stmt.size() + item.size() + 1 + suffix.size() > limits_.maxStatementBytes)) {
       out.push_back(stmt + suffix);
       n = 0;
+      ops = 0;
     }
+    ops += cost;
     if (n == 0) stmt = prefix;
     if (n) stmt += ',';
     stmt += item;

@@ -140,7 +140,14 @@ bool Engine::loadOrInit(int64_t nowMs) {
     state_.incarnation = hexId(random_, 2);
   }
   fenceId_.incarnation = state_.incarnation;
-  signedZero_ = local_.exec("SELECT atan2(0.0, -1.0)").ok;
+  // Exact REALs (render.hpp) need SQLite's math functions; every supported host has them.
+  signedZero_ = local_.exec("SELECT atan2(0.0, -1.0), log2(8.0), floor(1.5), pow(2, -1022)").ok;
+  if (!signedZero_) {
+    fail(ErrorCode::Config,
+         "the local SQLite lacks the math functions (log2, pow, floor, atan2) that exact REAL "
+         "literals need: build it with SQLITE_ENABLE_MATH_FUNCTIONS");
+    return false;
+  }
   // Sequence numbers must never repeat: if the AUTOINCREMENT high-water mark was lost, push
   // it back above what D1 already has.
   auto seq = local_.exec("SELECT max(seq) FROM _d1sync_log");

@@ -8,6 +8,9 @@ namespace d1sync {
 
 namespace {
 
+// Column expressions longer than this are named once in a subquery (packedRowExpr).
+constexpr size_t kInlineExprBytes = 12;
+
 // Text leaves as quote() only when it is plain ASCII: every host hands results over as JS
 // strings, which mangle bytes that are not valid UTF-8, and NUL stops quote(). Anything else
 // crosses as hex; compactTextLiteral() turns valid UTF-8 back into a quoted literal.
@@ -16,10 +19,22 @@ std::string textLiteral(const std::string& x) {
          ",char(0))>0 THEN 'CAST(X'''||hex(" + x + ")||''' AS TEXT)' ELSE quote(" + x + ") END";
 }
 
+// A REAL as a literal every SQLite parses to the same double (the rule is in render.hpp), in
+// one correlated subquery so `x` appears once whatever its length. In order: "N.0" when v is
+// integral, or "Ne-3" (N = round(v*1000)) when the IEEE division N/1000 gives v back, both for
+// |v| < 9e12; -0.0; the infinities; else v as m*2^e. The exponent k comes from floor(log2())
+// less one, so a log2 rounded up to the integer just above (v just below a power of two) still
+// leaves m = v*2^(52-k) integral: m < 2^54, a 53-bit integer times 1 or 2. Below 2, v is scaled
+// in two steps (2^(52-k) overflows for v < 2^-970), and a value whose e = k-52 would fall below
+// -1022 is written in the two-factor form.
 std::string realLiteral(const std::string& x, bool signedZero) {
-  std::string zero = signedZero ? " WHEN " + x + "=0 AND atan2(" + x + ",-1)<0 THEN '-0.0'" : "";
-  return "CASE WHEN " + x + "=9e999 THEN '9e999' WHEN " + x + "=-9e999 THEN '-9e999'" + zero +
-         " ELSE quote(" + x + ") END";
+  const std::string zero = signedZero ? "v=0 AND atan2(v,-1)<0" : "0";
+  return "(SELECT CASE WHEN abs(v)<9e12 AND round(v*1000)/1000=v THEN iif(" + zero +
+         ",'-0.0',iif(round(v)=v,CAST(v AS INTEGER)||'.0',CAST(round(v*1000) AS INTEGER)||"
+         "'e-3')) WHEN abs(v)=9e999 THEN iif(v>0,'9e999','-9e999') ELSE (SELECT printf('(%d*"
+         "pow(2,%d)'||iif(k<-970,'*pow(2,-200))',')'),iif(k<0,v*pow(2,600)*pow(2,-548-k),"
+         "v*pow(2,52-k)),k-52+200*(k<-970))FROM(SELECT floor(log2(abs(v)))-1 k))END FROM(SELECT " +
+         x + " v))";
 }
 
 // One value as a literal, by its stored type; `text` and `blob` are the branches for those.
@@ -32,15 +47,20 @@ std::string typedLiteral(const std::string& x, const std::string& text, const st
 
 }  // namespace
 
+// In a subquery that names the value once: this path serves the rows packedRowExpr leaves
+// (few), and its text must stay short enough for 100 columns in one local statement.
 std::string literalExpr(const std::string& x, size_t inlineBytes, bool signedZero) {
-  std::string n = std::to_string(inlineBytes);
-  std::string textBytes = "length(CAST(" + x + " AS BLOB))";
-  return typedLiteral(x,
+  const std::string n = std::to_string(inlineBytes);
+  const std::string v = "w";
+  const std::string textBytes = "length(CAST(" + v + " AS BLOB))";
+  return "(SELECT " +
+         typedLiteral(v,
                       "CASE WHEN " + textBytes + ">" + n + " THEN '~t'||" + textBytes + " ELSE " +
-                          textLiteral(x) + " END",
-                      "CASE WHEN length(" + x + ")>" + n + " THEN '~b'||length(" + x +
-                          ") ELSE quote(" + x + ") END",
-                      signedZero);
+                          textLiteral(v) + " END",
+                      "CASE WHEN length(" + v + ")>" + n + " THEN '~b'||length(" + v +
+                          ") ELSE quote(" + v + ") END",
+                      signedZero) +
+         " FROM(SELECT " + x + " " + v + "))";
 }
 
 std::string packedRowExpr(const std::vector<std::string>& exprs, size_t inlineBytes,
@@ -48,14 +68,17 @@ std::string packedRowExpr(const std::vector<std::string>& exprs, size_t inlineBy
   const std::string n = std::to_string(inlineBytes);
   std::string format = "'(", args;
   for (size_t i = 0; i < exprs.size(); ++i) {
-    const std::string& x = exprs[i];
+    // A long column expression is named once in a subquery, which costs a little per value:
+    // short ones (the common case) stay inline, and 100 columns of any name fit one statement.
+    const bool named = exprs[i].size() > kInlineExprBytes;
+    const std::string x = named ? "w" : exprs[i];
     format += i ? ",%s" : "%s";
-    args += "," +
-            typedLiteral(x,
-                         "CASE WHEN length(CAST(" + x + " AS BLOB))>" + n + " OR instr(" + x +
-                             ",char(0)) THEN '~' ELSE quote(" + x + ") END",
-                         "CASE WHEN length(" + x + ")>" + n + " THEN '~' ELSE quote(" + x + ") END",
-                         signedZero);
+    std::string lit = typedLiteral(
+        x,
+        "CASE WHEN length(CAST(" + x + " AS BLOB))>" + n + " OR instr(" + x +
+            ",char(0)) THEN '~' ELSE quote(" + x + ") END",
+        "CASE WHEN length(" + x + ")>" + n + " THEN '~' ELSE quote(" + x + ") END", signedZero);
+    args += "," + (named ? "(SELECT " + lit + " FROM(SELECT " + exprs[i] + " w))" : lit);
   }
   return "printf(" + format + ")'" + args + ")";
 }
@@ -179,17 +202,20 @@ size_t literalPayloadBytes(const std::string& lit) {
   if (lit[0] == 'X') return lit.size() >= 3 ? (lit.size() - 3) / 2 : 0;
   if (lit[0] == 'C') return lit.size() >= 17 ? (lit.size() - 17) / 2 : 0;  // CAST(X'..' AS TEXT)
   if (lit == "NULL") return 0;
-  return 8;
+  return 8;  // an integer, a decimal REAL or an exact one, (m*pow(2,e))
 }
 
 std::vector<std::string> splitKeyLiteral(const std::string& key) {
   std::vector<std::string> out;
   std::string cur;
   bool inQuote = false;
+  int depth = 0;  // an exact REAL, (m*pow(2,e)), holds commas
   for (size_t i = 0; i < key.size(); ++i) {
     char c = key[i];
     if (c == '\'') inQuote = !inQuote;  // a doubled quote toggles twice: still inside
-    if (c == ',' && !inQuote) {
+    if (!inQuote && c == '(') ++depth;
+    if (!inQuote && c == ')' && depth > 0) --depth;
+    if (c == ',' && !inQuote && depth == 0) {
       out.push_back(cur);
       cur.clear();
       continue;
@@ -198,6 +224,16 @@ std::vector<std::string> splitKeyLiteral(const std::string& key) {
   }
   out.push_back(cur);
   return out;
+}
+
+size_t exactRealOps(const std::string& text) {
+  size_t stars = 0;
+  for (const char* p = text.data();
+       (p = static_cast<const char*>(std::memchr(p, '*', text.data() + text.size() - p))) !=
+       nullptr;
+       ++p)
+    ++stars;
+  return kOpsPerPow * stars;
 }
 
 const char* nowMsExpr() {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import {
   startD1, openLocal, run, d1Value, expectSame, replicator, sync, seq, recordingTarget,
 } from './helpers.mjs';
+import { randomDoubles } from './reals-data.mjs';
 
 const MEASURED = { 2: 7159, 50: 420, 100: 211 };  // SPEC: rows per upsert that local D1 prepares
 const NEAR = 0.8;  // statements must carry at least this share of the measured maximum
@@ -180,3 +181,45 @@ test('statements stay under 100,000 bytes when values are long, and D1 accepts t
   await expectSame(assert, db, d1, 's');
   r.close();
 });
+
+// Issue 10: rows of random-bit doubles render as exact REALs, (m*pow(2,e)), which cost D1 more
+// VDBE ops and bytes per value than a plain literal. The chunker must still fill statements
+// (up to the byte cap, which binds first for these rows, or the op cap) and D1 must accept every
+// one of them the first time.
+for (const width of [2, 10, 100]) {
+  test(`Issue 10: all-REAL rows of random bits, ${width} columns, fill statements D1 accepts`,
+    { timeout: 5 * 60 * 1000 }, async () => {
+      const rows = width === 100 ? 400 : 6000;
+      const d1 = await env.fresh();
+      const db = await openLocal();
+      const cols = Array.from({ length: width - 1 }, (_, k) => `c${k + 1}`);
+      run(db, `CREATE TABLE r${width}(id INTEGER PRIMARY KEY${cols.map((c) => `, ${c} REAL`).join('')})`);
+      const values = randomDoubles(rows * cols.length, width).filter((d) => Number.isFinite(d));
+      run(db, 'BEGIN');
+      let next = 0;
+      for (let i = 1; i <= rows; ++i) {
+        const row = cols.map(() => values[next++ % values.length]);
+        run(db, `INSERT INTO r${width} VALUES (?${cols.map(() => ', ?').join('')})`, [i, ...row]);
+      }
+      run(db, 'COMMIT');
+      const target = recordingTarget(d1);
+      const r = await replicator(db, target, { sourceId: `r${width}` });
+      const h = await sync(r);
+      assert.equal(h.syncErrors, 0, h.lastError ?? '');
+      assert.equal(h.retries, 0);
+      assert.equal(h.quarantined, 0);
+      const inserts = target.batches.flat().filter((s) => s.startsWith(`INSERT INTO "r${width}" `));
+      const counts = inserts.map((s) => (s.match(/(?:VALUES |\),)\(\d+,/g) ?? []).length);
+      assert.equal(counts.reduce((a, b) => a + b, 0), rows, 'every row sent once');
+      assert.ok(inserts.every((s) => s.includes('*pow(2,')), 'exact REALs');
+      const full = inserts.slice(0, -1);
+      const bytes = full.map((s) => Buffer.byteLength(s));
+      assert.ok(bytes.every((b) => b <= 100000), `statements of ${Math.max(...bytes)} bytes`);
+      // Full statements are near the byte cap, or near the op cap (5 ops a pow() product).
+      const opsPerRow = width + 5 * (width - 1);
+      assert.ok(full.every((s, i) => bytes[i] >= 85000 || counts[i] * opsPerRow >= 0.8 * 21504 * 0.9),
+        `statements far below both caps: ${JSON.stringify(counts)} rows, ${JSON.stringify(bytes)} bytes`);
+      await expectSame(assert, db, d1, `r${width}`);
+      r.close();
+    });
+}
