@@ -10,7 +10,11 @@ Status Engine::retryQuarantined(int64_t nowMs) {
   auto r = local_.exec("INSERT INTO _d1sync_log(tbl, op, key, at_ms) SELECT tbl, 'Q', key, " +
                        std::to_string(nowMs) +
                        " FROM _d1sync_quarantine ORDER BY id; DELETE FROM _d1sync_quarantine");
-  if (!r.ok) return {ErrorCode::Internal, "re-queueing quarantined changes: " + r.error};
+  if (!r.ok) {
+    quarantined_ = -1;  // recounted when next asked
+    return {ErrorCode::Internal, "re-queueing quarantined changes: " + r.error};
+  }
+  quarantined_ = 0;
   return {};
 }
 
@@ -38,6 +42,7 @@ Status Engine::uninstall() {
   if (!r.ok) return {ErrorCode::Internal, "uninstalling: " + r.error};
   state_ = State{};
   persisted_.clear();
+  quarantined_ = -1;
   tables_.clear();
   phase_ = Phase::Init;
   return {};
