@@ -83,7 +83,9 @@ export class Replicator {
         throw new D1SyncError('CONFIG', `quarantined(): ${name} must be a non-negative integer`);
       }
     }
-    return JSON.parse(this.#live().quarantined(after, limit));
+    const list = JSON.parse(this.#live().quarantined(after, limit));
+    if (!Array.isArray(list)) throw new D1SyncError('INTERNAL', list.error);
+    return list;
   }
 
   async retryQuarantined() {

@@ -3,6 +3,7 @@
 // the fault through a FaultyLocal (any local call) or the D1 simulator.
 #include <nlohmann/json.hpp>
 
+#include "fault_harness.hpp"
 #include "faulty_local.hpp"
 #include "fixtures.hpp"
 
@@ -335,6 +336,23 @@ TEST_F(Issue10, TheQuarantineListIsPaged) {
   EXPECT_EQ(health()["quarantined"], 0);
   sync();
   expectSame("items");
+}
+
+}  // namespace
+}  // namespace d1sync::native
+
+namespace d1sync::native {
+namespace {
+
+// Seeds of `d1sync_faults 10000 10001` that stopped with "INTERNAL: D1 refused the watermark
+// update alone" (D1's faults only, as the run that found them).
+TEST(Issue10Harness, SeedsWhoseWatermarkAloneWasRefusedConverge) {
+  for (uint64_t seed : {14350, 14351, 14352, 14634, 14679}) {
+    HarnessResult r = runSeed(seed, 40, /*localFaults=*/false);
+    EXPECT_TRUE(r.ok) << r.failure;
+    EXPECT_EQ(r.lost, 0);
+    EXPECT_EQ(r.duplicated, 0);
+  }
 }
 
 }  // namespace
