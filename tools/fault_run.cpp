@@ -29,6 +29,16 @@ int main(int argc, char** argv) {
       ++failed;
       std::fprintf(stderr, "FAIL %s\n", r.failure.c_str());
     }
+    // Progress for long runs, so a log shows where the run got to.
+    if ((seed - first + 1) % 1000 == 0 && seed + 1 < first + count) {
+      std::fprintf(
+          stderr,
+          "progress: %llu seeds done (up to %llu), failed %lld, lost %lld, duplicated %lld\n",
+          static_cast<unsigned long long>(seed - first + 1), static_cast<unsigned long long>(seed),
+          static_cast<long long>(failed), static_cast<long long>(lost),
+          static_cast<long long>(duplicated));
+      std::fflush(stderr);
+    }
   }
   std::string kinds;
   for (const auto& [k, n] : faults)
