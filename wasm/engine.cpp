@@ -46,7 +46,8 @@ Step Engine::fail(ErrorCode code, const std::string& message) {
     phase_ = Phase::Failed;
     fatal_ = {code, message};
     recordError(code, message);
-    persist();
+    // Before the state is loaded, state_ is empty: writing it would replace the real one.
+    if (loaded_) persist();
   }
   Step s;
   s.kind = Step::Failed;
@@ -194,18 +195,11 @@ bool isTenantLiteral(const std::string& lit) {
 
 }  // namespace
 
-bool Engine::loadOrInit(int64_t nowMs) {
-  if (shape_.tenant && !isTenantLiteral(shape_.tenant->literal)) {
-    fail(ErrorCode::Config,
-         "tenant value [" + shape_.tenant->literal + "] is not an SQL string or integer literal");
-    return false;
-  }
-  // A local call failing here is retried with backoff (the phase stays Init); only what no
-  // retry can change stops the engine.
-  auto ddl = local_.exec(bookkeepingDdl());
-  if (localFailed("cannot create d1sync's bookkeeping tables", ddl)) return false;
+// Reads the persisted state, or makes a new one for a database that never replicated.
+bool Engine::loadState() {
   auto r = local_.exec("SELECT doc FROM _d1sync_state WHERE id=1");
   if (localFailed("cannot read _d1sync_state", r)) return false;
+  const Counters before = state_.counters;  // errors of earlier attempts stay visible
   if (r.rows.size() == 1) {
     persisted_ = r.rows.at(0, 0);
     if (!stateFromJson(persisted_, state_)) {
@@ -224,6 +218,26 @@ bool Engine::loadOrInit(int64_t nowMs) {
     state_.incarnation = hexId(random_, 2);
     persisted_.clear();
   }
+  if (!before.lastError.empty()) {
+    state_.counters.lastError = before.lastError;
+    state_.counters.lastErrorCode = before.lastErrorCode;
+    state_.counters.retries += before.retries;
+  }
+  loaded_ = true;
+  return true;
+}
+
+bool Engine::loadOrInit(int64_t nowMs) {
+  if (shape_.tenant && !isTenantLiteral(shape_.tenant->literal)) {
+    fail(ErrorCode::Config,
+         "tenant value [" + shape_.tenant->literal + "] is not an SQL string or integer literal");
+    return false;
+  }
+  // A local call failing here is retried with backoff (the phase stays Init); only what no
+  // retry can change stops the engine.
+  auto ddl = local_.exec(bookkeepingDdl());
+  if (localFailed("cannot create d1sync's bookkeeping tables", ddl)) return false;
+  if (!loaded_ && !loadState()) return false;
   fenceId_.incarnation = state_.incarnation;
   auto zero = local_.exec("SELECT atan2(0.0, -1.0)");
   if (!zero.ok && zero.error.find("no such function") == std::string::npos &&

@@ -176,6 +176,7 @@ class Engine {
   void scheduleRetry(int64_t nowMs);
   bool persist();
   bool loadOrInit(int64_t nowMs);
+  bool loadState();
   std::string newBatchId();
   void recordError(ErrorCode code, const std::string& message);
   void warn(const std::string& message);
@@ -252,6 +253,7 @@ class Engine {
   bool resyncAll_ = false;
   int64_t flightStartMs_ = 0;
   int schemaFailures_ = 0;
+  bool loaded_ = false;         // state_ holds the persisted state (or a new one)
   int unknownFailures_ = 0;     // D1 errors of no known class in a row
   int64_t quarantined_ = -1;    // rows in _d1sync_quarantine; -1: not counted yet
   int64_t dueSinceMs_ = 0;      // when work was first seen due (nextRunAt), 0: none

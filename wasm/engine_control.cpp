@@ -43,6 +43,7 @@ Status Engine::uninstall() {
   state_ = State{};
   persisted_.clear();
   quarantined_ = -1;
+  loaded_ = false;
   tables_.clear();
   phase_ = Phase::Init;
   return {};

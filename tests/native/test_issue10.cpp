@@ -151,6 +151,68 @@ TEST_F(Issue10, AFailingSaveOfTheClaimMarkSendsNoClaim) {
   expectSame("t");
 }
 
+// Found by the fault harness with local faults: a failing first save of the state stopped the
+// engine with no code and no message; a failing read of the state or of the bookkeeping DDL
+// stopped it for good. They are retried now.
+TEST_F(Issue10, HarnessALocalFailureAtStartIsRetriedNotFatal) {
+  local->run("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a')");
+  for (const char* what : {"_d1sync_state(id, doc)", "SELECT doc FROM _d1sync_state",
+                           "CREATE TABLE IF NOT EXISTS _d1sync_log"}) {
+    SetUp();
+    local->run("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a')");
+    int failures = 0;
+    faulty->failWhen = [&](const std::string& sql) { return has(sql, what) && ++failures <= 2; };
+    faultyDriver();
+    Step s = drv->next();
+    EXPECT_EQ(s.kind, Step::Wait) << what << ": " << codeName(s.code) << " " << s.message;
+    json h = health();
+    EXPECT_EQ(h["state"], "backoff") << what;
+    EXPECT_TRUE(has(h["lastError"].get<std::string>(), "disk I/O error")) << what;
+    sync();
+    expectSame("t");
+  }
+}
+
+// Found by the fault harness: an engine that failed before it had read its state wrote its
+// empty state over the real one, and every later engine refused the database ("replicates as
+// sourceId ''").
+TEST_F(Issue10, HarnessAFailureBeforeTheStateIsReadLeavesItAlone) {
+  local->run("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a')");
+  driver();
+  sync();
+  std::string doc = local->exec("SELECT doc FROM _d1sync_state").rows.at(0, 0);
+  Options bad = defaultOptions();
+  bad.tenantColumn = "room";
+  bad.tenantLiteral = "1); DROP TABLE t; --";
+  Driver broken(*local, *d1, bad);
+  EXPECT_EQ(broken.run().code, ErrorCode::Config);
+  EXPECT_EQ(local->exec("SELECT doc FROM _d1sync_state").rows.at(0, 0), doc);
+  local->run("INSERT INTO t VALUES (2, 'b')");
+  driver();
+  sync();
+  expectSame("t");
+}
+
+// Found by the fault harness (seed 4517 and six more of the first 10,000): a table dropped and
+// created again lost its triggers; their reinstall landed but reported a failure, and the
+// retry, finding the triggers back, never recopied the rows written without them.
+TEST_F(Issue10, HarnessTriggersRestoredByAWriteThatReportedFailureStillRecopy) {
+  local->run("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a')");
+  faultyDriver();
+  sync();
+  local->run(
+      "DROP TABLE t; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); "
+      "INSERT INTO t VALUES (5, 'written while nothing captured')");
+  int failures = 0;
+  faulty->failWhenAfter = true;
+  faulty->failWhen = [&](const std::string& sql) {
+    return has(sql, "CREATE TRIGGER IF NOT EXISTS") && ++failures <= 1;
+  };
+  sync();
+  EXPECT_EQ(faulty->failedAfter, 1);
+  expectSame("t");
+}
+
 TEST_F(Issue10, UnknownD1ErrorsAreRetriedThenStopWithInternal) {
   local->run("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
   driver();
@@ -352,6 +414,35 @@ TEST(Issue10Harness, SeedsWhoseWatermarkAloneWasRefusedConverge) {
     EXPECT_TRUE(r.ok) << r.failure;
     EXPECT_EQ(r.lost, 0);
     EXPECT_EQ(r.duplicated, 0);
+  }
+}
+
+}  // namespace
+}  // namespace d1sync::native
+
+namespace d1sync::native {
+namespace {
+
+TEST(Issue10Options, EveryNumberIsCheckedAndNamed) {
+  Options o;
+  EXPECT_EQ(parseOptions(R"({"sourceId":"x","flushRetryMs":0})", o), "");
+  EXPECT_EQ(o.flushRetryMs, 0);
+  Options d;
+  EXPECT_EQ(parseOptions(R"({"sourceId":"x"})", d), "");
+  EXPECT_EQ(d.flushRetryMs, kDefaultFlushRetryMs);
+  for (const char* bad :
+       {R"({"sourceId":"x","flushRetryMs":-1})", R"({"sourceId":"x","flushRetryMs":1.5})",
+        R"({"sourceId":"x","flushRetryMs":"10"})", R"({"sourceId":"x","flushRetryMs":1e300})",
+        R"({"sourceId":"x","flushRetryMs":86400001})"}) {
+    Options b;
+    EXPECT_NE(parseOptions(bad, b).find("flushRetryMs"), std::string::npos) << bad;
+  }
+  for (const char* bad : {R"({"sourceId":"x","limits":{"pageChanges":-1}})",
+                          R"({"sourceId":"x","limits":{"pageChanges":2.5}})",
+                          R"({"sourceId":"x","limits":{"pageChanges":1e300}})",
+                          R"({"sourceId":"x","limits":{"pageChanges":"7"}})"}) {
+    Options b;
+    EXPECT_NE(parseOptions(bad, b).find("limits.pageChanges"), std::string::npos) << bad;
   }
 }
 
