@@ -65,13 +65,14 @@ class JsLocalDb final : public LocalDb {
 
 // What next() hands JS: a plain object.
 struct StepOut {
-  std::string kind;  // send | wait | idle | failed
+  std::string kind;  // send | wait | idle | failed | rejected
   // send: encodeStatements() as UTF-8, a view of WASM memory that the next call into the
   // module may invalidate: decode it at once (TextDecoder, one native pass).
   val statements = val::undefined();
-  double waitUntil = 0;  // wait: ms epoch
-  std::string code;      // failed
-  std::string message;   // failed
+  double waitUntil = 0;   // wait: ms epoch
+  std::string code;       // failed, rejected
+  std::string message;    // failed, rejected
+  std::string d1Message;  // failed, rejected: D1's (or the local database's) last error
 };
 
 struct StatusOut {
@@ -92,7 +93,7 @@ class EngineHandle {
   StepOut next(double now) {
     Step s = engine_->next(static_cast<int64_t>(now));
     StepOut out;
-    static const char* const kKinds[] = {"send", "wait", "idle", "failed"};
+    static const char* const kKinds[] = {"send", "wait", "idle", "failed", "rejected"};
     out.kind = kKinds[s.kind];
     if (s.kind == Step::Send) {
       sent_ = encodeStatements(s.request.statements);
@@ -102,6 +103,7 @@ class EngineHandle {
     out.waitUntil = static_cast<double>(s.waitUntilMs);
     out.code = codeName(s.code);
     out.message = s.message;
+    out.d1Message = s.d1Message;
     return out;
   }
 
@@ -125,7 +127,9 @@ class EngineHandle {
 
   std::string health(double now) { return engine_->healthJson(static_cast<int64_t>(now)); }
   std::string metrics(double now) { return engine_->metricsText(static_cast<int64_t>(now)); }
-  std::string quarantined() { return engine_->quarantinedJson(); }
+  std::string quarantined(double after, double limit) {
+    return engine_->quarantinedJson(static_cast<int64_t>(after), static_cast<size_t>(limit));
+  }
   StatusOut retryQuarantined(double now) {
     return out(engine_->retryQuarantined(static_cast<int64_t>(now)));
   }
@@ -135,8 +139,14 @@ class EngineHandle {
   double appliedSeq() const { return static_cast<double>(engine_->appliedSeq()); }
   bool started() const { return engine_->started(); }
   bool initialSyncDone() const { return engine_->initialSyncDone(); }
-  double nextRetryAt() const {
-    auto t = engine_->nextRetryAt();
+  // The drive policy lives in the engine: a flush begins a drive (its retry budget is the
+  // flushRetryMs option), next() ends it, terminal() says whether a failure is for good.
+  void beginDrive(double maxBatches, bool untilStarted) {
+    engine_->beginDrive(static_cast<int64_t>(maxBatches), untilStarted);
+  }
+  bool terminal() const { return engine_->terminal(); }
+  double nextRunAt(double now) {
+    auto t = engine_->nextRunAt(static_cast<int64_t>(now));
     return t ? static_cast<double>(*t) : -1;
   }
 
@@ -154,7 +164,8 @@ EMSCRIPTEN_BINDINGS(d1sync) {
       .field("statements", &StepOut::statements)
       .field("waitUntil", &StepOut::waitUntil)
       .field("code", &StepOut::code)
-      .field("message", &StepOut::message);
+      .field("message", &StepOut::message)
+      .field("d1Message", &StepOut::d1Message);
   emscripten::value_object<StatusOut>("Status")
       .field("code", &StatusOut::code)
       .field("message", &StatusOut::message);
@@ -173,7 +184,9 @@ EMSCRIPTEN_BINDINGS(d1sync) {
       .function("appliedSeq", &EngineHandle::appliedSeq)
       .function("started", &EngineHandle::started)
       .function("initialSyncDone", &EngineHandle::initialSyncDone)
-      .function("nextRetryAt", &EngineHandle::nextRetryAt);
+      .function("beginDrive", &EngineHandle::beginDrive)
+      .function("terminal", &EngineHandle::terminal)
+      .function("nextRunAt", &EngineHandle::nextRunAt);
 }
 
 }  // namespace d1sync::wasm

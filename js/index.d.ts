@@ -20,7 +20,9 @@ export type D1SyncErrorCode =
   | 'D1_CONSTRAINT' // D1 refused a row for a constraint it enforces
   | 'SCHEMA' // D1's schema cannot follow the local one
   | 'FENCED' // another database owns this sourceId, or D1 moved on without this engine
-  | 'CONFIG' // bad options or a wrong binding
+  | 'CONFIG' // bad options, a wrong binding, or a replicator used after close()
+  // D1 kept answering an error of no known class (12 times in a row: the engine stops), or the
+  // local database failed (retried with backoff; flush() rejects once flushRetryMs is spent)
   | 'INTERNAL';
 
 /** The one error class d1sync throws. */
@@ -55,7 +57,10 @@ export function sqliteWasmSource(db: SqliteWasmDbLike): Source;
 /** A D1 binding: `env.DB` in a Worker, or Miniflare's `getD1Database()`. */
 export function d1BindingTarget(db: D1DatabaseLike): Target;
 
-/** Overrides of the D1 limit profile; every value must be positive and no larger than D1's. */
+/**
+ * Overrides of the D1 limit profile; every value must be a positive whole number no larger than
+ * D1's (NaN, Infinity, fractions and negatives are refused with CONFIG).
+ */
 export interface Limits {
   /** Bytes of SQL per statement (D1: 100,000). */
   statementBytes?: number;
@@ -97,15 +102,20 @@ export interface ReplicatorOptions {
   schema?: 'replica' | 'strict';
   /** Claim a sourceId another database owns, then resync it. */
   takeover?: boolean;
-  /** How long flush() keeps retrying transient D1 failures before rejecting (ms, default 10,000). */
+  /**
+   * How long flush() waits through backoff before rejecting with the last error (ms, a whole
+   * number from 0 to 86,400,000; default 10,000).
+   */
   flushRetryMs?: number;
 }
 
 /** What {@link Replicator.health} returns. */
 export interface Health {
   state: 'initial_sync' | 'streaming' | 'idle' | 'backoff' | 'error';
-  /** False in 'backoff' and 'error', and while changes sit in quarantine. */
+  /** False in 'backoff' and 'error', while changes sit in quarantine, and when `error` is set. */
   healthy: boolean;
+  /** Set only when the local read behind the live figures failed; they are null then. */
+  error?: string;
   sourceId: string;
   /** ms epoch of D1's last answer. */
   lastSyncAt: number;
@@ -119,20 +129,21 @@ export interface Health {
   errorRate: number;
   /** Retries after transient failures. */
   retries: number;
-  /** Captured changes D1 does not have yet. */
-  pendingChanges: number;
+  /** Captured changes D1 does not have yet (null when unreadable: see `error`). */
+  pendingChanges: number | null;
   /** Changes D1 refused for good (see quarantined()). */
-  quarantined: number;
+  quarantined: number | null;
   /** Age of the oldest change D1 does not have yet, in ms. */
-  lagMs: number;
+  lagMs: number | null;
   /** Last outbox sequence captured locally / known to be in D1. */
-  capturedSeq: number;
+  capturedSeq: number | null;
   appliedSeq: number;
   rowsReplicated: number;
   statementsSent: number;
   batchesSent: number;
   bytesSent: number;
   epoch: number;
+  /** The same value nextRetryAt() returns. */
   nextRetryAt: number | null;
   /** Tables skipped (virtual tables) and other things worth knowing. */
   warnings: string[];
@@ -144,6 +155,8 @@ export interface Health {
 
 /** A change D1 refused for good. */
 export interface QuarantinedChange {
+  /** Its place in the list: pass the last one seen as `after` to read the next page. */
+  id: number;
   table: string;
   /** The row's key as SQL literals, comma-separated. */
   key: string;
@@ -159,20 +172,28 @@ export class Replicator {
   start(): Promise<void>;
   /**
    * Resolves once D1 holds every change captured before the call (a call made while a sync
-   * runs is served by the next one). Rejects with D1SyncError: FENCED, CONFIG, SCHEMA, or
-   * D1_TRANSIENT after `flushRetryMs` of failures. `maxBatches` bounds the work of one call.
+   * runs is served by the next one). Rejects with D1SyncError: FENCED, CONFIG (also when
+   * close() is called meanwhile), SCHEMA, INTERNAL, or the last error's code (usually
+   * D1_TRANSIENT) after `flushRetryMs` of backoff. `maxBatches` bounds the work of one call.
    */
   flush(options?: { maxBatches?: number }): Promise<void>;
   health(): Health;
   /** Prometheus text exposition. */
   metrics(): string;
-  /** Call from the Durable Object's alarm(): retries due work. */
+  /**
+   * Call from the Durable Object's alarm(): retries due work. Throws only what stops the
+   * engine for good (health().state 'error'); other failures wait for nextRetryAt().
+   */
   onAlarm(): Promise<void>;
-  /** ms epoch of the next due retry or flush, or null: set the alarm to it. */
+  /**
+   * ms epoch of the next due retry or flush (a past time: due now), or null: set the alarm to
+   * it. Always equal to health().nextRetryAt; costs two index seeks, whatever the backlog.
+   */
   nextRetryAt(): number | null;
   /** Recopies one table (or all) for this source, leaving other sources' rows alone. */
   resync(options?: { table?: string }): Promise<void>;
-  quarantined(): QuarantinedChange[];
+  /** Oldest first; `after` (an entry's id) and `limit` page through a long list. */
+  quarantined(options?: { after?: number; limit?: number }): QuarantinedChange[];
   /** Re-sends every quarantined change. */
   retryQuarantined(): Promise<void>;
   /**
@@ -181,7 +202,7 @@ export class Replicator {
    * needs `takeover: true` to keep the same sourceId.
    */
   uninstall(): Promise<void>;
-  /** Frees the engine's WASM objects. */
+  /** Frees the engine's WASM objects (after a running flush(), which then rejects with CONFIG). */
   close(): void;
   [Symbol.dispose](): void;
 }

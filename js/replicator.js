@@ -14,24 +14,19 @@ function randomSeed() {
 
 const utf8 = new TextDecoder();
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-}
-
 export class Replicator {
   #engine;
   #source;
   #target;
-  #flushRetryMs;
   #running = null;  // the drive in progress
   #queued = null;   // the drive that serves flush() calls made while one runs
   #closed = false;
+  #wake = null;     // ends the current backoff sleep early (close())
 
-  constructor(engine, source, target, flushRetryMs) {
+  constructor(engine, source, target) {
     this.#engine = engine;
     this.#source = source;
     this.#target = target;
-    this.#flushRetryMs = flushRetryMs;
   }
 
   // Installs capture, claims the sourceId in D1 and creates or alters the D1 schema. The
@@ -43,6 +38,9 @@ export class Replicator {
   // Resolves once D1 holds every change captured before the call. A call made while a sync
   // runs is served by the next one. `maxBatches` bounds the work of this call.
   async flush({ maxBatches = Infinity } = {}) {
+    if (maxBatches !== Infinity && !(Number.isSafeInteger(maxBatches) && maxBatches >= 0)) {
+      throw new D1SyncError('CONFIG', `flush(): maxBatches must be a non-negative integer or Infinity, not ${String(maxBatches)}`);
+    }
     await this.#serialized(() => this.#drive({ maxBatches }));
   }
 
@@ -54,25 +52,22 @@ export class Replicator {
     return this.#live().metrics(Date.now());
   }
 
-  // For the Durable Object's alarm(): runs the work that is due. Failures the engine will
-  // retry are swallowed (nextRetryAt() says when to come back); the ones that stop it for good
-  // (FENCED, CONFIG, SCHEMA: health().state === 'error') are thrown.
+  // For the Durable Object's alarm(): runs the work that is due. The engine says which
+  // failures end it for good (FENCED, CONFIG, SCHEMA, INTERNAL: thrown); the others are
+  // swallowed, and nextRetryAt() says when to come back.
   async onAlarm() {
     try {
       await this.flush();
     } catch (e) {
-      if (!(e instanceof D1SyncError) || this.health().state === 'error') throw e;
+      if (!(e instanceof D1SyncError) || this.#closed || this.#engine.terminal()) throw e;
     }
   }
 
-  // ms epoch when onAlarm() should run next, or null when nothing is due.
+  // ms epoch when onAlarm() should run next, or null when nothing is due. The engine decides;
+  // health().nextRetryAt carries the same value.
   nextRetryAt() {
-    const engine = this.#live();
-    const retry = engine.nextRetryAt();
-    if (retry >= 0) return retry;
-    const h = JSON.parse(engine.health(Date.now()));
-    if (h.state === 'error') return null;
-    return h.pendingChanges > 0 || !h.initialSync.done ? Date.now() : null;
+    const at = this.#live().nextRunAt(Date.now());
+    return at >= 0 ? at : null;
   }
 
   async resync({ table } = {}) {
@@ -81,8 +76,16 @@ export class Replicator {
     await this.flush();
   }
 
-  quarantined() {
-    return JSON.parse(this.#live().quarantined());
+  // Changes D1 refused for good, oldest first; `after` (an entry's id) and `limit` page them.
+  quarantined({ after = 0, limit = 0 } = {}) {
+    for (const [name, value] of [['after', after], ['limit', limit]]) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new D1SyncError('CONFIG', `quarantined(): ${name} must be a non-negative integer`);
+      }
+    }
+    const list = JSON.parse(this.#live().quarantined(after, limit));
+    if (!Array.isArray(list)) throw new D1SyncError('INTERNAL', list.error);
+    return list;
   }
 
   async retryQuarantined() {
@@ -95,17 +98,24 @@ export class Replicator {
   // quarantine. D1 keeps its rows and the sourceId's fence row; a later start() begins a new
   // incarnation (which needs takeover: true for the same sourceId).
   async uninstall() {
-    await this.#serialized(async () => {
-      const s = this.#source.transaction(() => this.#live().uninstall());
-      if (s.code) throw new D1SyncError(s.code, s.message);
-    });
+    // After every flush already asked for; nothing else runs between the check and the call.
+    while (this.#running || this.#queued) await (this.#queued ?? this.#running).catch(() => {});
+    const s = this.#source.transaction(() => this.#live().uninstall());
+    if (s.code) throw new D1SyncError(s.code, s.message);
   }
 
-  // Frees the engine's WASM objects. The replicator cannot be used afterwards.
+  // Frees the engine's WASM objects. The replicator cannot be used afterwards. A flush() in
+  // progress rejects with CONFIG; the engine is freed once it has unwound.
   close() {
     if (this.#closed) return;
     this.#closed = true;
-    this.#engine.delete();
+    const engine = this.#engine;
+    if (!this.#running) {
+      engine.delete();
+      return;
+    }
+    this.#wake?.();
+    this.#running.catch(() => {}).then(() => engine.delete());
   }
 
   [Symbol.dispose ?? Symbol.for('Symbol.dispose')]() {
@@ -115,6 +125,10 @@ export class Replicator {
   #live() {
     if (this.#closed) throw new D1SyncError('CONFIG', 'this replicator was closed');
     return this.#engine;
+  }
+
+  #checkOpen() {
+    if (this.#closed) throw new D1SyncError('CONFIG', 'this replicator was closed during flush()');
   }
 
   #serialized(work) {
@@ -132,33 +146,36 @@ export class Replicator {
     return this.#queued;
   }
 
+  #sleep(ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, Math.max(0, ms));
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.#wake = null;
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  // Thin I/O: the engine decides what to send, how long to wait, when the flush ends and
+  // with which error; this loop runs its local calls in transactions and its batches on D1.
   async #drive({ untilStarted = false, maxBatches = Infinity }) {
     const engine = this.#live();
-    let batches = 0;
-    let waited = 0;
+    engine.beginDrive(Number.isFinite(maxBatches) ? maxBatches : -1, untilStarted);
     for (;;) {
-      if (untilStarted && engine.started()) return;
-      // Checked before next(): a step of kind 'send' puts a request in flight, which must be
-      // sent and completed, never dropped.
-      if (batches >= maxBatches) return;
+      this.#checkOpen();
       const step = this.#source.transaction(() => engine.next(Date.now()));
       if (step.kind === 'idle') return;
-      if (step.kind === 'failed') {
-        throw new D1SyncError(step.code || 'INTERNAL', step.message, { d1Message: this.#lastError() });
+      if (step.kind === 'failed' || step.kind === 'rejected') {
+        throw new D1SyncError(step.code || 'INTERNAL', step.message,
+          { d1Message: step.d1Message || undefined });
       }
       if (step.kind === 'wait') {
-        const ms = step.waitUntil - Date.now();
-        if (waited + ms > this.#flushRetryMs) {
-          const h = this.health();
-          throw new D1SyncError(h.lastErrorCode || 'D1_TRANSIENT',
-            `D1 keeps failing; retrying from ${new Date(step.waitUntil).toISOString()}: ${h.lastError}`,
-            { d1Message: h.lastError ?? undefined });
-        }
-        waited += Math.max(0, ms);
-        await sleep(ms);
+        await this.#sleep(step.waitUntil - Date.now());
         continue;
       }
-      ++batches;
       const statements = utf8.decode(step.statements).split('\u0000');
       statements.pop();
       let ok = true;
@@ -170,15 +187,25 @@ export class Replicator {
         ok = false;
         error = messageOf(e);
       }
+      // Closed meanwhile: the answer is dropped, as after a crash; the batch id saved before
+      // sending lets the next engine over this database recognise a commit.
+      this.#checkOpen();
       this.#source.transaction(() => engine.complete(ok, error, results, Date.now()));
     }
   }
+}
 
-  #lastError() {
-    try {
-      return JSON.parse(this.#engine.health(Date.now())).lastError ?? undefined;
-    } catch {
-      return undefined;
+// Numbers must be finite before they become JSON (NaN and Infinity turn into null there).
+function checkNumbers(options) {
+  const { flushRetryMs, limits } = options;
+  if (flushRetryMs !== undefined && !Number.isFinite(flushRetryMs)) {
+    throw new D1SyncError('CONFIG', `flushRetryMs must be a finite number of ms, not ${String(flushRetryMs)}`);
+  }
+  if (limits && typeof limits === 'object') {
+    for (const [name, value] of Object.entries(limits)) {
+      if (value !== undefined && !Number.isFinite(value)) {
+        throw new D1SyncError('CONFIG', `limits.${name} must be a finite number, not ${String(value)}`);
+      }
     }
   }
 }
@@ -191,7 +218,8 @@ export async function createReplicatorWith(loadModule, options) {
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.includes(key)) throw new D1SyncError('CONFIG', `unknown option '${key}'`);
   }
-  const { source, target, sourceId, tables, tenant, limits, schema, takeover } = options;
+  const { source, target, sourceId, tables, tenant, limits, schema, takeover, flushRetryMs } = options;
+  checkNumbers(options);
   // A raw sqlite-wasm DB also has exec() and transaction(), and a raw D1 binding has batch():
   // both must be wrapped, or they fail later with a confusing error.
   if (!source || typeof source.exec !== 'function' || typeof source.transaction !== 'function' ||
@@ -203,12 +231,14 @@ export async function createReplicatorWith(loadModule, options) {
     throw new D1SyncError('CONFIG', 'target must come from d1BindingTarget(env.DB)');
   }
   const module = await loadModule();
-  const config = JSON.stringify({ sourceId, tables, tenant, limits, schema, takeover, seed: randomSeed() });
+  const config = JSON.stringify({
+    sourceId, tables, tenant, limits, schema, takeover, flushRetryMs, seed: randomSeed(),
+  });
   const engine = new module.Engine(source, config);
   const problem = engine.configError();
   if (problem) {
     engine.delete();
     throw new D1SyncError('CONFIG', problem);
   }
-  return new Replicator(engine, source, target, options.flushRetryMs ?? 10000);
+  return new Replicator(engine, source, target);
 }

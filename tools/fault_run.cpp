@@ -1,5 +1,6 @@
 // Runs the fault harness over a range of seeds and prints one line:
-//   d1sync_faults [count=1000] [first=1]
+//   d1sync_faults [count=1000] [first=1] [--d1-only]
+// --d1-only leaves the local database alone (D1's faults, crashes and writers only).
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -8,12 +9,17 @@
 #include "fault_harness.hpp"
 
 int main(int argc, char** argv) {
+  bool localFaults = true;
+  if (argc > 1 && std::string(argv[argc - 1]) == "--d1-only") {
+    localFaults = false;
+    --argc;
+  }
   uint64_t count = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000;
   uint64_t first = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1;
   std::map<std::string, int64_t> faults;
   int64_t rows = 0, lost = 0, duplicated = 0, failed = 0, quarantined = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
-    auto r = d1sync::native::runSeed(seed);
+    auto r = d1sync::native::runSeed(seed, 40, localFaults);
     for (const auto& [k, n] : r.faults) faults[k] += n;
     rows += r.rowsCompared;
     lost += r.lost;
@@ -22,6 +28,16 @@ int main(int argc, char** argv) {
     if (!r.ok) {
       ++failed;
       std::fprintf(stderr, "FAIL %s\n", r.failure.c_str());
+    }
+    // Progress for long runs, so a log shows where the run got to.
+    if ((seed - first + 1) % 1000 == 0 && seed + 1 < first + count) {
+      std::fprintf(
+          stderr,
+          "progress: %llu seeds done (up to %llu), failed %lld, lost %lld, duplicated %lld\n",
+          static_cast<unsigned long long>(seed - first + 1), static_cast<unsigned long long>(seed),
+          static_cast<long long>(failed), static_cast<long long>(lost),
+          static_cast<long long>(duplicated));
+      std::fflush(stderr);
     }
   }
   std::string kinds;

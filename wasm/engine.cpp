@@ -46,13 +46,96 @@ Step Engine::fail(ErrorCode code, const std::string& message) {
     phase_ = Phase::Failed;
     fatal_ = {code, message};
     recordError(code, message);
-    persist();
+    // Before the state is loaded, state_ is empty: writing it would replace the real one.
+    if (loaded_) persist();
   }
   Step s;
   s.kind = Step::Failed;
   s.code = fatal_.code;
   s.message = fatal_.message;
+  s.d1Message = state_.counters.lastError;
   return s;
+}
+
+namespace {
+
+// ms epoch as ISO 8601 (UTC), for messages.
+std::string isoTime(int64_t ms) {
+  int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  int64_t rem = secs - days * 86400;
+  // Howard Hinnant's civil_from_days.
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  int64_t y = yoe + era * 400 + (m <= 2);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
+                static_cast<long long>(y), static_cast<long long>(m), static_cast<long long>(d),
+                static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
+                static_cast<long long>(rem % 60), static_cast<long long>(ms - secs * 1000));
+  return buf;
+}
+
+}  // namespace
+
+void Engine::beginDrive(int64_t maxBatches, bool untilStarted) {
+  beginDrive(maxBatches, untilStarted, options_.flushRetryMs);
+}
+
+void Engine::beginDrive(int64_t maxBatches, bool untilStarted, int64_t retryBudgetMs) {
+  drive_ = Drive{};
+  drive_.maxBatches = maxBatches;
+  drive_.untilStarted = untilStarted;
+  drive_.budgetMs = retryBudgetMs;
+}
+
+// A Wait step, unless the drive's retry budget cannot cover it: then the drive is rejected
+// with the last error, and the engine keeps its backoff for the next drive.
+Step Engine::waitStep(int64_t untilMs, int64_t nowMs) {
+  Step s;
+  int64_t ms = std::max<int64_t>(0, untilMs - nowMs);
+  if (drive_.budgetMs >= 0 && drive_.waitedMs + ms > drive_.budgetMs) {
+    const Counters& c = state_.counters;
+    s.kind = Step::Rejected;
+    s.code = c.lastErrorCode.empty() ? ErrorCode::D1Transient : codeFromName(c.lastErrorCode);
+    s.message = "replication keeps failing; retrying from " + isoTime(untilMs) + ": " +
+                (c.lastError.empty() ? std::string("(no message)") : c.lastError);
+    s.d1Message = c.lastError;
+    return s;
+  }
+  drive_.waitedMs += ms;
+  s.kind = Step::Wait;
+  s.waitUntilMs = untilMs;
+  return s;
+}
+
+Step Engine::backoffStep(int64_t nowMs) {
+  ++state_.counters.retries;
+  scheduleRetry(nowMs);
+  return waitStep(retryAtMs_, nowMs);
+}
+
+// A local call failed: the error goes to health() and the work is retried with backoff.
+bool Engine::localFailed(const std::string& what, const QueryResult& r) {
+  if (r.ok) return false;
+  recordError(ErrorCode::Internal, what + ": " + r.error);
+  return true;
+}
+
+// D1 errors of no known class are retried, but not forever.
+bool Engine::retryUnknown(D1Failure f, const std::string& error, int64_t nowMs) {
+  if (f != D1Failure::Other) return true;
+  if (++unknownFailures_ < kMaxUnknownD1Failures) return true;
+  fail(ErrorCode::Internal,
+       "D1 failed " + std::to_string(unknownFailures_) +
+           " times in a row with an error d1sync does not recognise: " + error);
+  return false;
 }
 
 void Engine::recordError(ErrorCode code, const std::string& message) {
@@ -87,7 +170,12 @@ bool Engine::persist() {
   if (doc == persisted_) return true;
   auto r = local_.exec("INSERT OR REPLACE INTO _d1sync_state(id, doc) VALUES (1, " +
                        quoteText(doc) + ")");
-  if (r.ok) persisted_ = std::move(doc);
+  if (r.ok) {
+    persisted_ = std::move(doc);
+  } else {
+    lastLocalError_ = r.error;
+    persisted_.clear();  // unknown now: the next persist writes whatever it holds
+  }
   return r.ok;
 }
 
@@ -107,22 +195,11 @@ bool isTenantLiteral(const std::string& lit) {
 
 }  // namespace
 
-bool Engine::loadOrInit(int64_t nowMs) {
-  if (shape_.tenant && !isTenantLiteral(shape_.tenant->literal)) {
-    fail(ErrorCode::Config,
-         "tenant value [" + shape_.tenant->literal + "] is not an SQL string or integer literal");
-    return false;
-  }
-  auto ddl = local_.exec(bookkeepingDdl());
-  if (!ddl.ok) {
-    fail(ErrorCode::Internal, "cannot create d1sync's bookkeeping tables: " + ddl.error);
-    return false;
-  }
+// Reads the persisted state, or makes a new one for a database that never replicated.
+bool Engine::loadState() {
   auto r = local_.exec("SELECT doc FROM _d1sync_state WHERE id=1");
-  if (!r.ok) {
-    fail(ErrorCode::Internal, "cannot read _d1sync_state: " + r.error);
-    return false;
-  }
+  if (localFailed("cannot read _d1sync_state", r)) return false;
+  const Counters before = state_.counters;  // errors of earlier attempts stay visible
   if (r.rows.size() == 1) {
     persisted_ = r.rows.at(0, 0);
     if (!stateFromJson(persisted_, state_)) {
@@ -136,31 +213,59 @@ bool Engine::loadOrInit(int64_t nowMs) {
       return false;
     }
   } else {
+    state_ = State{};
     state_.sourceId = options_.sourceId;
     state_.incarnation = hexId(random_, 2);
+    persisted_.clear();
   }
+  if (!before.lastError.empty()) {
+    state_.counters.lastError = before.lastError;
+    state_.counters.lastErrorCode = before.lastErrorCode;
+    state_.counters.retries += before.retries;
+  }
+  loaded_ = true;
+  return true;
+}
+
+bool Engine::loadOrInit(int64_t nowMs) {
+  if (shape_.tenant && !isTenantLiteral(shape_.tenant->literal)) {
+    fail(ErrorCode::Config,
+         "tenant value [" + shape_.tenant->literal + "] is not an SQL string or integer literal");
+    return false;
+  }
+  // A local call failing here is retried with backoff (the phase stays Init); only what no
+  // retry can change stops the engine.
+  auto ddl = local_.exec(bookkeepingDdl());
+  if (localFailed("cannot create d1sync's bookkeeping tables", ddl)) return false;
+  if (!loaded_ && !loadState()) return false;
   fenceId_.incarnation = state_.incarnation;
   // Exact REALs (render.hpp) need SQLite's math functions; every supported host has them.
-  signedZero_ = local_.exec("SELECT atan2(0.0, -1.0), log2(8.0), floor(1.5), pow(2, -1022)").ok;
-  if (!signedZero_) {
+  auto math = local_.exec("SELECT atan2(0.0, -1.0), log2(8.0), floor(1.5), pow(2, -1022)");
+  if (!math.ok && math.error.find("no such function") != std::string::npos) {
     fail(ErrorCode::Config,
          "the local SQLite lacks the math functions (log2, pow, floor, atan2) that exact REAL "
          "literals need: build it with SQLITE_ENABLE_MATH_FUNCTIONS");
     return false;
   }
+  if (localFailed("probing the local SQLite", math)) return false;
+  signedZero_ = true;
   // Sequence numbers must never repeat: if the AUTOINCREMENT high-water mark was lost, push
   // it back above what D1 already has.
   auto seq = local_.exec("SELECT max(seq) FROM _d1sync_log");
-  int64_t top = seq.ok && seq.rows.size() && !seq.rows.isNull(0, 0)
+  if (localFailed("reading the outbox", seq)) return false;
+  int64_t top = seq.rows.size() && !seq.rows.isNull(0, 0)
                     ? std::strtoll(seq.rows.at(0, 0).c_str(), nullptr, 10)
                     : 0;
   if (top < state_.appliedSeq) {
     std::string s = std::to_string(state_.appliedSeq);
-    local_.exec("INSERT OR IGNORE INTO _d1sync_log(seq, tbl, op, key, at_ms) VALUES (" + s +
-                ", '', 'X', '', 0); DELETE FROM _d1sync_log WHERE seq<" + s);
+    auto mark = local_.exec("INSERT OR IGNORE INTO _d1sync_log(seq, tbl, op, key, at_ms) VALUES (" +
+                            s + ", '', 'X', '', 0); DELETE FROM _d1sync_log WHERE seq<" + s);
+    if (localFailed("restoring the outbox's high-water mark", mark)) return false;
   }
+  if (!countQuarantined()) return false;
   if (options_.tables) {
     auto m = local_.exec(masterQuery());
+    if (localFailed("reading sqlite_master", m)) return false;
     auto entries = parseMaster(m.rows);
     for (const auto& name : *options_.tables) {
       bool found = false;
@@ -173,11 +278,16 @@ bool Engine::loadOrInit(int64_t nowMs) {
     }
   }
   if (!refreshSchema(nowMs)) return false;
-  return persist();
+  if (!persist()) {
+    recordError(ErrorCode::Internal, "saving d1sync's state: " + lastLocalError_);
+    return false;
+  }
+  return true;
 }
 
 Step Engine::send(Flight kind, std::vector<std::string> statements) {
   flight_ = kind;
+  ++drive_.batches;
   Step s;
   s.kind = Step::Send;
   s.request.id = ++requestId_;
@@ -195,20 +305,23 @@ Step Engine::next(int64_t nowMs) {
     s.message = "next() called while a D1 request is still awaiting complete()";
     return s;
   }
-  if (retryAtMs_ > nowMs) {
-    Step s;
-    s.kind = Step::Wait;
-    s.waitUntilMs = retryAtMs_;
-    return s;
-  }
+  // The drive ends here, before anything is planned: a Send step must be sent and completed.
+  if (drive_.untilStarted && started()) return Step{};
+  if (drive_.maxBatches >= 0 && drive_.batches >= drive_.maxBatches) return Step{};
+  if (retryAtMs_ > nowMs) return waitStep(retryAtMs_, nowMs);
   retryAtMs_ = 0;
   if (phase_ == Phase::Init) {
-    if (!loadOrInit(nowMs)) return fail(fatal_.code, fatal_.message);
+    if (!loadOrInit(nowMs)) {
+      if (phase_ == Phase::Failed) return fail(fatal_.code, fatal_.message);
+      return backoffStep(nowMs);
+    }
     phase_ = Phase::Claim;
   }
   if (phase_ == Phase::Claim) return claim(nowMs);
   if (phase_ == Phase::Takeover) {
-    claimMark_ = pendingMark("takeover:");
+    auto mark = pendingMark("takeover:");
+    if (!mark) return backoffStep(nowMs);
+    claimMark_ = *mark;
     return send(Flight::Takeover,
                 takeoverStatements(fenceId_, theirs_, state_.appliedSeq, claimMark_, nowMs));
   }
@@ -217,17 +330,23 @@ Step Engine::next(int64_t nowMs) {
   for (int pass = 0; pass < 2 && !page_; ++pass) {
     if (!refreshSchema(nowMs)) {
       if (phase_ == Phase::Failed) return fail(fatal_.code, fatal_.message);
-      scheduleRetry(nowMs);
-      Step s;
-      s.kind = Step::Wait;
-      s.waitUntilMs = retryAtMs_;
-      return s;
+      return backoffStep(nowMs);
     }
+    // A read that failed is not "nothing to do": the error is in health() and the read is
+    // retried with backoff.
+    Read got = Read::Nothing;
     page_ = schemaPage();
-    if (!page_) schemaReady_ = true;
-    if (!page_) page_ = copyPage();
-    if (!page_) page_ = changesPage();
+    if (page_) got = Read::Ready;
+    if (got == Read::Nothing) {
+      schemaReady_ = true;
+      got = copyPage(page_);
+    }
+    if (got == Read::Nothing) got = changesPage(page_);
     if (phase_ == Phase::Failed) return fail(fatal_.code, fatal_.message);
+    if (got == Read::Failed) {
+      page_.reset();
+      return backoffStep(nowMs);
+    }
     if (!resyncAll_ && resyncRequests_.empty()) break;
   }
   if (!page_) {
@@ -242,8 +361,14 @@ Step Engine::sendJob(int64_t nowMs) {
   const Job& job = page_->jobs.front();
   const bool last = page_->jobs.size() == 1;
   std::string id = newBatchId();
+  std::string before = state_.pendingBatch;
   state_.pendingBatch = id;
-  persist();
+  if (!persist()) {
+    // Unsaved, a commit whose answer is lost could not be told from another writer's.
+    state_.pendingBatch = before;
+    recordError(ErrorCode::Internal, "saving the id of the next batch: " + lastLocalError_);
+    return backoffStep(nowMs);
+  }
   std::vector<std::string> stmts;
   stmts.push_back(guardStatement(fenceId_, state_.epoch, state_.appliedSeq, state_.lastBatch));
   if (shape_.mode == SchemaMode::Strict) stmts.push_back("PRAGMA defer_foreign_keys = ON");
@@ -304,6 +429,7 @@ void Engine::onJobDone(int64_t nowMs) {
   c.syncSecondsSum += static_cast<double>(nowMs - flightStartMs_) / 1000.0;
   backoff_.reset();
   schemaFailures_ = 0;
+  unknownFailures_ = 0;
   page_->jobs.pop_front();
   if (page_->jobs.empty()) {
     finishPage(nowMs);
@@ -357,6 +483,7 @@ void Engine::finishPage(int64_t nowMs) {
                 std::to_string(now_) +
                 " FROM _d1sync_quarantine WHERE error LIKE '%FOREIGN KEY%' ORDER BY id; "
                 "DELETE FROM _d1sync_quarantine WHERE error LIKE '%FOREIGN KEY%'");
+    quarantined_ = -1;  // recounted when next asked
   }
   for (const auto& [name, max] : p.maxRowids)
     if (auto it = state_.tables.find(name); it != state_.tables.end()) it->second.maxRowid = max;
@@ -365,11 +492,32 @@ void Engine::finishPage(int64_t nowMs) {
   persist();
 }
 
-void Engine::quarantine(const Unit& u, ErrorCode code, const std::string& error, int64_t nowMs) {
+// Returns false (the error recorded) when the quarantine could not be written: the change
+// must then stay in the outbox.
+bool Engine::quarantine(const Unit& u, ErrorCode code, const std::string& error, int64_t nowMs) {
   const std::string& key = u.kind == Unit::Upsert ? u.row.key : u.key;
-  local_.exec("INSERT OR REPLACE INTO _d1sync_quarantine(tbl, key, code, error, at_ms) VALUES (" +
-              quoteText(u.table) + ", " + quoteText(key) + ", " + quoteText(codeName(code)) + ", " +
-              quoteText(error) + ", " + std::to_string(nowMs) + ")");
+  // One row per (table, key): a replaced entry does not change the count (an index seek).
+  auto known = local_.exec("SELECT 1 FROM _d1sync_quarantine WHERE tbl=" + quoteText(u.table) +
+                           " AND key=" + quoteText(key));
+  if (localFailed("cannot quarantine a change of " + u.table + " (it stays in the outbox)", known))
+    return false;
+  auto r = local_.exec(
+      "INSERT OR REPLACE INTO _d1sync_quarantine(tbl, key, code, error, at_ms) VALUES (" +
+      quoteText(u.table) + ", " + quoteText(key) + ", " + quoteText(codeName(code)) + ", " +
+      quoteText(error) + ", " + std::to_string(nowMs) + ")");
+  if (localFailed("cannot quarantine a change of " + u.table + " (it stays in the outbox)", r)) {
+    quarantined_ = -1;  // recounted: the insert may have run
+    return false;
+  }
+  if (quarantined_ >= 0 && known.rows.size() == 0) ++quarantined_;
+  return true;
+}
+
+bool Engine::countQuarantined() {
+  auto r = local_.exec("SELECT count(*) FROM _d1sync_quarantine");
+  if (localFailed("counting quarantined changes", r)) return false;
+  quarantined_ = r.rows.size() ? std::strtoll(r.rows.at(0, 0).c_str(), nullptr, 10) : 0;
+  return true;
 }
 
 void Engine::onJobFailed(const std::string& error, int64_t nowMs) {
@@ -382,6 +530,7 @@ void Engine::onJobFailed(const std::string& error, int64_t nowMs) {
       break;
     case D1Failure::Transient:
     case D1Failure::Other:
+      if (!retryUnknown(f, error, nowMs)) return;
       ++state_.counters.retries;
       needProbe_ = true;
       scheduleRetry(nowMs);
@@ -396,52 +545,62 @@ void Engine::onJobFailed(const std::string& error, int64_t nowMs) {
       break;
     case D1Failure::Limit:
     case D1Failure::Row:
-    case D1Failure::DeferredFk: {
-      Job job = std::move(page_->jobs.front());
-      page_->jobs.pop_front();
-      if (job.units.size() > 1) {
-        size_t half = job.units.size() / 2;
-        Job a, b;
-        a.units.assign(std::make_move_iterator(job.units.begin()),
-                       std::make_move_iterator(job.units.begin() + half));
-        b.units.assign(std::make_move_iterator(job.units.begin() + half),
-                       std::make_move_iterator(job.units.end()));
-        size_t cap = std::min(job.maxRows, std::max<size_t>(1, half));
-        a.maxRows = b.maxRows = f == D1Failure::Limit ? std::max<size_t>(1, cap / 2) : job.maxRows;
-        page_->jobs.push_front(std::move(b));
-        page_->jobs.push_front(std::move(a));
-      } else if (job.units.size() == 1 && !job.retried) {
-        // One refusal of a lone unit may be a fluke of D1's; a row too long for one statement
-        // goes again with every value it can spare sent in parts.
-        job.retried = true;
-        Unit& u = job.units[0];
-        if (f == D1Failure::Limit && u.kind == Unit::Upsert) {
-          for (const auto& t : tables_)
-            if (t.name == u.table)
-              chunker_.fitRow(shapeOf(t, state_.tables[t.name].shadow), u.row, 0);
-        }
-        page_->jobs.push_front(std::move(job));
-      } else if (job.units.size() == 1 &&
-                 (job.units[0].kind == Unit::Upsert || job.units[0].kind == Unit::Delete)) {
-        quarantine(job.units[0], codeFor(f), error, nowMs);
-        job.units.clear();
-        // The last job carries the page's watermark advance: send it even with nothing else.
-        if (page_->jobs.empty()) page_->jobs.push_front(std::move(job));
-      } else if (job.units.size() == 1) {
-        // A schema statement or a range delete cannot be split or quarantined: keep sending
-        // it with backoff; health() shows the error meanwhile.
-        ++state_.counters.retries;
-        scheduleRetry(nowMs);
-        page_->jobs.push_front(std::move(job));
-      } else {
-        fail(ErrorCode::Internal, "D1 refused the watermark update alone: " + error);
-        return;
-      }
-      if (page_->jobs.empty()) finishPage(nowMs);
+    case D1Failure::DeferredFk:
+      onUnitsRefused(f, error, nowMs);
       break;
-    }
   }
   persist();
+}
+
+// D1 refused the front job for its size or for a row: split it, send a lone unit once more,
+// then quarantine it; what can be neither split nor quarantined is retried with backoff.
+void Engine::onUnitsRefused(D1Failure f, const std::string& error, int64_t nowMs) {
+  Job job = std::move(page_->jobs.front());
+  page_->jobs.pop_front();
+  if (job.units.size() > 1) {
+    size_t half = job.units.size() / 2;
+    Job a, b;
+    a.units.assign(std::make_move_iterator(job.units.begin()),
+                   std::make_move_iterator(job.units.begin() + half));
+    b.units.assign(std::make_move_iterator(job.units.begin() + half),
+                   std::make_move_iterator(job.units.end()));
+    size_t cap = std::min(job.maxRows, std::max<size_t>(1, half));
+    a.maxRows = b.maxRows = f == D1Failure::Limit ? std::max<size_t>(1, cap / 2) : job.maxRows;
+    page_->jobs.push_front(std::move(b));
+    page_->jobs.push_front(std::move(a));
+  } else if (job.units.size() == 1 && !job.retried) {
+    // One refusal of a lone unit may be a fluke of D1's; a row too long for one statement
+    // goes again with every value it can spare sent in parts.
+    job.retried = true;
+    Unit& u = job.units[0];
+    if (f == D1Failure::Limit && u.kind == Unit::Upsert) {
+      for (const auto& t : tables_)
+        if (t.name == u.table) chunker_.fitRow(shapeOf(t, state_.tables[t.name].shadow), u.row, 0);
+    }
+    page_->jobs.push_front(std::move(job));
+  } else if (job.units.size() == 1 &&
+             (job.units[0].kind == Unit::Upsert || job.units[0].kind == Unit::Delete)) {
+    if (!quarantine(job.units[0], codeFor(f), error, nowMs)) {
+      // Not written: the change stays in the job (and the outbox) and goes again later.
+      ++state_.counters.retries;
+      scheduleRetry(nowMs);
+      page_->jobs.push_front(std::move(job));
+      return;
+    }
+    job.units.clear();
+    // The last job carries the page's watermark advance: send it even with nothing else.
+    if (page_->jobs.empty()) page_->jobs.push_front(std::move(job));
+  } else {
+    // A schema statement, a range delete or the watermark advance alone cannot be split or
+    // quarantined (D1 under load answers "out of memory" even to those): keep sending it with
+    // backoff; health() shows the error meanwhile.
+    if (job.units.empty())
+      recordError(codeFor(f), "D1 refused the watermark update alone (retrying): " + error);
+    ++state_.counters.retries;
+    scheduleRetry(nowMs);
+    page_->jobs.push_front(std::move(job));
+  }
+  if (page_->jobs.empty()) finishPage(nowMs);
 }
 
 void Engine::onProbe(const D1Response& r, int64_t nowMs) {
@@ -454,6 +613,7 @@ void Engine::onProbe(const D1Response& r, int64_t nowMs) {
       phase_ = Phase::Claim;
       return;
     }
+    if (!retryUnknown(f, r.error, nowMs)) return;
     ++state_.counters.retries;
     scheduleRetry(nowMs);
     return;

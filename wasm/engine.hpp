@@ -6,10 +6,16 @@
 //     if (s.kind == Step::Send)  e.complete(d1.batch(s.request), now);   // also in a transaction
 //     if (s.kind == Step::Wait)  sleep until s.waitUntilMs (or return and let an alarm call back)
 //     if (s.kind == Step::Idle)  break;        // everything captured so far is in D1
-//     if (s.kind == Step::Failed) stop;        // FENCED, CONFIG, SCHEMA: needs a person
+//     if (s.kind == Step::Failed) stop;        // FENCED, CONFIG, SCHEMA, INTERNAL: for good
+//     if (s.kind == Step::Rejected) stop;      // the drive's retry budget ran out: retry later
 //   }
 //
 // One D1 request is in flight at a time; batches reach D1 strictly in order.
+//
+// The drive policy is the engine's, the same for every host: beginDrive() starts a flush (its
+// retry budget, a batch cap, or "until started"); next() says when it ends and with which
+// error; nextRunAt() says when the host should call again; terminal() says whether a failure
+// is for good. A host only runs the calls and the batches.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +48,8 @@ struct Options {
   SchemaMode schema = SchemaMode::Replica;
   bool takeover = false;
   uint64_t seed = 0;  // randomness for the incarnation id and backoff jitter (host supplied)
+  // How long one drive (a flush) keeps waiting through backoff before it is rejected.
+  int64_t flushRetryMs = kDefaultFlushRetryMs;
 };
 
 // Parses the JSON form the bindings pass ({sourceId, tables, tenant:{column,value}, limits,
@@ -49,11 +57,14 @@ struct Options {
 std::string parseOptions(const std::string& json, Options& out);
 
 struct Step {
-  enum Kind { Send, Wait, Idle, Failed } kind = Idle;
+  // Failed: the engine stopped for good (terminal()). Rejected: the drive gave up waiting (its
+  // retry budget is spent); the engine keeps its backoff and nextRunAt() says when to retry.
+  enum Kind { Send, Wait, Idle, Failed, Rejected } kind = Idle;
   D1Request request;                 // Send
   int64_t waitUntilMs = 0;           // Wait
-  ErrorCode code = ErrorCode::None;  // Failed
-  std::string message;               // Failed
+  ErrorCode code = ErrorCode::None;  // Failed, Rejected
+  std::string message;               // Failed, Rejected
+  std::string d1Message;             // Failed, Rejected: the last error D1 (or the local DB) gave
 };
 
 struct Status {
@@ -70,18 +81,34 @@ class Engine {
   Step next(int64_t nowMs);
   void complete(const D1Response& response, int64_t nowMs);
 
+  // Starts a drive (one flush): next() answers Idle once `maxBatches` requests were sent
+  // (negative: no cap) or, with `untilStarted`, once started(); and Rejected once the waits it
+  // handed out would pass `retryBudgetMs` (negative: wait as long as it takes; default: the
+  // flushRetryMs option). Without a drive, next() runs until idle and waits without limit.
+  void beginDrive(int64_t maxBatches, bool untilStarted);
+  void beginDrive(int64_t maxBatches, bool untilStarted, int64_t retryBudgetMs);
+  // True once the engine stopped for good (FENCED, CONFIG, SCHEMA, INTERNAL): only a person
+  // (or a new engine) can move it on. A host's alarm swallows every other failure.
+  bool terminal() const { return phase_ == Phase::Failed; }
+  // When the host should call next() again: the backoff's retry time, the time work became due
+  // (a past time: now), or nothing when all is in D1 or the engine stopped. health() reports
+  // the same value as nextRetryAt. Reads the outbox's newest sequence (an index seek).
+  std::optional<int64_t> nextRunAt(int64_t nowMs);
+
   // True once the claim and the D1 schema are in place.
   bool started() const { return phase_ == Phase::Running && schemaReady_; }
   // Largest outbox sequence captured so far (reads the local database).
   int64_t capturedSeq();
   int64_t appliedSeq() const { return state_.appliedSeq; }
   bool initialSyncDone() const;
+  // The backoff's retry time alone (nextRunAt() is what a host schedules by).
   std::optional<int64_t> nextRetryAt() const;
   Status fatal() const { return fatal_; }
 
   std::string healthJson(int64_t nowMs);
   std::string metricsText(int64_t nowMs);
-  std::string quarantinedJson();
+  // Quarantined changes with id > `after`, oldest first, at most `limit` (0: all).
+  std::string quarantinedJson(int64_t after = 0, size_t limit = 0);
   Status retryQuarantined(int64_t nowMs);
   // Recopies one table (or all when empty) for this source; other sources' rows stay.
   Status resync(const std::string& table);
@@ -129,24 +156,33 @@ class Engine {
   };
   enum class Flight { None, Claim, Takeover, Probe, Job };
 
+  // What reading a page found: nothing to do, a page, or a local failure (recorded, retried).
+  enum class Read { Nothing, Ready, Failed };
+
   // engine.cpp
   Step fail(ErrorCode code, const std::string& message);
+  Step backoffStep(int64_t nowMs);
+  Step waitStep(int64_t untilMs, int64_t nowMs);
+  bool retryUnknown(D1Failure f, const std::string& error, int64_t nowMs);
+  bool localFailed(const std::string& what, const QueryResult& r);
   Step send(Flight kind, std::vector<std::string> statements);
   Step sendJob(int64_t nowMs);
   void onJobDone(int64_t nowMs);
   void onJobFailed(const std::string& error, int64_t nowMs);
+  void onUnitsRefused(D1Failure f, const std::string& error, int64_t nowMs);
   void onProbe(const D1Response& r, int64_t nowMs);
-  void quarantine(const Unit& u, ErrorCode code, const std::string& error, int64_t nowMs);
+  bool quarantine(const Unit& u, ErrorCode code, const std::string& error, int64_t nowMs);
   void finishPage(int64_t nowMs);
   void scheduleRetry(int64_t nowMs);
   bool persist();
   bool loadOrInit(int64_t nowMs);
+  bool loadState();
   std::string newBatchId();
   void recordError(ErrorCode code, const std::string& message);
   void warn(const std::string& message);
 
   // engine_claim.cpp
-  std::string pendingMark(const char* kind);
+  std::optional<std::string> pendingMark(const char* kind);
   Step claim(int64_t nowMs);
   void onClaim(const D1Response& r, int64_t nowMs);
   void onTakeover(const D1Response& r, int64_t nowMs);
@@ -160,8 +196,8 @@ class Engine {
   static std::string shadowName(const std::string& table);
 
   // engine_pages.cpp
-  std::optional<Page> copyPage();
-  std::optional<Page> changesPage();
+  Read copyPage(std::optional<Page>& out);
+  Read changesPage(std::optional<Page>& out);
   bool readRows(const Table& t, const std::string& sql, size_t keyColumn,
                 std::vector<RowLiteral>& rows, std::vector<size_t>* unitIndex);
   bool readExactRows(const Table& t, std::vector<RowLiteral>& rows,
@@ -170,7 +206,7 @@ class Engine {
                       const std::vector<bool>& text);
   void planJobs(Page& page, std::vector<Unit> units);
   // engine_rowid.cpp
-  void checkRowids(const Rows& log, Page& page);
+  bool checkRowids(const Rows& log, Page& page);
   void noteVanishedRows(const Table& t, const std::vector<std::string>& absent,
                         const std::unordered_map<std::string, char>& lastOp);
   std::vector<std::string> renderUnits(const Job& job) const;
@@ -181,8 +217,11 @@ class Engine {
   struct LiveFigures {
     int64_t captured = 0, pending = 0, oldestAt = 0;
     int64_t quarantined = 0;
+    std::string error;  // the local read failed: the figures are unknown
   };
   LiveFigures liveFigures();
+  std::optional<int64_t> nextRunAt(int64_t nowMs, const LiveFigures& live);
+  bool countQuarantined();
 
   LocalDb& local_;
   Options options_;
@@ -214,6 +253,15 @@ class Engine {
   bool resyncAll_ = false;
   int64_t flightStartMs_ = 0;
   int schemaFailures_ = 0;
+  bool loaded_ = false;         // state_ holds the persisted state (or a new one)
+  int unknownFailures_ = 0;     // D1 errors of no known class in a row
+  int64_t quarantined_ = -1;    // rows in _d1sync_quarantine; -1: not counted yet
+  int64_t dueSinceMs_ = 0;      // when work was first seen due (nextRunAt), 0: none
+  std::string lastLocalError_;  // the local database's message for the last failed write
+  struct Drive {
+    int64_t maxBatches = -1, budgetMs = -1, batches = 0, waitedMs = 0;
+    bool untilStarted = false;
+  } drive_;
   size_t changePageLimit_;  // outbox rows per page, adapted to the bytes changes carry
 };
 

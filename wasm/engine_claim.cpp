@@ -72,16 +72,24 @@ bool sameNames(const std::vector<std::string>& a, const std::vector<std::string>
 
 // The mark that tells "we created the row" (or "our takeover landed") is saved before it is
 // sent and reused by every retry, so a lost answer cannot make our own claim look foreign.
-std::string Engine::pendingMark(const char* kind) {
+// A mark that could not be saved is not sent (nothing, when the error is recorded).
+std::optional<std::string> Engine::pendingMark(const char* kind) {
   if (state_.pendingClaim.rfind(kind, 0) != 0) {
+    std::string before = state_.pendingClaim;
     state_.pendingClaim = std::string(kind) + std::to_string(random_.next());
-    persist();
+    if (!persist()) {
+      state_.pendingClaim = before;
+      recordError(ErrorCode::Internal, "saving the claim's mark: " + lastLocalError_);
+      return std::nullopt;
+    }
   }
   return state_.pendingClaim;
 }
 
 Step Engine::claim(int64_t nowMs) {
-  claimMark_ = pendingMark("claim:");
+  auto mark = pendingMark("claim:");
+  if (!mark) return backoffStep(nowMs);
+  claimMark_ = *mark;
   return send(Flight::Claim, claimStatements(fenceId_, state_.appliedSeq, claimMark_, nowMs));
 }
 
@@ -90,6 +98,7 @@ void Engine::onClaim(const D1Response& r, int64_t nowMs) {
     D1Failure f = classifyD1Error(r.error);
     recordError(codeFor(f),
                 r.error.empty() ? "D1 answered the claim with too few results" : r.error);
+    if (!retryUnknown(f, r.error, nowMs)) return;
     ++state_.counters.retries;
     scheduleRetry(nowMs);
     return;
@@ -142,13 +151,16 @@ void Engine::onClaim(const D1Response& r, int64_t nowMs) {
   reconcileD1Tables(r.results[kClaimTablesStatement]);
   if (phase_ == Phase::Failed) return;
   backoff_.reset();
+  unknownFailures_ = 0;
   phase_ = Phase::Running;
   persist();
 }
 
 void Engine::onTakeover(const D1Response& r, int64_t nowMs) {
   if (!r.ok || r.results.size() < 2) {
-    recordError(codeFor(classifyD1Error(r.error)), r.error);
+    D1Failure f = classifyD1Error(r.error);
+    recordError(codeFor(f), r.error);
+    if (!retryUnknown(f, r.error, nowMs)) return;
     ++state_.counters.retries;
     scheduleRetry(nowMs);
     return;

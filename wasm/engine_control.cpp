@@ -9,7 +9,11 @@ Status Engine::retryQuarantined(int64_t nowMs) {
   auto r = local_.exec("INSERT INTO _d1sync_log(tbl, op, key, at_ms) SELECT tbl, 'Q', key, " +
                        std::to_string(nowMs) +
                        " FROM _d1sync_quarantine ORDER BY id; DELETE FROM _d1sync_quarantine");
-  if (!r.ok) return {ErrorCode::Internal, "re-queueing quarantined changes: " + r.error};
+  if (!r.ok) {
+    quarantined_ = -1;  // recounted when next asked
+    return {ErrorCode::Internal, "re-queueing quarantined changes: " + r.error};
+  }
+  quarantined_ = 0;
   return {};
 }
 
@@ -43,6 +47,8 @@ Status Engine::uninstall() {
   if (!r.ok) return {ErrorCode::Internal, "uninstall: " + r.error};
   state_ = State{};
   persisted_.clear();
+  quarantined_ = -1;
+  loaded_ = false;
   tables_.clear();
   page_.reset();
   needProbe_ = false;

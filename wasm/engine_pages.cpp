@@ -181,7 +181,7 @@ bool Engine::fetchBigValues(const Table& t, RowLiteral& row, const std::vector<s
   return true;
 }
 
-std::optional<Engine::Page> Engine::copyPage() {
+Engine::Read Engine::copyPage(std::optional<Page>& out) {
   Page page;
   page.kind = Page::Copy;
   std::vector<Unit> units;
@@ -204,10 +204,7 @@ std::optional<Engine::Page> Engine::copyPage() {
       auto r = local_.exec("SELECT " + keyLiteralExpr(t, "") + ", (SELECT count(*) FROM " +
                            quoteIdent(t.name) + ") FROM " + quoteIdent(t.name) + " ORDER BY " +
                            joinCols(desc) + " LIMIT 1");
-      if (!r.ok) {
-        recordError(ErrorCode::Internal, "reading " + t.name + ": " + r.error);
-        return std::nullopt;
-      }
+      if (localFailed("reading " + t.name, r)) return Read::Failed;
       e.bounded = r.rows.size() == 1;
       if (e.bounded) {
         e.upto = r.rows.at(0, 0);
@@ -229,7 +226,7 @@ std::optional<Engine::Page> Engine::copyPage() {
                         " WHERE " + where + " ORDER BY " + joinCols(t.keyExprs("")) + " LIMIT " +
                         std::to_string(chunk);
       size_t before = rows.size();
-      if (!readRows(t, sql, 0, rows, nullptr)) return std::nullopt;
+      if (!readRows(t, sql, 0, rows, nullptr)) return Read::Failed;
       size_t got = rows.size() - before;
       size_t chunkBytes = 0;
       for (size_t i = before; i < rows.size(); ++i) chunkBytes += rows[i].bytes();
@@ -261,10 +258,11 @@ std::optional<Engine::Page> Engine::copyPage() {
       if (row.payloadBytes > options_.limits.maxRowBytes) {
         u.kind = Unit::Delete;
         u.key = row.key;
-        quarantine(u, ErrorCode::D1Limit,
-                   "row of " + std::to_string(row.payloadBytes) + " bytes exceeds D1's " +
-                       std::to_string(options_.limits.maxRowBytes) + "-byte row limit",
-                   now_);
+        if (!quarantine(u, ErrorCode::D1Limit,
+                        "row of " + std::to_string(row.payloadBytes) + " bytes exceeds D1's " +
+                            std::to_string(options_.limits.maxRowBytes) + "-byte row limit",
+                        now_))
+          return Read::Failed;
         continue;
       }
       u.kind = Unit::Upsert;
@@ -276,19 +274,17 @@ std::optional<Engine::Page> Engine::copyPage() {
     page.copies.push_back(std::move(e));
     if (full || budget == 0) break;
   }
-  if (page.copies.empty()) return std::nullopt;
+  if (page.copies.empty()) return Read::Nothing;
   planJobs(page, std::move(units));
-  return page;
+  out = std::move(page);
+  return Read::Ready;
 }
 
-std::optional<Engine::Page> Engine::changesPage() {
+Engine::Read Engine::changesPage(std::optional<Page>& out) {
   auto log = local_.exec("SELECT seq, tbl, key, op FROM _d1sync_log WHERE seq>" +
                          std::to_string(state_.appliedSeq) + " ORDER BY seq LIMIT " +
                          std::to_string(changePageLimit_));
-  if (!log.ok) {
-    recordError(ErrorCode::Internal, "reading the outbox: " + log.error);
-    return std::nullopt;
-  }
+  if (localFailed("reading the outbox", log)) return Read::Failed;
   // Sequence numbers are contiguous (max(seq) + 1, rolled back with their transaction): a
   // gap after the watermark means outbox rows were deleted behind d1sync's back, and only a
   // recopy can recover what they described.
@@ -299,6 +295,8 @@ std::optional<Engine::Page> Engine::changesPage() {
     for (const char* q : {"SELECT max(seq) FROM _d1sync_log",
                           "SELECT seq FROM sqlite_sequence WHERE name='_d1sync_log'"}) {
       auto top = local_.exec(q);
+      // sqlite_sequence exists only beside an AUTOINCREMENT table: its absence is no failure.
+      if (q[7] == 'm' && localFailed("reading the outbox", top)) return Read::Failed;
       if (top.ok && top.rows.size() == 1 && !top.rows.isNull(0, 0))
         first = std::max<int64_t>(first, std::strtoll(top.rows.at(0, 0).c_str(), nullptr, 10) + 1);
     }
@@ -313,10 +311,11 @@ std::optional<Engine::Page> Engine::changesPage() {
       page.kind = Page::Changes;
       page.uptoSeq = first - 1;
       planJobs(page, {});
-      return page;
+      out = std::move(page);
+      return Read::Ready;
     }
   }
-  if (log.rows.size() == 0) return std::nullopt;
+  if (log.rows.size() == 0) return Read::Nothing;
   Page page;
   page.kind = Page::Changes;
   page.uptoSeq = std::strtoll(log.rows.at(log.rows.size() - 1, 0).c_str(), nullptr, 10);
@@ -333,7 +332,7 @@ std::optional<Engine::Page> Engine::changesPage() {
     if (!ops.count(key)) keys[tbl].push_back(key);
     ops[key] = log.rows.at(i, 3).empty() ? '?' : log.rows.at(i, 3)[0];
   }
-  checkRowids(log.rows, page);
+  if (!checkRowids(log.rows, page)) return Read::Failed;
 
   std::vector<Unit> deletes, upserts;
   const Limits& L = options_.limits;
@@ -363,7 +362,7 @@ std::optional<Engine::Page> Engine::changesPage() {
       }
       std::vector<RowLiteral> rows;
       std::vector<size_t> index;
-      if (!readRows(t, head + values + tail, 2, rows, &index)) return std::nullopt;
+      if (!readRows(t, head + values + tail, 2, rows, &index)) return Read::Failed;
       for (size_t i = 0; i < rows.size(); ++i) {
         present[index[i]] = true;
         if (!sent.insert(rows[i].key).second) continue;  // two keys equal under a collation
@@ -372,10 +371,12 @@ std::optional<Engine::Page> Engine::changesPage() {
         if (rows[i].payloadBytes > L.maxRowBytes) {
           u.kind = Unit::Delete;
           u.key = rows[i].key;
-          quarantine(u, ErrorCode::D1Limit,
-                     "row of " + std::to_string(rows[i].payloadBytes) + " bytes exceeds D1's " +
-                         std::to_string(L.maxRowBytes) + "-byte row limit",
-                     now_);
+          if (!quarantine(u, ErrorCode::D1Limit,
+                          "row of " + std::to_string(rows[i].payloadBytes) +
+                              " bytes exceeds D1's " + std::to_string(L.maxRowBytes) +
+                              "-byte row limit",
+                          now_))
+            return Read::Failed;
           deletes.push_back(std::move(u));
           continue;
         }
@@ -415,7 +416,8 @@ std::optional<Engine::Page> Engine::changesPage() {
   size_t perChange = std::max<size_t>(1, bytes / log.rows.size());
   changePageLimit_ = std::clamp<size_t>(L.pageBytes / perChange, 64, L.pageChanges);
   planJobs(page, std::move(units));
-  return page;
+  out = std::move(page);
+  return Read::Ready;
 }
 
 void Engine::planJobs(Page& page, std::vector<Unit> units) {

@@ -22,7 +22,7 @@ bool deletedInLog(const Rows& log, const std::string& table, const std::string& 
 
 }  // namespace
 
-void Engine::checkRowids(const Rows& log, Page& page) {
+bool Engine::checkRowids(const Rows& log, Page& page) {
   std::vector<const Table*> tables;
   std::string sql;
   for (const auto& t : tables_) {
@@ -34,9 +34,10 @@ void Engine::checkRowids(const Rows& log, Page& page) {
            quoteIdent(t.name) + ")";
     tables.push_back(&t);
   }
-  if (tables.empty()) return;
+  if (tables.empty()) return true;
   auto r = local_.exec(sql);
-  if (!r.ok || r.rows.size() != 1) return;
+  if (localFailed("reading the largest rowids", r)) return false;
+  if (r.rows.size() != 1) return true;
   for (size_t i = 0; i < tables.size(); ++i) {
     const std::string& name = tables[i]->name;
     const std::string now = r.rows.isNull(0, i) ? "" : r.rows.at(0, i);
@@ -51,6 +52,7 @@ void Engine::checkRowids(const Rows& log, Page& page) {
     }
     page.maxRowids.emplace_back(name, now);
   }
+  return true;
 }
 
 void Engine::noteVanishedRows(const Table& t, const std::vector<std::string>& absent,

@@ -152,8 +152,19 @@ bool Engine::refreshSchema(int64_t nowMs) {
         if (e.type == "trigger" && equalsNoCase(e.name, name)) found = true;
       if (!found) triggersOk = false;
     }
-    if (!triggersOk && !installCapture(t)) return false;
     auto it = state_.tables.find(t.name);
+    if (!triggersOk && it != state_.tables.end() && !it->second.recopy &&
+        (it->second.phase == TablePhase::Live || it->second.phase == TablePhase::Copy)) {
+      // Writes made while the triggers were missing were not captured: the table is copied
+      // again. Saved before the triggers return, since once they are back nothing shows they
+      // were ever missing (a local write can land and still report failure).
+      it->second.recopy = true;
+      if (!persist()) {
+        recordError(ErrorCode::Internal, "saving d1sync's state: " + lastLocalError_);
+        return false;
+      }
+    }
+    if (!triggersOk && !installCapture(t)) return false;
     if (it == state_.tables.end()) {
       TableState ts;
       ts.sql = t.sql;
@@ -161,15 +172,12 @@ bool Engine::refreshSchema(int64_t nowMs) {
       continue;
     }
     TableState& ts = it->second;
-    bool wasCaptured = ts.phase == TablePhase::Live || ts.phase == TablePhase::Copy;
-    // Writes made while the triggers were missing were not captured: copy again.
-    if (!triggersOk && wasCaptured) resyncRequests_.insert(t.name);
     if (ts.sql != t.sql && !ts.sql.empty()) {
       bool sameKey = ts.key.empty() || ts.key == t.keyColumnNames();
       if (sameKey && onlyAddsColumns(ts.sql, t.sql, t)) {
         // ADD COLUMN: schemaPage() adds it to D1 and the copy/outbox carry on.
       } else if (shape_.tenant && sameKey) {
-        resyncRequests_.insert(t.name);  // recopy this tenant's rows into the shared table
+        ts.recopy = true;  // recopy this tenant's rows into the shared table
       } else if (shape_.tenant) {
         fail(ErrorCode::Schema, "table " + t.name +
                                     " changed its primary key; a D1 table shared with other "
@@ -187,7 +195,8 @@ bool Engine::refreshSchema(int64_t nowMs) {
 
   if (!page_) {
     for (auto& [name, ts] : state_.tables) {
-      if (!resyncAll_ && !resyncRequests_.count(name)) continue;
+      if (!resyncAll_ && !resyncRequests_.count(name) && !ts.recopy) continue;
+      ts.recopy = false;
       if (ts.phase == TablePhase::Live || ts.phase == TablePhase::Copy) {
         ts.phase = TablePhase::Copy;
         ts.resetCopy();

@@ -24,6 +24,13 @@ const char* codeName(ErrorCode code) {
   return "INTERNAL";
 }
 
+ErrorCode codeFromName(const std::string& name) {
+  for (ErrorCode c : {ErrorCode::D1Transient, ErrorCode::D1Limit, ErrorCode::D1Constraint,
+                      ErrorCode::Schema, ErrorCode::Fenced, ErrorCode::Config, ErrorCode::Internal})
+    if (name == codeName(c)) return c;
+  return name.empty() ? ErrorCode::None : ErrorCode::Internal;
+}
+
 namespace {
 
 bool has(const std::string& s, const char* needle) {

@@ -9,6 +9,8 @@ namespace d1sync {
 enum class ErrorCode { None, D1Transient, D1Limit, D1Constraint, Schema, Fenced, Config, Internal };
 
 const char* codeName(ErrorCode code);
+// The code a name stands for (codeName's inverse); Internal for a name it does not know.
+ErrorCode codeFromName(const std::string& name);
 
 enum class D1Failure {
   Fenced,      // our guard refused the batch: another writer, or our own lost commit

@@ -7,6 +7,15 @@
 
 namespace d1sync {
 
+// How long flush() waits through backoff before it rejects, unless the flushRetryMs option
+// says otherwise, and the largest value that option takes (a day).
+constexpr int64_t kDefaultFlushRetryMs = 10000;
+constexpr int64_t kMaxFlushRetryMs = 86400000;
+// D1 errors of no known class are retried with backoff this many times in a row; then the
+// engine stops with INTERNAL (health().state 'error') instead of retrying silently forever.
+// With the backoff's 250 ms doubling to 60 s, that is a few minutes of D1 answering nonsense.
+constexpr int kMaxUnknownD1Failures = 12;
+
 struct Limits {
   size_t maxStatementBytes = 100000;  // "statement too long" beyond this
   int maxBoundParameters = 100;       // the engine binds none, kept for hosts that do

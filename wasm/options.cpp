@@ -73,6 +73,14 @@ std::string parseOptions(const std::string& text, Options& o) {
   }
   auto seed = j.find("seed");
   if (seed != j.end() && seed->is_number_unsigned()) o.seed = seed->get<uint64_t>();
+  auto retry = j.find("flushRetryMs");
+  if (retry != j.end() && !retry->is_null()) {
+    if (!retry->is_number_integer() || retry->get<int64_t>() < 0 ||
+        retry->get<int64_t>() > kMaxFlushRetryMs)
+      return "flushRetryMs must be a whole number of ms from 0 to " +
+             std::to_string(kMaxFlushRetryMs) + " (a day)";
+    o.flushRetryMs = retry->get<int64_t>();
+  }
   auto limits = j.find("limits");
   if (limits != j.end() && !limits->is_null()) {
     if (!limits->is_object()) return "limits must be an object";
@@ -111,8 +119,8 @@ std::string parseOptions(const std::string& text, Options& o) {
     }
   }
   for (auto it = j.begin(); it != j.end(); ++it) {
-    static const char* const kKnown[] = {"sourceId", "tables", "tenant", "schema",
-                                         "takeover", "seed",   "limits"};
+    static const char* const kKnown[] = {"sourceId", "tables", "tenant",       "schema",
+                                         "takeover", "seed",   "flushRetryMs", "limits"};
     bool known = false;
     for (const char* k : kKnown) known = known || it.key() == k;
     if (!known) return "unknown option '" + it.key() + "'";

@@ -72,7 +72,8 @@ std::string stateToJson(const State& s) {
                     {"upto", t.upto},
                     {"copied", t.copied},
                     {"total", t.total},
-                    {"maxRowid", t.maxRowid}};
+                    {"maxRowid", t.maxRowid},
+                    {"recopy", t.recopy}};
   }
   const Counters& c = s.counters;
   json counters = {{"totalSyncs", c.totalSyncs},
@@ -136,6 +137,7 @@ bool stateFromJson(const std::string& text, State& s) {
       t.copied = get<int64_t>(j, "copied", 0);
       t.total = get<int64_t>(j, "total", 0);
       t.maxRowid = get<std::string>(j, "maxRowid", "");
+      t.recopy = get<bool>(j, "recopy", false);
       out.tables[it.key()] = std::move(t);
     }
   }

@@ -33,6 +33,7 @@ struct TableState {
   int64_t copied = 0;
   int64_t total = 0;
   std::string maxRowid;  // tables keyed by rowid: max(rowid) at the last page, "" unknown
+  bool recopy = false;   // capture was missing for a while: copy again between pages
 
   // Forgets the copy's progress so the next copy starts from the smallest key.
   void resetCopy() {

@@ -9,8 +9,9 @@
 
 namespace d1sync::native {
 
-Driver::Driver(SqliteLocal& local, D1Simulator& d1, Options options)
+Driver::Driver(SqliteLocal& local, D1Simulator& d1, Options options, LocalDb* engineDb)
     : local_(local),
+      engineDb_(engineDb ? *engineDb : local),
       d1_(d1),
       options_(std::move(options)),
       now_(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -20,7 +21,7 @@ Driver::Driver(SqliteLocal& local, D1Simulator& d1, Options options)
 }
 
 void Driver::restart() {
-  engine_ = std::make_unique<Engine>(local_, options_);
+  engine_ = std::make_unique<Engine>(engineDb_, options_);
   // A host that crashed mid-transaction never committed it.
   sqlite3_exec(local_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
 }

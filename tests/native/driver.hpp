@@ -15,7 +15,9 @@ class Driver {
  public:
   // The simulated clock starts at the wall clock, since the capture triggers stamp changes
   // with the local SQLite's own time.
-  Driver(SqliteLocal& local, D1Simulator& d1, Options options);
+  // `engineDb`, when given, is what the engine reads and writes through (a FaultyLocal over
+  // `local`); the driver's own transactions always go to `local`.
+  Driver(SqliteLocal& local, D1Simulator& d1, Options options, LocalDb* engineDb = nullptr);
 
   // Runs until the engine is idle or failed. Stops after `maxRequests` D1 requests (a guard
   // against a livelock in a test, not a time limit); returns the last step.
@@ -23,6 +25,8 @@ class Driver {
   // Sends at most `n` requests, then stops as a crash would: when `dropLastAnswer`, the last
   // request reaches D1 but its answer never reaches the engine.
   Step runRequests(size_t n, bool dropLastAnswer = false);
+  // One engine.next() inside a local transaction, nothing sent.
+  Step next() { return step(); }
   // Discards the engine (a crash or restart) and builds a new one over the same databases.
   void restart();
   Engine& engine() { return *engine_; }
@@ -33,6 +37,7 @@ class Driver {
  private:
   Step step();
   SqliteLocal& local_;
+  LocalDb& engineDb_;
   D1Simulator& d1_;
   Options options_;
   std::unique_ptr<Engine> engine_;

@@ -6,6 +6,7 @@
 
 #include "backoff.hpp"
 #include "driver.hpp"
+#include "faulty_local.hpp"
 
 namespace d1sync::native {
 
@@ -117,13 +118,19 @@ class Workload {
   Random& rng_;
 };
 
-const char* const kFaultKinds[] = {"transient",          "lost_answer", "statement_too_long",
-                                   "too_many_variables", "crash",       "crash_after_send",
-                                   "second_writer"};
+const char* const kFaultKinds[] = {"transient",          "lost_answer",  "statement_too_long",
+                                   "too_many_variables", "crash",        "crash_after_send",
+                                   "second_writer",      "local_before", "local_after"};
+
+// How often a local call of the engine's fails, by seed: most seeds see some local faults.
+double localFaultRate(int64_t pick) {
+  static const double kRates[] = {0, 0.005, 0.02, 0.05};
+  return kRates[pick];
+}
 
 }  // namespace
 
-HarnessResult runSeed(uint64_t seed, int rounds) {
+HarnessResult runSeed(uint64_t seed, int rounds, bool localFaults) {
   HarnessResult result;
   Random rng(seed * 0x9E3779B97F4A7C15ULL + 1);
   SqliteLocal local(":memory:");
@@ -136,7 +143,13 @@ HarnessResult runSeed(uint64_t seed, int rounds) {
   options.seed = seed;
   options.limits.copyPageRows = 1 + static_cast<size_t>(work.pick(40));
   options.limits.pageChanges = 1 + static_cast<size_t>(work.pick(60));
-  Driver driver(local, d1, options);
+  // Any local call of the engine's may fail, before it runs or after (see FaultyLocal).
+  FaultyLocal faulty(local, seed ^ 0x5bd1e995ULL);
+  // Its own generator: the workload and D1's faults stay what they were for each seed.
+  faulty.probability = localFaults ? localFaultRate(static_cast<int64_t>(
+                                         Random(seed * 0x2545F4914F6CDD1DULL + 7).next() % 4))
+                                   : 0;
+  Driver driver(local, d1, options, &faulty);
   auto fail = [&](const std::string& why) {
     if (result.ok) result.failure = "seed " + std::to_string(seed) + ": " + why;
     result.ok = false;
@@ -208,10 +221,13 @@ HarnessResult runSeed(uint64_t seed, int rounds) {
   }
   while (d1.pendingFaults()) d1.batch({"SELECT 1"});  // let queued faults pass harmlessly
   if (result.ok) {
-    Step s = driver.run();
+    Step s = driver.run();  // local faults still strike
     if (s.kind != Step::Idle)
       fail(std::string("did not converge: ") + codeName(s.code) + ": " + s.message);
   }
+  result.faults["local_before"] += faulty.failedBefore;
+  result.faults["local_after"] += faulty.failedAfter;
+  faulty.probability = 0;  // the checks below read through the engine
   // A lone row refused twice in a row by injected limit errors is quarantined, as a row D1
   // keeps refusing would be. Account for each with its reason, then send them again.
   if (result.ok) {

@@ -1,6 +1,7 @@
 // A seeded, deterministic fault harness: a random workload on a local database interleaved
-// with random D1 faults, engine crashes and a second writer claiming the same sourceId; at the
-// end D1 must equal the local database exactly and hold the last captured sequence.
+// with random D1 faults, failing local calls, engine crashes and a second writer claiming the
+// same sourceId; at the end D1 must equal the local database exactly and hold the last
+// captured sequence.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@ struct HarnessResult {
   int64_t quarantined = 0;
 };
 
-HarnessResult runSeed(uint64_t seed, int rounds = 40);
+// `localFaults` false runs the seed with D1's faults only (as before local faults existed).
+HarnessResult runSeed(uint64_t seed, int rounds = 40, bool localFaults = true);
 
 }  // namespace d1sync::native

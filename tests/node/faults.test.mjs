@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startD1, openLocal, run, localValue, d1Value, expectSame, replicator, sync, seq,
-  recordingTarget, D1SyncError, PENDING_OUTBOX } from './helpers.mjs';
+  recordingTarget, D1SyncError, PENDING_OUTBOX, createReplicator, sqliteWasmSource, d1BindingTarget } from './helpers.mjs';
 
 const SCHEMA = `
   CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, price REAL, data BLOB);
@@ -342,5 +342,165 @@ test('a D1 that lost everything is refilled', async () => {
   mutate(db, 1);
   await r.flush();
   await expectAll(db, d1);
+  r.close();
+});
+
+// Issue 10: no quiet failures, and the drive policy in the engine.
+
+// A source whose exec() fails while `failing(sql)` says so, as a storage error would.
+function flakySource(db, failing) {
+  const inner = sqliteWasmSource(db);
+  return {
+    kind: 'flaky',
+    exec(sql) {
+      return failing(sql) ? { ok: false, error: 'disk I/O error (injected)', columns: 0, cells: '' } : inner.exec(sql);
+    },
+    transaction: (fn) => inner.transaction(fn),
+  };
+}
+
+test('issue 10: a local read failing in the change pages rejects flush() and shows backoff', async () => {
+  const d1 = await env.fresh();
+  const db = await openLocal();
+  run(db, SCHEMA);
+  fill(db, 0, 10);
+  let broken = false;
+  const source = flakySource(db, (sql) => broken && sql.includes('FROM _d1sync_log WHERE seq>'));
+  const r = await createReplicator({ source, target: d1BindingTarget(d1), sourceId: 'src-1', flushRetryMs: 0 });
+  await sync(r);
+  mutate(db, 1);
+  broken = true;
+  await assert.rejects(r.flush(), (e) => isCode('INTERNAL')(e) && /disk I\/O error/.test(e.message));
+  const h = r.health();
+  assert.equal(h.state, 'backoff');
+  assert.equal(h.healthy, false);
+  assert.match(h.lastError, /disk I\/O error/);
+  // health() reads the outbox through the same broken source: an error, not zeros.
+  assert.equal(h.pendingChanges, null);
+  assert.match(h.error, /disk I\/O error/);
+  await r.onAlarm();  // swallowed: not terminal
+  broken = false;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, r.nextRetryAt() - Date.now()) + 5));
+  await r.onAlarm();
+  await expectAll(db, d1);
+  assert.equal(r.health().healthy, true);
+  assert.equal(r.health().pendingChanges, 0);
+  r.close();
+});
+
+test('issue 10: health().nextRetryAt and nextRetryAt() agree', async () => {
+  const d1 = await env.fresh();
+  const db = await openLocal();
+  run(db, SCHEMA);
+  fill(db, 0, 10);
+  const target = recordingTarget(d1);
+  const r = await replicator(db, target, { flushRetryMs: 0 });
+  const realNow = Date.now;
+  const same = () => {
+    const at = r.nextRetryAt();
+    Date.now = () => realNow() + 3;  // the two calls a few ms apart
+    try {
+      assert.equal(r.health().nextRetryAt, at);
+    } finally {
+      Date.now = realNow;
+    }
+    return at;
+  };
+  assert.equal(typeof same(), 'number', 'before the start: due');
+  await sync(r);
+  assert.equal(same(), null, 'idle');
+  mutate(db, 1);
+  assert.ok(same() <= Date.now(), 'pending: due now');
+  target.failNext('Network connection lost.');
+  await assert.rejects(r.flush(), isCode('D1_TRANSIENT'));
+  assert.ok(same() > Date.now() - 1000, 'backoff: the retry time');
+  r.close();
+});
+
+test('issue 10: close() during a running flush() rejects it cleanly and frees the engine after', async () => {
+  const d1 = await env.fresh();
+  const db = await openLocal();
+  run(db, SCHEMA);
+  fill(db, 0, 50);
+  const real = d1BindingTarget(d1);
+  let release;
+  const gate = new Promise((resolve) => { release = resolve; });
+  let calls = 0;
+  const target = {
+    kind: 'slow',
+    async batch(statements) {
+      if (++calls === 3) await gate;  // hold a batch in flight
+      return real.batch(statements);
+    },
+  };
+  const r = await replicator(db, target);
+  const flushing = r.start().then(() => r.flush());
+  while (calls < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+  r.close();
+  assert.throws(() => r.health(), isCode('CONFIG'));
+  release();
+  await assert.rejects(flushing, (e) => isCode('CONFIG')(e) && /closed/.test(e.message));
+  // A new replicator over the same database carries on where it stopped.
+  const again = await replicator(db, d1);
+  await sync(again);
+  await expectAll(db, d1);
+  again.close();
+
+  // close() while flush() sleeps through a backoff wakes it up.
+  const target2 = recordingTarget(d1);
+  const r2 = await replicator(db, target2, { flushRetryMs: 60000 });
+  await sync(r2);
+  mutate(db, 2);
+  for (let i = 0; i < 8; ++i) target2.failNext('D1 DB is overloaded. Requests queued for too long.');
+  const started = Date.now();
+  const sleeping = r2.flush();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  r2.close();
+  await assert.rejects(sleeping, isCode('CONFIG'));
+  assert.ok(Date.now() - started < 5000, 'the backoff sleep ended at close()');
+});
+
+test('issue 10: every numeric option is validated', async () => {
+  const d1 = await env.fresh();
+  const db = await openLocal();
+  const bad = [
+    [{ flushRetryMs: NaN }, /flushRetryMs/],
+    [{ flushRetryMs: -1 }, /flushRetryMs/],
+    [{ flushRetryMs: 1.5 }, /flushRetryMs/],
+    [{ flushRetryMs: Infinity }, /flushRetryMs/],
+    [{ flushRetryMs: 1e12 }, /flushRetryMs/],
+    [{ flushRetryMs: '10' }, /flushRetryMs/],
+    [{ limits: { pageChanges: NaN } }, /limits\.pageChanges/],
+    [{ limits: { copyPageRows: -5 } }, /limits\.copyPageRows/],
+    [{ limits: { statementBytes: 1000.5 } }, /limits\.statementBytes/],
+    [{ limits: { batchBytes: 1e300 } }, /limits\.batchBytes/],
+    [{ limits: { pageBytes: Infinity } }, /limits\.pageBytes/],
+    [{ limits: { vdbeOps: 0 } }, /limits\.vdbeOps/],
+  ];
+  for (const [options, name] of bad) {
+    await assert.rejects(replicator(db, d1, options),
+      (e) => isCode('CONFIG')(e) && name.test(e.message), JSON.stringify(options));
+  }
+  const r = await replicator(db, d1);
+  await assert.rejects(r.flush({ maxBatches: NaN }), (e) => isCode('CONFIG')(e) && /maxBatches/.test(e.message));
+  await assert.rejects(r.flush({ maxBatches: -1 }), isCode('CONFIG'));
+  assert.throws(() => r.quarantined({ limit: 1.5 }), isCode('CONFIG'));
+  r.close();
+});
+
+test('issue 10: the quarantine list is paged', async () => {
+  const d1 = await env.fresh();
+  const db = await openLocal();
+  run(db, SCHEMA);
+  run(db, "INSERT INTO items VALUES (1, 'poison', 1, NULL), (2, 'poison', 2, NULL), (3, 'poison', 3, NULL)");
+  await d1.prepare(`CREATE TABLE items(id INTEGER, name TEXT CHECK (name <> 'poison'), price REAL,
+    data BLOB, PRIMARY KEY (id))`).run();
+  const r = await replicator(db, d1);
+  await sync(r);
+  const all = r.quarantined();
+  assert.equal(all.length, 3);
+  const first = r.quarantined({ limit: 2 });
+  assert.deepEqual(first, all.slice(0, 2));
+  assert.deepEqual(r.quarantined({ after: first[1].id }), all.slice(2));
   r.close();
 });
