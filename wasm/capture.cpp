@@ -128,6 +128,30 @@ std::vector<std::string> captureDdl(const Table& t, std::vector<std::string>& wa
   return out;
 }
 
+CaptureState captureState(const Table& t, const std::vector<MasterEntry>& entries) {
+  std::vector<std::string> ignored;
+  const auto ddls = captureDdl(t, ignored);
+  bool stale = false;
+  for (const auto& name : captureTriggerNames(t)) {
+    const MasterEntry* found = nullptr;
+    for (const auto& e : entries)
+      if (e.type == "trigger" && equalsNoCase(e.name, name)) found = &e;
+    if (!found) return CaptureState::Missing;
+    // sqlite_master keeps a CREATE statement as written, less its IF NOT EXISTS.
+    const std::string want = "CREATE TRIGGER " + quoteIdent(name) + " ";
+    bool same = false;
+    for (const auto& ddl : ddls) {
+      const std::string head = "CREATE TRIGGER IF NOT EXISTS " + quoteIdent(name) + " ";
+      if (ddl.compare(0, head.size(), head) == 0)
+        same = found->sql.size() == want.size() + ddl.size() - head.size() &&
+               found->sql.compare(0, want.size(), want) == 0 &&
+               found->sql.compare(want.size(), std::string::npos, ddl, head.size()) == 0;
+    }
+    if (!same) stale = true;
+  }
+  return stale ? CaptureState::Stale : CaptureState::Current;
+}
+
 std::vector<std::string> dropCaptureDdl(const std::string& table) {
   std::vector<std::string> out;
   for (char op : {'i', 'k', 'u', 'd', 'R', 'S'})

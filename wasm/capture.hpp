@@ -1,10 +1,11 @@
 // Change capture on the local database. Every replicated table gets AFTER INSERT / UPDATE /
 // DELETE triggers appending one row per change to the outbox:
-//   _d1sync_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl, op, key, at_ms)
+//   _d1sync_log(seq INTEGER PRIMARY KEY, tbl, op, key, at_ms)
 // `key` is the row's key as comma-separated SQL literals (render.hpp), never the row itself:
 // the row is read as it is when the change is shipped. `op` is I, U or D, or R for a row that
 // an INSERT/UPDATE OR REPLACE may delete through a UNIQUE index without firing DELETE triggers.
-// AUTOINCREMENT keeps seq rising even after the outbox is emptied.
+// A keep trigger holds the newest row back from deletes, so seq keeps rising even after the
+// outbox is emptied.
 #pragma once
 
 #include <string>
@@ -24,5 +25,12 @@ std::vector<std::string> captureDdl(const Table& table, std::vector<std::string>
 std::vector<std::string> dropCaptureDdl(const std::string& table);
 // Names of the triggers captureDdl installs.
 std::vector<std::string> captureTriggerNames(const Table& table);
+
+enum class CaptureState {
+  Current,  // every trigger is there, as captureDdl writes it today
+  Stale,    // every trigger is there, some as an older d1sync wrote it: reinstall them all
+  Missing,  // a trigger is gone: writes may have gone uncaptured
+};
+CaptureState captureState(const Table& table, const std::vector<MasterEntry>& entries);
 
 }  // namespace d1sync

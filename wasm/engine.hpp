@@ -191,7 +191,7 @@ class Engine {
   // engine_schema.cpp
   bool refreshSchema(int64_t nowMs);
   std::optional<Page> schemaPage();
-  bool installCapture(const Table& t);
+  bool installCapture(const Table& t, bool replace = false);
   TargetShape shapeOf(const Table& t, bool shadow) const;
   static std::string shadowName(const std::string& table);
 

@@ -83,8 +83,10 @@ TargetShape Engine::shapeOf(const Table& t, bool shadow) const {
   return s;
 }
 
-bool Engine::installCapture(const Table& t) {
+bool Engine::installCapture(const Table& t, bool replace) {
   std::string sql;
+  if (replace)
+    for (const auto& s : dropCaptureDdl(t.name)) sql += s + ";";
   std::vector<std::string> notes;
   for (const auto& s : captureDdl(t, notes)) sql += s + ";";
   for (const auto& n : notes) warn(n);
@@ -145,15 +147,10 @@ bool Engine::refreshSchema(int64_t nowMs) {
   if (shape_.mode == SchemaMode::Strict) orderByParents(next);
 
   for (const auto& t : next) {
-    bool triggersOk = true;
-    for (const auto& name : captureTriggerNames(t)) {
-      bool found = false;
-      for (const auto& e : entries)
-        if (e.type == "trigger" && equalsNoCase(e.name, name)) found = true;
-      if (!found) triggersOk = false;
-    }
+    const CaptureState capture = captureState(t, entries);
+    const bool triggersOk = capture == CaptureState::Current;
     auto it = state_.tables.find(t.name);
-    if (!triggersOk && it != state_.tables.end() && !it->second.recopy &&
+    if (capture == CaptureState::Missing && it != state_.tables.end() && !it->second.recopy &&
         (it->second.phase == TablePhase::Live || it->second.phase == TablePhase::Copy)) {
       // Writes made while the triggers were missing were not captured: the table is copied
       // again. Saved before the triggers return, since once they are back nothing shows they
@@ -164,7 +161,9 @@ bool Engine::refreshSchema(int64_t nowMs) {
         return false;
       }
     }
-    if (!triggersOk && !installCapture(t)) return false;
+    // Triggers an older d1sync wrote are replaced in this same local transaction, so no
+    // write goes uncaptured in between.
+    if (!triggersOk && !installCapture(t, capture == CaptureState::Stale)) return false;
     if (it == state_.tables.end()) {
       TableState ts;
       ts.sql = t.sql;

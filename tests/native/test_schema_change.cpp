@@ -22,6 +22,40 @@ class SchemaChange : public EngineTest {
   }
 };
 
+// Capture triggers an older d1sync installed (here: one rendering its key with quote()) are
+// replaced when the engine starts, in the same local transaction, without recopying the table.
+TEST_F(SchemaChange, Issue10TriggersAnOlderVersionWroteAreReplacedWithoutARecopy) {
+  local->run(
+      "DROP TRIGGER \"_d1sync_i_a\"; CREATE TRIGGER \"_d1sync_i_a\" AFTER INSERT ON \"a\" BEGIN "
+      "INSERT INTO _d1sync_log(tbl, op, key, at_ms) VALUES ('a', 'I', quote(NEW.\"id\"), 0); END");
+  const auto current = [&] {
+    std::vector<std::string> notes;
+    for (const auto& s : local
+                             ->exec("SELECT name, sql FROM sqlite_master WHERE name LIKE "
+                                    "'\\_d1sync\\_%\\_a' ESCAPE '\\' ORDER BY name")
+                             .rows.cells)
+      notes.push_back(s);
+    return notes;
+  };
+  const auto before = current();
+  const size_t batches = d1->batches;
+  drv->restart();
+  sync();
+  const auto after = current();
+  ASSERT_EQ(after.size(), before.size());
+  bool replaced = false;
+  for (size_t i = 0; i < after.size(); ++i)
+    if (after[i] != before[i]) {
+      replaced = true;
+      EXPECT_NE(after[i].find("julianday"), std::string::npos) << after[i];  // today's form
+    }
+  EXPECT_TRUE(replaced);
+  EXPECT_EQ(d1->batches, batches + 1) << "only the claim: nothing recopied";
+  local->run("INSERT INTO a VALUES (500, 'new')");
+  sync();
+  expectSame("a");
+}
+
 TEST_F(SchemaChange, AddColumnIsFollowedLive) {
   local->run("ALTER TABLE a ADD COLUMN extra INTEGER NOT NULL DEFAULT 5");
   local->run("ALTER TABLE a ADD COLUMN note TEXT COLLATE NOCASE");
