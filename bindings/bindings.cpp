@@ -158,7 +158,23 @@ class EngineHandle {
   std::unique_ptr<Engine> engine_;
 };
 
+// The names the package's JS and .d.ts copy (error codes, limits), comma-separated; a test
+// checks the copies against them.
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+  return out;
+}
+std::string errorCodes() {
+  return joined(errorCodeNames());
+}
+std::string limits() {
+  return joined(limitNames());
+}
+
 EMSCRIPTEN_BINDINGS(d1sync) {
+  emscripten::function("errorCodes", &errorCodes);
+  emscripten::function("limitNames", &limits);
   emscripten::value_object<StepOut>("Step")
       .field("kind", &StepOut::kind)
       .field("statements", &StepOut::statements)

@@ -55,6 +55,8 @@ struct Options {
 // Parses the JSON form the bindings pass ({sourceId, tables, tenant:{column,value}, limits,
 // schema, takeover, seed}). Returns an error message, empty on success.
 std::string parseOptions(const std::string& json, Options& out);
+// Names the `limits` option accepts.
+std::vector<std::string> limitNames();
 
 struct Step {
   // Failed: the engine stopped for good (terminal()). Rejected: the drive gave up waiting (its

@@ -31,6 +31,14 @@ ErrorCode codeFromName(const std::string& name) {
   return name.empty() ? ErrorCode::None : ErrorCode::Internal;
 }
 
+std::vector<std::string> errorCodeNames() {
+  std::vector<std::string> out;
+  for (int c = static_cast<int>(ErrorCode::None) + 1; c <= static_cast<int>(ErrorCode::Internal);
+       ++c)
+    out.push_back(codeName(static_cast<ErrorCode>(c)));
+  return out;
+}
+
 namespace {
 
 bool has(const std::string& s, const char* needle) {

@@ -3,12 +3,16 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace d1sync {
 
+// Internal stays last: errorCodeNames() runs up to it.
 enum class ErrorCode { None, D1Transient, D1Limit, D1Constraint, Schema, Fenced, Config, Internal };
 
 const char* codeName(ErrorCode code);
+// Every stable code (codeName of each ErrorCode but None), in declaration order.
+std::vector<std::string> errorCodeNames();
 // The code a name stands for (codeName's inverse); Internal for a name it does not know.
 ErrorCode codeFromName(const std::string& name);
 

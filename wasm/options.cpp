@@ -21,7 +21,38 @@ std::string readLimit(const json& limits, const char* name, int64_t max, int64_t
   return {};
 }
 
+// The `limits` option: its names (the public ones, in js/index.d.ts), their largest values and
+// what they set. The one list of them; limitNames() hands it to the package's tests.
+struct LimitField {
+  const char* name;
+  int64_t max;
+  void (*set)(Limits&, int64_t);
+};
+const LimitField kLimitFields[] = {
+    {"statementBytes", 100000, [](Limits& L, int64_t v) { L.maxStatementBytes = v; }},
+    {"boundParameters", 100,
+     [](Limits& L, int64_t v) { L.maxBoundParameters = static_cast<int>(v); }},
+    {"columns", 100, [](Limits& L, int64_t v) { L.maxColumns = static_cast<int>(v); }},
+    {"rowBytes", 2000000, [](Limits& L, int64_t v) { L.maxRowBytes = v; }},
+    {"vdbeOps", 21504, [](Limits& L, int64_t v) { L.vdbeOps = static_cast<int>(v); }},
+    {"statementsPerBatch", 50000,
+     [](Limits& L, int64_t v) { L.maxStatementsPerBatch = static_cast<int>(v); }},
+    {"batchBytes", 100000000, [](Limits& L, int64_t v) { L.maxBatchBytes = v; }},
+    {"batchTimeMs", 30000, [](Limits& L, int64_t v) { L.batchTimeBudgetMs = v; }},
+    {"queriesPerInvocation", 1000000,
+     [](Limits& L, int64_t v) { L.queriesPerInvocation = static_cast<int>(v); }},
+    {"pageChanges", 1000000, [](Limits& L, int64_t v) { L.pageChanges = v; }},
+    {"copyPageRows", 1000000, [](Limits& L, int64_t v) { L.copyPageRows = v; }},
+    {"pageBytes", 100000000, [](Limits& L, int64_t v) { L.pageBytes = v; }},
+};
+
 }  // namespace
+
+std::vector<std::string> limitNames() {
+  std::vector<std::string> out;
+  for (const auto& f : kLimitFields) out.push_back(f.name);
+  return out;
+}
 
 std::string parseOptions(const std::string& text, Options& o) {
   json j = json::parse(text, nullptr, false);
@@ -85,36 +116,15 @@ std::string parseOptions(const std::string& text, Options& o) {
   if (limits != j.end() && !limits->is_null()) {
     if (!limits->is_object()) return "limits must be an object";
     Limits& L = o.limits;
-    struct Field {
-      const char* name;
-      int64_t max;
-      std::function<void(int64_t)> set;
-    };
-    const Field fields[] = {
-        {"statementBytes", 100000, [&](int64_t v) { L.maxStatementBytes = v; }},
-        {"boundParameters", 100, [&](int64_t v) { L.maxBoundParameters = static_cast<int>(v); }},
-        {"columns", 100, [&](int64_t v) { L.maxColumns = static_cast<int>(v); }},
-        {"rowBytes", 2000000, [&](int64_t v) { L.maxRowBytes = v; }},
-        {"vdbeOps", 21504, [&](int64_t v) { L.vdbeOps = static_cast<int>(v); }},
-        {"statementsPerBatch", 50000,
-         [&](int64_t v) { L.maxStatementsPerBatch = static_cast<int>(v); }},
-        {"batchBytes", 100000000, [&](int64_t v) { L.maxBatchBytes = v; }},
-        {"batchTimeMs", 30000, [&](int64_t v) { L.batchTimeBudgetMs = v; }},
-        {"queriesPerInvocation", 1000000,
-         [&](int64_t v) { L.queriesPerInvocation = static_cast<int>(v); }},
-        {"pageChanges", 1000000, [&](int64_t v) { L.pageChanges = v; }},
-        {"copyPageRows", 1000000, [&](int64_t v) { L.copyPageRows = v; }},
-        {"pageBytes", 100000000, [&](int64_t v) { L.pageBytes = v; }},
-    };
-    for (const auto& f : fields) {
+    for (const auto& f : kLimitFields) {
       int64_t v = 0;
       std::string err = readLimit(*limits, f.name, f.max, v);
       if (!err.empty()) return err;
-      if (v) f.set(v);
+      if (v) f.set(L, v);
     }
     for (auto it = limits->begin(); it != limits->end(); ++it) {
       bool known = false;
-      for (const auto& f : fields) known = known || it.key() == f.name;
+      for (const auto& f : kLimitFields) known = known || it.key() == f.name;
       if (!known) return "limits." + it.key() + " is not a known limit";
     }
   }
