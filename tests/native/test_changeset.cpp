@@ -12,22 +12,14 @@
 #include <random>
 
 #include "changeset.hpp"
+#include "double_bits.hpp"
 #include "render.hpp"
 
 namespace d1sync {
 namespace {
 
-double fromBits(uint64_t bits) {
-  double d;
-  std::memcpy(&d, &bits, sizeof d);
-  return d;
-}
-
-uint64_t bitsOf(double d) {
-  uint64_t bits;
-  std::memcpy(&bits, &d, sizeof bits);
-  return bits;
-}
+using native::bitsOf;
+using native::fromBits;
 
 Value parsed(std::string_view literal) {
   Value v;

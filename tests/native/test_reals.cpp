@@ -10,24 +10,13 @@
 #include <random>
 
 #include "chunker.hpp"
+#include "double_bits.hpp"
 #include "fixtures.hpp"
 #include "render.hpp"
 #include "sql_text.hpp"
 
 namespace d1sync::native {
 namespace {
-
-uint64_t bitsOf(double d) {
-  uint64_t b;
-  std::memcpy(&b, &d, sizeof b);
-  return b;
-}
-
-double fromBits(uint64_t b) {
-  double d;
-  std::memcpy(&d, &b, sizeof d);
-  return d;
-}
 
 // The doubles every test here uses: the edge cases, then random bit patterns (NaN excluded:
 // SQLite stores it as NULL).
