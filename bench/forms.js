@@ -10,17 +10,20 @@ export const SEED_SQL = (t, rows) =>
    INSERT INTO ${t} SELECT i, 'item ' || printf('%08d', i) || ' ' || lower(hex(randomblob(43))),
      i * 0.25 + 0.01, randomblob(64),
      CASE WHEN i % 10 = 0 THEN NULL ELSE 'note ' || i END FROM s`;
-export const UPSERT_TAIL = ' ON CONFLICT(id) DO UPDATE SET name=excluded.name, price=excluded.price, ' +
+export const UPSERT_TAIL =
+  ' ON CONFLICT(id) DO UPDATE SET name=excluded.name, price=excluded.price, ' +
   'data=excluded.data, note=excluded.note';
-const LITERAL_MAX_ROWS = 700;             // (c1) rows per literal VALUES statement ...
-const LITERAL_MAX_BYTES = 100000;         // ... within D1's 100 KB SQL limit
-const LITERAL_STATEMENTS_PER_BATCH = 50;  // (c1) statements per batch() call
-const JSON_ROWS = 5000;                   // (c2) rows per json_each statement
-const JSON_STATEMENTS_PER_BATCH = 10;     // (c2) statements per batch() call
+const LITERAL_MAX_ROWS = 700; // (c1) rows per literal VALUES statement ...
+const LITERAL_MAX_BYTES = 100000; // ... within D1's 100 KB SQL limit
+const LITERAL_STATEMENTS_PER_BATCH = 50; // (c1) statements per batch() call
+const JSON_ROWS = 5000; // (c2) rows per json_each statement
+const JSON_STATEMENTS_PER_BATCH = 10; // (c2) statements per batch() call
 
 export function hexOf(value) {
-  const bytes = value instanceof ArrayBuffer ? new Uint8Array(value)
-    : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  const bytes =
+    value instanceof ArrayBuffer
+      ? new Uint8Array(value)
+      : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   let hex = '';
   for (let i = 0; i < bytes.length; ++i) hex += (bytes[i] < 16 ? '0' : '') + bytes[i].toString(16);
   return hex;
@@ -32,8 +35,10 @@ function sqlText(s) {
 
 function literalRow(r) {
   const [id, name, price, data, note] = r;
-  return `(${id},${sqlText(name)},${Number.isInteger(price) ? price.toFixed(1) : String(price)},` +
-    `X'${hexOf(data)}',${note === null ? 'NULL' : sqlText(note)})`;
+  return (
+    `(${id},${sqlText(name)},${Number.isInteger(price) ? price.toFixed(1) : String(price)},` +
+    `X'${hexOf(data)}',${note === null ? 'NULL' : sqlText(note)})`
+  );
 }
 
 function inBatches(statements, per) {
@@ -66,13 +71,15 @@ export function literalBatches(table, rows) {
 
 // (c2) one JSON-array string parameter per statement into INSERT ... SELECT ... FROM json_each.
 export function jsonBatches(table, rows) {
-  const sql = `INSERT INTO ${table}(${COLUMNS.join(',')}) ` +
+  const sql =
+    `INSERT INTO ${table}(${COLUMNS.join(',')}) ` +
     'SELECT value->>0, value->>1, value->>2, unhex(value->>3), value->>4 FROM json_each(?1) WHERE true' +
     UPSERT_TAIL;
   const statements = [];
   for (let i = 0; i < rows.length; i += JSON_ROWS) {
-    const chunk = rows.slice(i, i + JSON_ROWS).map(([id, name, price, data, note]) =>
-      [id, name, price, hexOf(data), note]);
+    const chunk = rows
+      .slice(i, i + JSON_ROWS)
+      .map(([id, name, price, data, note]) => [id, name, price, hexOf(data), note]);
     statements.push({ sql, param: JSON.stringify(chunk) });
   }
   return inBatches(statements, JSON_STATEMENTS_PER_BATCH);
@@ -83,7 +90,9 @@ export async function applyBatches(db, batches) {
   let statements = 0;
   const t = performance.now();
   for (const b of batches) {
-    await db.batch(b.map((s) => (typeof s === 'string' ? db.prepare(s) : db.prepare(s.sql).bind(s.param))));
+    await db.batch(
+      b.map((s) => (typeof s === 'string' ? db.prepare(s) : db.prepare(s.sql).bind(s.param))),
+    );
     statements += b.length;
   }
   return { ms: performance.now() - t, batchCalls: batches.length, statements };
@@ -98,19 +107,32 @@ export function timed(source, target) {
     kind: source.kind,
     exec(sql) {
       const t = performance.now();
-      try { return source.exec(sql); } finally { stats.execMs += performance.now() - t; ++stats.execs; }
+      try {
+        return source.exec(sql);
+      } finally {
+        stats.execMs += performance.now() - t;
+        ++stats.execs;
+      }
     },
     transaction(fn) {
       const t = performance.now();
-      try { return source.transaction(fn); } finally { stats.txnMs += performance.now() - t; ++stats.txns; }
+      try {
+        return source.transaction(fn);
+      } finally {
+        stats.txnMs += performance.now() - t;
+        ++stats.txns;
+      }
     },
   };
   const wtarget = {
     kind: target.kind,
     async batch(statements) {
       const t = performance.now();
-      try { return await target.batch(statements); } finally {
-        stats.batchMs += performance.now() - t; ++stats.batches;
+      try {
+        return await target.batch(statements);
+      } finally {
+        stats.batchMs += performance.now() - t;
+        ++stats.batches;
       }
     },
   };

@@ -19,7 +19,8 @@ class Session {
       const p = this.#pending.get(msg.id);
       if (!p) return;
       this.#pending.delete(msg.id);
-      if (msg.error) p.reject(new Error(`${msg.error.message}`)); else p.resolve(msg.result);
+      if (msg.error) p.reject(new Error(`${msg.error.message}`));
+      else p.resolve(msg.result);
     });
   }
   send(method, params = {}) {
@@ -27,12 +28,17 @@ class Session {
     this.#ws.send(JSON.stringify({ id, method, params }));
     return new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
   }
-  close() { this.#ws.close(); }
+  close() {
+    this.#ws.close();
+  }
 }
 
 async function connect(url) {
   const ws = new WebSocket(url);
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
   return new Session(ws);
 }
 
@@ -56,7 +62,8 @@ function summarise(profile) {
   const total = new Map();
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const label = (n) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').pop()}`;
+  const label = (n) =>
+    `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').pop()}`;
   for (let i = 0; i < profile.samples.length; ++i) {
     const node = byId.get(profile.samples[i]);
     const dt = (profile.timeDeltas[i + 1] ?? 0) / 1000;
@@ -71,9 +78,15 @@ function summarise(profile) {
       total.set(l, (total.get(l) ?? 0) + dt);
     }
   }
-  const sort = (m) => [...m].sort((a, b) => b[1] - a[1]).map(([k, ms]) => ({ where: k, ms: Math.round(ms) }));
-  return { byCategory: sort(self), topFunctions: sort(fns).slice(0, 40),
-    inclusive: sort(total).filter((f) => !/^\(root\)|^\(program\)|^\(idle\)/.test(f.where)).slice(0, 40) };
+  const sort = (m) =>
+    [...m].sort((a, b) => b[1] - a[1]).map(([k, ms]) => ({ where: k, ms: Math.round(ms) }));
+  return {
+    byCategory: sort(self),
+    topFunctions: sort(fns).slice(0, 40),
+    inclusive: sort(total)
+      .filter((f) => !/^\(root\)|^\(program\)|^\(idle\)/.test(f.where))
+      .slice(0, 40),
+  };
 }
 
 // Profiles every isolate workerd exposes while `work` runs.

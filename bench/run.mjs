@@ -19,7 +19,15 @@ import { createRequire } from 'node:module';
 import { Miniflare } from 'miniflare';
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import { createReplicator, sqliteWasmSource, d1BindingTarget } from '../js/entry-node.js';
-import { COLUMNS as COLUMN_NAMES, TABLE_DDL, SEED_SQL, literalBatches, jsonBatches, applyBatches, timed } from './forms.js';
+import {
+  COLUMNS as COLUMN_NAMES,
+  TABLE_DDL,
+  SEED_SQL,
+  literalBatches,
+  jsonBatches,
+  applyBatches,
+  timed,
+} from './forms.js';
 import { profiled } from './profile.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -64,7 +72,11 @@ function client(mf, name) {
     });
     const text = await res.text();
     let r;
-    try { r = JSON.parse(text); } catch { throw new Error(`${op}: HTTP ${res.status}: ${text}`); }
+    try {
+      r = JSON.parse(text);
+    } catch {
+      throw new Error(`${op}: HTTP ${res.status}: ${text}`);
+    }
     if (!r.ok) throw new Error(`${op} failed: ${r.error.message}\n${r.error.stack ?? ''}`);
     return r;
   };
@@ -83,7 +95,8 @@ async function benchSize(rows) {
     // Median of three: the floor is small, so one noisy reading would move the ceiling.
     const floors = [];
     for (let i = 0; i < 3; ++i) floors.push(await call('readFloor', { pageRows: 20000 }));
-    if (floors.some((f) => f.rows !== rows)) throw new Error(`readFloor read ${floors.map((f) => f.rows)} rows, not ${rows}`);
+    if (floors.some((f) => f.rows !== rows))
+      throw new Error(`readFloor read ${floors.map((f) => f.rows)} rows, not ${rows}`);
     out.readFloorMs = floors.map((f) => f.ms).sort((x, y) => x - y)[1];
 
     // d1sync initial sync: start() + flush(), engine-inclusive.
@@ -97,21 +110,34 @@ async function benchSize(rows) {
     if (profile && rows === sizes[0]) {
       const p = await profiled(INSPECTOR_PORT, sync);
       ({ started, flushed } = p.result);
-      out.profile = p.profiles.filter((x) => x.byCategory.some((c) => c.where !== 'idle' && c.ms > 0));
+      out.profile = p.profiles.filter((x) =>
+        x.byCategory.some((c) => c.where !== 'idle' && c.ms > 0),
+      );
     } else {
       ({ started, flushed } = await sync());
     }
     out.workerdRss = workerdMemory();
     const h = flushed.health;
-    const s = { txnMs: started.stats.txnMs + flushed.stats.txnMs, execMs: started.stats.execMs + flushed.stats.execMs,
-      batchMs: started.stats.batchMs + flushed.stats.batchMs };
+    const s = {
+      txnMs: started.stats.txnMs + flushed.stats.txnMs,
+      execMs: started.stats.execMs + flushed.stats.execMs,
+      batchMs: started.stats.batchMs + flushed.stats.batchMs,
+    };
     const initialMs = started.ms + flushed.ms;
     const d1Count = (await call('count', { table: 'items' })).n;
     out.contenders.push({
-      id: 'd1sync-initial', label: 'd1sync initial sync (DO → D1)', rows, ms: initialMs,
-      batchCalls: h.batchesSent, statements: h.statementsSent, d1Rows: d1Count,
-      engineMs: s.txnMs - s.execMs, localSqlMs: s.execMs, targetBatchMs: s.batchMs,
-      startMs: started.ms, flushMs: flushed.ms,
+      id: 'd1sync-initial',
+      label: 'd1sync initial sync (DO → D1)',
+      rows,
+      ms: initialMs,
+      batchCalls: h.batchesSent,
+      statements: h.statementsSent,
+      d1Rows: d1Count,
+      engineMs: s.txnMs - s.execMs,
+      localSqlMs: s.execMs,
+      targetBatchMs: s.batchMs,
+      startMs: started.ms,
+      flushMs: flushed.ms,
     });
     out.heapAfterInitial = flushed.heap;
 
@@ -127,8 +153,16 @@ async function benchSize(rows) {
       const prep = await call('prepare', { kind, rows });
       const run = await call('run', { kind });
       const n = (await call('count', { table: `items_${kind}` })).n;
-      out.contenders.push({ id: `baseline-${kind}`, label, rows: n, ms: run.ms,
-        batchCalls: run.batchCalls, statements: run.statements, d1Rows: n, prebuildMs: prep.buildMs });
+      out.contenders.push({
+        id: `baseline-${kind}`,
+        label,
+        rows: n,
+        ms: run.ms,
+        batchCalls: run.batchCalls,
+        statements: run.statements,
+        d1Rows: n,
+        prebuildMs: prep.buildMs,
+      });
     }
     // d1sync incremental: N changes in the DO, then time flush() to drain them.
     log(`d1sync incremental: ${changesN} changes`);
@@ -140,18 +174,33 @@ async function benchSize(rows) {
     const statements = inc.health.statementsSent - inc.health0.statementsSent;
     const d1AfterInc = (await call('count', { table: 'items' })).n;
     out.contenders.push({
-      id: 'd1sync-incremental', label: `d1sync incremental (${changesN} changes, half on ${hotKeys} hot keys)`,
-      rows: changesN, ms: inc.ms, batchCalls: batches, statements,
-      outboxRowsPerChange: captured / changesN, capturedSeqDelta: captured, outboxRowsBeforeFlush: inc.outboxRows, changeMix: ch.counts,
+      id: 'd1sync-incremental',
+      label: `d1sync incremental (${changesN} changes, half on ${hotKeys} hot keys)`,
+      rows: changesN,
+      ms: inc.ms,
+      batchCalls: batches,
+      statements,
+      outboxRowsPerChange: captured / changesN,
+      capturedSeqDelta: captured,
+      outboxRowsBeforeFlush: inc.outboxRows,
+      changeMix: ch.counts,
       rowsReplicatedDelta: inc.health.rowsReplicated - inc.health0.rowsReplicated,
-      engineMs: inc.stats.txnMs - inc.stats.execMs, localSqlMs: inc.stats.execMs, targetBatchMs: inc.stats.batchMs,
-      d1Rows: d1AfterInc, pendingAfter: inc.health.pendingChanges,
+      engineMs: inc.stats.txnMs - inc.stats.execMs,
+      localSqlMs: inc.stats.execMs,
+      targetBatchMs: inc.stats.batchMs,
+      d1Rows: d1AfterInc,
+      pendingAfter: inc.health.pendingChanges,
     });
     out.heapAfterIncremental = inc.heap;
 
     // WASM memory never shrinks: the largest length seen is the high-water mark (the object
     // may have been reset in between, hence the maximum over every reading).
-    out.heap = Math.max(started.heap ?? 0, flushed.heap ?? 0, inc.heap ?? 0, (await call('memory')).heapHigh);
+    out.heap = Math.max(
+      started.heap ?? 0,
+      flushed.heap ?? 0,
+      inc.heap ?? 0,
+      (await call('memory')).heapHigh,
+    );
     out.heapAfterInitialSync = Math.max(started.heap ?? 0, flushed.heap ?? 0);
     out.workerdRssAfter = workerdMemory();
 
@@ -166,18 +215,28 @@ async function benchSize(rows) {
     const ROUNDS = 5;
     // Each round writes fresh ids in both tables, alternating them every 2,000 statements.
     for (let round = 0; round < ROUNDS; ++round) {
-      const r = await cap('capRound', { n: capN, base: round * capN + 1, chunk: 2000, offFirst: round & 1 });
+      const r = await cap('capRound', {
+        n: capN,
+        base: round * capN + 1,
+        chunk: 2000,
+        offFirst: round & 1,
+      });
       for (const kind of ['insert', 'update', 'delete']) {
         capture[kind].on.push(r.ms.on[kind]);
         capture[kind].off.push(r.ms.off[kind]);
       }
     }
-    out.capture = { n: capN, ...Object.fromEntries(Object.entries(capture).map(([k, v]) => {
-      const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
-      const on = median(v.on);
-      const off = median(v.off);
-      return [k, { onMs: on, offMs: off, ratio: on / off, onRuns: v.on, offRuns: v.off }];
-    })) };
+    out.capture = {
+      n: capN,
+      ...Object.fromEntries(
+        Object.entries(capture).map(([k, v]) => {
+          const median = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+          const on = median(v.on);
+          const off = median(v.off);
+          return [k, { onMs: on, offMs: off, ratio: on / off, onRuns: v.on, offRuns: v.off }];
+        }),
+      ),
+    };
   } finally {
     await mf.dispose();
   }
@@ -191,9 +250,18 @@ function workerdMemory() {
     for (const pid of readdirSync('/proc')) {
       if (!/^\d+$/.test(pid)) continue;
       let status;
-      try { status = readFileSync(`/proc/${pid}/status`, 'utf8'); } catch { continue; }
-      if (!/^Name:\s*workerd/m.test(status) || !new RegExp(`^PPid:\\s*${process.pid}$`, 'm').test(status)) continue;
-      const kb = (k) => Number(status.match(new RegExp(`^${k}:\\s*(\\d+) kB`, 'm'))?.[1] ?? NaN) * 1024;
+      try {
+        status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (
+        !/^Name:\s*workerd/m.test(status) ||
+        !new RegExp(`^PPid:\\s*${process.pid}$`, 'm').test(status)
+      )
+        continue;
+      const kb = (k) =>
+        Number(status.match(new RegExp(`^${k}:\\s*(\\d+) kB`, 'm'))?.[1] ?? NaN) * 1024;
       return { rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM') };
     }
   } catch {}
@@ -221,25 +289,49 @@ async function benchSqliteWasm(rows) {
     const h = r.health();
     r.close();
     const n = (await d1.prepare('SELECT count(*) AS n FROM items').first()).n;
-    out.contenders.push({ id: 'd1sync-initial', label: 'd1sync initial sync (sqlite-wasm → D1 proxy)', rows, ms,
-      batchCalls: h.batchesSent, statements: h.statementsSent, d1Rows: n,
-      engineMs: stats.txnMs - stats.execMs, localSqlMs: stats.execMs, targetBatchMs: stats.batchMs });
-    const raw = db.exec({ sql: `SELECT ${COLUMN_NAMES.join(',')} FROM items ORDER BY id`, rowMode: 'array', returnValue: 'resultRows' });
-    for (const [kind, label, build] of [['c1', '(c) limit: literal VALUES, pre-built', literalBatches],
-      ['c2', '(c) limit: json_each(?1), pre-built', jsonBatches]]) {
+    out.contenders.push({
+      id: 'd1sync-initial',
+      label: 'd1sync initial sync (sqlite-wasm → D1 proxy)',
+      rows,
+      ms,
+      batchCalls: h.batchesSent,
+      statements: h.statementsSent,
+      d1Rows: n,
+      engineMs: stats.txnMs - stats.execMs,
+      localSqlMs: stats.execMs,
+      targetBatchMs: stats.batchMs,
+    });
+    const raw = db.exec({
+      sql: `SELECT ${COLUMN_NAMES.join(',')} FROM items ORDER BY id`,
+      rowMode: 'array',
+      returnValue: 'resultRows',
+    });
+    for (const [kind, label, build] of [
+      ['c1', '(c) limit: literal VALUES, pre-built', literalBatches],
+      ['c2', '(c) limit: json_each(?1), pre-built', jsonBatches],
+    ]) {
       const table = `items_${kind}`;
       await d1.batch([d1.prepare(`DROP TABLE IF EXISTS ${table}`), d1.prepare(TABLE_DDL(table))]);
       const run = await applyBatches(d1, build(table, raw));
       const count = (await d1.prepare(`SELECT count(*) AS n FROM ${table}`).first()).n;
-      out.contenders.push({ id: `baseline-${kind}`, label, rows: count, ms: run.ms, batchCalls: run.batchCalls,
-        statements: run.statements, d1Rows: count });
+      out.contenders.push({
+        id: `baseline-${kind}`,
+        label,
+        rows: count,
+        ms: run.ms,
+        batchCalls: run.batchCalls,
+        statements: run.statements,
+        d1Rows: count,
+      });
     }
   } finally {
     db.close();
     await mf.dispose();
   }
   for (const c of out.contenders) c.rowsPerSec = c.rows / (c.ms / 1000);
-  out.limitRowsPerSec = Math.max(...out.contenders.filter((c) => c.id.startsWith('baseline-')).map((c) => c.rowsPerSec));
+  out.limitRowsPerSec = Math.max(
+    ...out.contenders.filter((c) => c.id.startsWith('baseline-')).map((c) => c.rowsPerSec),
+  );
   return out;
 }
 
@@ -249,88 +341,143 @@ function versionOf(pkg) {
     return JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')).version;
   } catch {
     try {
-      return JSON.parse(readFileSync(path.join(repoRoot, 'node_modules', pkg, 'package.json'), 'utf8')).version;
-    } catch { return 'unknown'; }
+      return JSON.parse(
+        readFileSync(path.join(repoRoot, 'node_modules', pkg, 'package.json'), 'utf8'),
+      ).version;
+    } catch {
+      return 'unknown';
+    }
   }
 }
 
-const fmt = (x, d = 0) => (x === undefined || x === null || Number.isNaN(x) ? '—' :
-  Number(x).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }));
+const fmt = (x, d = 0) =>
+  x === undefined || x === null || Number.isNaN(x)
+    ? '—'
+    : Number(x).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 function markdown(results) {
   const lines = [];
   lines.push(`# d1sync benchmark (${results.mode})`, '');
   lines.push(`- date: ${results.date}`);
   lines.push(`- node ${results.node}, miniflare ${results.miniflare}, workerd ${results.workerd}`);
-  lines.push(`- machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.os}`);
-  lines.push(`- .wasm: ${fmt(results.wasm.rawBytes)} bytes raw, ${fmt(results.wasm.gzipBytes)} gzipped; ` +
-    `Node compile ${fmt(results.wasm.nodeCompileMs, 1)} ms, instantiate ${fmt(results.wasm.nodeInstantiateMs, 1)} ms`);
-  lines.push('- all contenders run inside workerd (Miniflare) against the same local D1 binding, upsert form ' +
-    '`INSERT … ON CONFLICT(id) DO UPDATE`; table `items(id INTEGER PRIMARY KEY, name TEXT ~100 B, price REAL, ' +
-    'data BLOB 64 B, note TEXT 10% NULL)`; (a)/(b) read the rows from the DO inside the clock, (c) is built before it; ' +
-    'workerd\'s performance.now() has 1 ms resolution; every number below comes from this one run', '');
+  lines.push(
+    `- machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.os}`,
+  );
+  lines.push(
+    `- .wasm: ${fmt(results.wasm.rawBytes)} bytes raw, ${fmt(results.wasm.gzipBytes)} gzipped; ` +
+      `Node compile ${fmt(results.wasm.nodeCompileMs, 1)} ms, instantiate ${fmt(results.wasm.nodeInstantiateMs, 1)} ms`,
+  );
+  lines.push(
+    '- all contenders run inside workerd (Miniflare) against the same local D1 binding, upsert form ' +
+      '`INSERT … ON CONFLICT(id) DO UPDATE`; table `items(id INTEGER PRIMARY KEY, name TEXT ~100 B, price REAL, ' +
+      'data BLOB 64 B, note TEXT 10% NULL)`; (a)/(b) read the rows from the DO inside the clock, (c) is built before it; ' +
+      "workerd's performance.now() has 1 ms resolution; every number below comes from this one run",
+    '',
+  );
   for (const size of results.sizes) {
     const limit = size.limitRowsPerSec;
     lines.push(`## ${fmt(size.rows)} rows`, '');
-    lines.push('| contender | rows | seconds | rows/s | batch() calls per 100k rows | statements per 100k rows | ratio to the limit |');
+    lines.push(
+      '| contender | rows | seconds | rows/s | batch() calls per 100k rows | statements per 100k rows | ratio to the limit |',
+    );
     lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const c of size.contenders) {
       const per = 100000 / c.rows;
-      lines.push(`| ${c.label} | ${fmt(c.rows)} | ${fmt(c.ms / 1000, 2)} | ${fmt(c.rowsPerSec)} | ` +
-        `${fmt(c.batchCalls * per, 1)} | ${fmt(c.statements * per, 1)} | ${fmt(c.rowsPerSec / limit, 2)}× |`);
+      lines.push(
+        `| ${c.label} | ${fmt(c.rows)} | ${fmt(c.ms / 1000, 2)} | ${fmt(c.rowsPerSec)} | ` +
+          `${fmt(c.batchCalls * per, 1)} | ${fmt(c.statements * per, 1)} | ${fmt(c.rowsPerSec / limit, 2)}× |`,
+      );
     }
     const ini = size.contenders.find((c) => c.id === 'd1sync-initial');
     const inc = size.contenders.find((c) => c.id === 'd1sync-incremental');
     lines.push('');
     lines.push(`- the limit = the faster (c): ${fmt(limit)} rows/s`);
-    lines.push(`- d1sync initial sync: ${fmt(ini.ms / 1000, 2)} s total = engine ${fmt(ini.engineMs / 1000, 2)} s (time inside source.transaction() around engine.next/complete, minus its source.exec SQL) ` +
-      `(${fmt(ini.engineMs * 1000 / ini.rows, 2)} µs/row) + local SQL reads ${fmt(ini.localSqlMs / 1000, 2)} s + ` +
-      `D1 batch() ${fmt(ini.targetBatchMs / 1000, 2)} s + other ${fmt((ini.ms - ini.engineMs - ini.localSqlMs - ini.targetBatchMs) / 1000, 2)} s; ` +
-      `start() ${fmt(ini.startMs / 1000, 2)} s, flush() ${fmt(ini.flushMs / 1000, 2)} s ` +
-      `(flush() alone: ${fmt(ini.rows / (ini.flushMs / 1000))} rows/s)`);
-    lines.push(`- reading the rows' five columns out of the DO into JS, nothing else (20,000-row pages, median of 3): ` +
-      `${fmt(size.readFloorMs / 1000, 2)} s; added to the limit's ${fmt(size.rows / limit, 2)} s (workerd runs the DO and ` +
-      `D1 on one thread), a replicator reading this DO cannot exceed ${fmt(size.localCeiling, 2)}× the limit here`);
-    lines.push(`- d1sync incremental: ${fmt(inc.rows)} changes (${JSON.stringify(inc.changeMix)}), ` +
-      `${fmt(inc.outboxRowsPerChange, 3)} outbox rows per change (capturedSeq delta ÷ changes; ${fmt(inc.outboxRowsBeforeFlush)} outbox rows before the flush), engine ${fmt(inc.engineMs, 0)} ms ` +
-      `(${fmt(inc.engineMs * 1000 / inc.rows, 2)} µs/change), D1 batch() ${fmt(inc.targetBatchMs, 0)} ms, ` +
-      `${fmt(inc.rowsReplicatedDelta)} rows sent after coalescing`);
-    lines.push(`- ratios: initial sync / limit ${fmt(size.ratios.toLimit, 2)}×, / one-row-per-statement ` +
-      `${fmt(size.ratios.toOneRow, 1)}×, / ORM ${fmt(size.ratios.toOrm, 2)}×`);
+    lines.push(
+      `- d1sync initial sync: ${fmt(ini.ms / 1000, 2)} s total = engine ${fmt(ini.engineMs / 1000, 2)} s (time inside source.transaction() around engine.next/complete, minus its source.exec SQL) ` +
+        `(${fmt((ini.engineMs * 1000) / ini.rows, 2)} µs/row) + local SQL reads ${fmt(ini.localSqlMs / 1000, 2)} s + ` +
+        `D1 batch() ${fmt(ini.targetBatchMs / 1000, 2)} s + other ${fmt((ini.ms - ini.engineMs - ini.localSqlMs - ini.targetBatchMs) / 1000, 2)} s; ` +
+        `start() ${fmt(ini.startMs / 1000, 2)} s, flush() ${fmt(ini.flushMs / 1000, 2)} s ` +
+        `(flush() alone: ${fmt(ini.rows / (ini.flushMs / 1000))} rows/s)`,
+    );
+    lines.push(
+      `- reading the rows' five columns out of the DO into JS, nothing else (20,000-row pages, median of 3): ` +
+        `${fmt(size.readFloorMs / 1000, 2)} s; added to the limit's ${fmt(size.rows / limit, 2)} s (workerd runs the DO and ` +
+        `D1 on one thread), a replicator reading this DO cannot exceed ${fmt(size.localCeiling, 2)}× the limit here`,
+    );
+    lines.push(
+      `- d1sync incremental: ${fmt(inc.rows)} changes (${JSON.stringify(inc.changeMix)}), ` +
+        `${fmt(inc.outboxRowsPerChange, 3)} outbox rows per change (capturedSeq delta ÷ changes; ${fmt(inc.outboxRowsBeforeFlush)} outbox rows before the flush), engine ${fmt(inc.engineMs, 0)} ms ` +
+        `(${fmt((inc.engineMs * 1000) / inc.rows, 2)} µs/change), D1 batch() ${fmt(inc.targetBatchMs, 0)} ms, ` +
+        `${fmt(inc.rowsReplicatedDelta)} rows sent after coalescing`,
+    );
+    lines.push(
+      `- ratios: initial sync / limit ${fmt(size.ratios.toLimit, 2)}×, / one-row-per-statement ` +
+        `${fmt(size.ratios.toOneRow, 1)}×, / ORM ${fmt(size.ratios.toOrm, 2)}×`,
+    );
     const cp = size.capture;
-    lines.push(`- local write cost with capture on vs off (${fmt(cp.n)} single-row statements per table, median of 5 rounds): ` +
-      ['insert', 'update', 'delete'].map((k) =>
-        `${k} ${fmt(cp[k].onMs, 1)} vs ${fmt(cp[k].offMs, 1)} ms = ${fmt(cp[k].ratio, 2)}×`).join('; '));
+    lines.push(
+      `- local write cost with capture on vs off (${fmt(cp.n)} single-row statements per table, median of 5 rounds): ` +
+        ['insert', 'update', 'delete']
+          .map(
+            (k) =>
+              `${k} ${fmt(cp[k].onMs, 1)} vs ${fmt(cp[k].offMs, 1)} ms = ${fmt(cp[k].ratio, 2)}×`,
+          )
+          .join('; '),
+    );
     const rss = size.workerdRssAfter;
-    lines.push(`- WASM heap (engine module HEAP8.length, high-water): after the initial sync ${fmt(size.heapAfterInitialSync / 1048576, 1)} MiB, ` +
-      `after everything ${fmt(size.heap / 1048576, 1)} MiB; ` +
-      (rss ? `workerd RSS ${fmt(rss.rssBytes / 1048576, 0)} MiB, peak ${fmt(rss.hwmBytes / 1048576, 0)} MiB ` +
-        '(reported, not targeted: the DO\'s SQLite and the local D1 live in that process)' : 'workerd RSS n/a'), '');
+    lines.push(
+      `- WASM heap (engine module HEAP8.length, high-water): after the initial sync ${fmt(size.heapAfterInitialSync / 1048576, 1)} MiB, ` +
+        `after everything ${fmt(size.heap / 1048576, 1)} MiB; ` +
+        (rss
+          ? `workerd RSS ${fmt(rss.rssBytes / 1048576, 0)} MiB, peak ${fmt(rss.hwmBytes / 1048576, 0)} MiB ` +
+            "(reported, not targeted: the DO's SQLite and the local D1 live in that process)"
+          : 'workerd RSS n/a'),
+      '',
+    );
     if (size.profile) {
       lines.push('CPU profile of the d1sync initial sync (self time per isolate, ms):', '');
       for (const p of size.profile) {
-        lines.push(`- ${p.isolate}: ` + p.byCategory.filter((c) => c.ms >= 5 && c.where !== 'idle')
-          .map((c) => `${c.where} ${c.ms}`).join(', '));
+        lines.push(
+          `- ${p.isolate}: ` +
+            p.byCategory
+              .filter((c) => c.ms >= 5 && c.where !== 'idle')
+              .map((c) => `${c.where} ${c.ms}`)
+              .join(', '),
+        );
       }
       lines.push('');
     }
   }
   for (const w of results.sqliteWasm ?? []) {
-    lines.push(`## ${fmt(w.rows)} rows from @sqlite.org/sqlite-wasm (Node, through Miniflare's D1 proxy)`, '');
-    lines.push('| contender | rows | seconds | rows/s | batch() calls per 100k rows | statements per 100k rows | ratio to the limit |');
+    lines.push(
+      `## ${fmt(w.rows)} rows from @sqlite.org/sqlite-wasm (Node, through Miniflare's D1 proxy)`,
+      '',
+    );
+    lines.push(
+      '| contender | rows | seconds | rows/s | batch() calls per 100k rows | statements per 100k rows | ratio to the limit |',
+    );
     lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const c of w.contenders) {
       const per = 100000 / c.rows;
-      lines.push(`| ${c.label} | ${fmt(c.rows)} | ${fmt(c.ms / 1000, 2)} | ${fmt(c.rowsPerSec)} | ` +
-        `${fmt(c.batchCalls * per, 1)} | ${fmt(c.statements * per, 1)} | ${fmt(c.rowsPerSec / w.limitRowsPerSec, 2)}× |`);
+      lines.push(
+        `| ${c.label} | ${fmt(c.rows)} | ${fmt(c.ms / 1000, 2)} | ${fmt(c.rowsPerSec)} | ` +
+          `${fmt(c.batchCalls * per, 1)} | ${fmt(c.statements * per, 1)} | ${fmt(c.rowsPerSec / w.limitRowsPerSec, 2)}× |`,
+      );
     }
     const ini = w.contenders[0];
-    lines.push('', `- d1sync: engine ${fmt(ini.engineMs / 1000, 2)} s (${fmt(ini.engineMs * 1000 / ini.rows, 2)} µs/row), ` +
-      `local SQL reads ${fmt(ini.localSqlMs / 1000, 2)} s, D1 batch() ${fmt(ini.targetBatchMs / 1000, 2)} s`, '');
+    lines.push(
+      '',
+      `- d1sync: engine ${fmt(ini.engineMs / 1000, 2)} s (${fmt((ini.engineMs * 1000) / ini.rows, 2)} µs/row), ` +
+        `local SQL reads ${fmt(ini.localSqlMs / 1000, 2)} s, D1 batch() ${fmt(ini.targetBatchMs / 1000, 2)} s`,
+      '',
+    );
   }
   lines.push('## SPEC targets', '');
   lines.push('| target | measured | met |', '| --- | --- | --- |');
-  for (const t of results.targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? 'n/a' : t.met ? 'yes' : 'NO'} |`);
+  for (const t of results.targets)
+    lines.push(
+      `| ${t.target} | ${t.measured} | ${t.met === null ? 'n/a' : t.met ? 'yes' : 'NO'} |`,
+    );
   return lines.join('\n') + '\n';
 }
 
@@ -343,7 +490,11 @@ const results = {
   node: process.version,
   miniflare: versionOf('miniflare'),
   workerd: versionOf('workerd'),
-  machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, os: `${os.type()} ${os.release()} ${os.arch()}` },
+  machine: {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+  },
   wasm,
   sizes: [],
   targets: [],
@@ -360,9 +511,9 @@ for (const rows of sizes) {
   };
   // workerd runs the DO and the local D1 on one thread, so reading the rows and D1's work add
   // up: the limit's D1 time plus the bare read is the best a DO-reading replicator can do here.
-  const limitMs = rows / size.limitRowsPerSec * 1000;
+  const limitMs = (rows / size.limitRowsPerSec) * 1000;
   size.localCeiling = limitMs / (limitMs + size.readFloorMs);
-  size.oneRowCeiling = size.localCeiling * size.limitRowsPerSec / rate('baseline-a');
+  size.oneRowCeiling = (size.localCeiling * size.limitRowsPerSec) / rate('baseline-a');
   results.sizes.push(size);
 }
 results.sqliteWasm = [];
@@ -371,24 +522,51 @@ for (const rows of sizes) results.sqliteWasm.push(await benchSqliteWasm(rows));
 const s0 = results.sizes[0];
 const ini0 = s0.contenders.find((c) => c.id === 'd1sync-initial');
 results.targets = [
-  { target: 'initial sync ≥ 0.85× the limit',
-    measured: `${s0.ratios.toLimit.toFixed(2)}× (ceiling for reading the DO here: ${s0.localCeiling.toFixed(2)}×)`, met: s0.ratios.toLimit >= 0.85 },
-  { target: 'initial sync ≥ 10× one-row-per-statement', measured: `${s0.ratios.toOneRow.toFixed(1)}× (ceiling for reading the DO here: ${s0.oneRowCeiling.toFixed(1)}×)`, met: s0.ratios.toOneRow >= 10 },
-  { target: 'initial sync ≥ 2× ORM chunking', measured: `${s0.ratios.toOrm.toFixed(2)}×`, met: s0.ratios.toOrm >= 2 },
-  { target: '≤ 10 batch() calls per 100k rows (initial sync)',
-    measured: `${(ini0.batchCalls * 100000 / ini0.rows).toFixed(1)}`, met: ini0.batchCalls * 100000 / ini0.rows <= 10 },
-  { target: 'capture ≤ 1.5× local insert cost (updates and deletes reported)',
+  {
+    target: 'initial sync ≥ 0.85× the limit',
+    measured: `${s0.ratios.toLimit.toFixed(2)}× (ceiling for reading the DO here: ${s0.localCeiling.toFixed(2)}×)`,
+    met: s0.ratios.toLimit >= 0.85,
+  },
+  {
+    target: 'initial sync ≥ 10× one-row-per-statement',
+    measured: `${s0.ratios.toOneRow.toFixed(1)}× (ceiling for reading the DO here: ${s0.oneRowCeiling.toFixed(1)}×)`,
+    met: s0.ratios.toOneRow >= 10,
+  },
+  {
+    target: 'initial sync ≥ 2× ORM chunking',
+    measured: `${s0.ratios.toOrm.toFixed(2)}×`,
+    met: s0.ratios.toOrm >= 2,
+  },
+  {
+    target: '≤ 10 batch() calls per 100k rows (initial sync)',
+    measured: `${((ini0.batchCalls * 100000) / ini0.rows).toFixed(1)}`,
+    met: (ini0.batchCalls * 100000) / ini0.rows <= 10,
+  },
+  {
+    target: 'capture ≤ 1.5× local insert cost (updates and deletes reported)',
     measured: `insert ${s0.capture.insert.ratio.toFixed(2)}×; update ${s0.capture.update.ratio.toFixed(2)}×, delete ${s0.capture.delete.ratio.toFixed(2)}×`,
-    met: s0.capture.insert.ratio <= 1.5 },
-  { target: '.wasm ≤ 200 KB gzipped', measured: `${(wasm.gzipBytes / 1000).toFixed(1)} KB`, met: wasm.gzipBytes <= 200000 },
+    met: s0.capture.insert.ratio <= 1.5,
+  },
+  {
+    target: '.wasm ≤ 200 KB gzipped',
+    measured: `${(wasm.gzipBytes / 1000).toFixed(1)} KB`,
+    met: wasm.gzipBytes <= 200000,
+  },
 ];
 if (results.sizes.length > 1) {
   const last = results.sizes[results.sizes.length - 1];
   const ratio = last.heapAfterInitialSync / s0.heapAfterInitialSync;
-  results.targets.push({ target: 'heap high-water at 1M ≤ 1.2× at 100k (initial sync)',
-    measured: `${(last.heapAfterInitialSync / 1048576).toFixed(1)} MiB vs ${(s0.heapAfterInitialSync / 1048576).toFixed(1)} MiB = ${ratio.toFixed(2)}×`, met: ratio <= 1.2 });
+  results.targets.push({
+    target: 'heap high-water at 1M ≤ 1.2× at 100k (initial sync)',
+    measured: `${(last.heapAfterInitialSync / 1048576).toFixed(1)} MiB vs ${(s0.heapAfterInitialSync / 1048576).toFixed(1)} MiB = ${ratio.toFixed(2)}×`,
+    met: ratio <= 1.2,
+  });
 } else {
-  results.targets.push({ target: 'heap high-water at 1M ≤ 1.2× at 100k', measured: 'not run (--full)', met: null });
+  results.targets.push({
+    target: 'heap high-water at 1M ≤ 1.2× at 100k',
+    measured: 'not run (--full)',
+    met: null,
+  });
 }
 
 const md = markdown(results);

@@ -21,9 +21,18 @@ import { DurableObject } from 'cloudflare:workers';
 import { createReplicator, durableObjectSource, d1BindingTarget } from '../js/entry-workerd.js';
 import { engineModule } from '../js/engine-module.js';
 import compiled from '../dist/d1sync_engine.wasm';
-import { COLUMNS, TABLE_DDL, SEED_SQL, UPSERT_TAIL, literalBatches, jsonBatches, applyBatches, timed } from './forms.js';
+import {
+  COLUMNS,
+  TABLE_DDL,
+  SEED_SQL,
+  UPSERT_TAIL,
+  literalBatches,
+  jsonBatches,
+  applyBatches,
+  timed,
+} from './forms.js';
 
-const STATEMENTS_PER_BATCH_BOUND = 1000;  // (a) and (b): statements per batch() call
+const STATEMENTS_PER_BATCH_BOUND = 1000; // (a) and (b): statements per batch() call
 
 function errorJson(e) {
   return { name: e?.name, code: e?.code, message: String(e?.message ?? e), stack: e?.stack };
@@ -78,7 +87,9 @@ export class Bench extends DurableObject {
         const rows = body.rows;
         this.sql.exec(TABLE_DDL('items'));
         this.sql.exec(SEED_SQL('items', rows));
-        const n = this.sql.exec('SELECT count(*) AS n, avg(length(name)) AS nameBytes FROM items').one();
+        const n = this.sql
+          .exec('SELECT count(*) AS n, avg(length(name)) AS nameBytes FROM items')
+          .one();
         return { rows: n.n, nameBytes: n.nameBytes };
       }
       case 'readFloor': {
@@ -88,8 +99,13 @@ export class Bench extends DurableObject {
         let rows = 0;
         for (let last = -Infinity; ;) {
           let n = 0;
-          for (const row of this.sql.exec(`SELECT ${COLUMNS.join(',')} FROM items WHERE id > ? ORDER BY id LIMIT ?`,
-            last, body.pageRows).raw()) {
+          for (const row of this.sql
+            .exec(
+              `SELECT ${COLUMNS.join(',')} FROM items WHERE id > ? ORDER BY id LIMIT ?`,
+              last,
+              body.pageRows,
+            )
+            .raw()) {
             last = row[0];
             ++n;
           }
@@ -103,7 +119,10 @@ export class Bench extends DurableObject {
         this.stats = stats;
         const t = performance.now();
         this.sync = await createReplicator({
-          source, target, sourceId: body.sourceId, tables: body.tables,
+          source,
+          target,
+          sourceId: body.sourceId,
+          tables: body.tables,
         });
         await this.sync.start();
         const ms = performance.now() - t;
@@ -114,13 +133,22 @@ export class Bench extends DurableObject {
         const before = { ...this.stats };
         const h0 = this.sync.health();
         let outboxRows = null;
-        try { outboxRows = this.sql.exec('SELECT count(*) AS n FROM _d1sync_log').one().n; } catch {}
+        try {
+          outboxRows = this.sql.exec('SELECT count(*) AS n FROM _d1sync_log').one().n;
+        } catch {}
         const t = performance.now();
         await this.sync.flush();
         const ms = performance.now() - t;
         const after = { ...this.stats };
         const delta = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
-        return { ms, stats: delta, outboxRows, health0: h0, health: this.sync.health(), heap: await this.#heap() };
+        return {
+          ms,
+          stats: delta,
+          outboxRows,
+          health0: h0,
+          health: this.sync.health(),
+          heap: await this.#heap(),
+        };
       }
       case 'changes': {
         await this.#resume(body.sourceId);
@@ -137,16 +165,32 @@ export class Bench extends DurableObject {
           const p = rand();
           if (hot) {
             const id = 1 + Math.floor(rand() * hotKeys);
-            this.sql.exec('UPDATE items SET price = price + 1, note = ? WHERE id = ?', `hot ${i}`, id);
-            ++counts.update; ++counts.hot;
+            this.sql.exec(
+              'UPDATE items SET price = price + 1, note = ? WHERE id = ?',
+              `hot ${i}`,
+              id,
+            );
+            ++counts.update;
+            ++counts.hot;
           } else if (p < 0.6) {
             const id = hotKeys + 1 + Math.floor(rand() * (rows - hotKeys));
-            this.sql.exec('UPDATE items SET name = ?, price = ? WHERE id = ?', `updated ${i} `.padEnd(100, 'u'), i * 0.5, id);
+            this.sql.exec(
+              'UPDATE items SET name = ?, price = ? WHERE id = ?',
+              `updated ${i} `.padEnd(100, 'u'),
+              i * 0.5,
+              id,
+            );
             ++counts.update;
           } else if (p < 0.8) {
             crypto.getRandomValues(blob);
-            this.sql.exec('INSERT INTO items(id, name, price, data, note) VALUES (?, ?, ?, ?, ?)',
-              nextId++, `new ${i} `.padEnd(100, 'n'), i * 0.75, blob, i % 10 === 0 ? null : 'n');
+            this.sql.exec(
+              'INSERT INTO items(id, name, price, data, note) VALUES (?, ?, ?, ?, ?)',
+              nextId++,
+              `new ${i} `.padEnd(100, 'n'),
+              i * 0.75,
+              blob,
+              i % 10 === 0 ? null : 'n',
+            );
             ++counts.insert;
           } else {
             const id = hotKeys + 1 + Math.floor(rand() * (rows - hotKeys));
@@ -167,9 +211,14 @@ export class Bench extends DurableObject {
         if (kind === 'c1' || kind === 'c2') {
           const t = performance.now();
           const rows = this.#readRows();
-          this.prepared.batches = kind === 'c1' ? literalBatches(table, rows) : jsonBatches(table, rows);
+          this.prepared.batches =
+            kind === 'c1' ? literalBatches(table, rows) : jsonBatches(table, rows);
           const statements = this.prepared.batches.reduce((s, b) => s + b.length, 0);
-          return { buildMs: performance.now() - t, batches: this.prepared.batches.length, statements };
+          return {
+            buildMs: performance.now() - t,
+            batches: this.prepared.batches.length,
+            statements,
+          };
         }
         return {};
       }
@@ -183,8 +232,12 @@ export class Bench extends DurableObject {
           // An application-side replicator: read the rows, bind them, send in batch() calls.
           const rows = this.#readRows();
           const perStatement = kind === 'a' ? 1 : Math.floor(100 / COLUMNS.length);
-          const one = (n) => `INSERT INTO ${table}(${COLUMNS.join(',')}) VALUES ` +
-            Array(n).fill(`(${COLUMNS.map(() => '?').join(',')})`).join(',') + UPSERT_TAIL;
+          const one = (n) =>
+            `INSERT INTO ${table}(${COLUMNS.join(',')}) VALUES ` +
+            Array(n)
+              .fill(`(${COLUMNS.map(() => '?').join(',')})`)
+              .join(',') +
+            UPSERT_TAIL;
           const full = one(perStatement);
           let pending = [];
           for (let i = 0; i < rows.length; i += perStatement) {
@@ -192,10 +245,17 @@ export class Bench extends DurableObject {
             const sql = chunk.length === perStatement ? full : one(chunk.length);
             pending.push(db.prepare(sql).bind(...chunk.flat()));
             if (pending.length === STATEMENTS_PER_BATCH_BOUND) {
-              await db.batch(pending); ++batchCalls; statements += pending.length; pending = [];
+              await db.batch(pending);
+              ++batchCalls;
+              statements += pending.length;
+              pending = [];
             }
           }
-          if (pending.length) { await db.batch(pending); ++batchCalls; statements += pending.length; }
+          if (pending.length) {
+            await db.batch(pending);
+            ++batchCalls;
+            statements += pending.length;
+          }
         } else {
           return applyBatches(db, batches);
         }
@@ -210,13 +270,18 @@ export class Bench extends DurableObject {
         this.sql.exec(TABLE_DDL('cap_on'));
         this.sql.exec(TABLE_DDL('cap_off'));
         this.sync = await createReplicator({
-          source: durableObjectSource(this.ctx.storage), target: d1BindingTarget(this.env.DB),
-          sourceId: body.sourceId, tables: ['cap_on'],
+          source: durableObjectSource(this.ctx.storage),
+          target: d1BindingTarget(this.env.DB),
+          sourceId: body.sourceId,
+          tables: ['cap_on'],
         });
         await this.sync.start();
         await this.sync.flush();
-        const triggers = this.sql.exec(
-          "SELECT tbl_name, count(*) AS n FROM sqlite_master WHERE type = 'trigger' GROUP BY tbl_name").toArray();
+        const triggers = this.sql
+          .exec(
+            "SELECT tbl_name, count(*) AS n FROM sqlite_master WHERE type = 'trigger' GROUP BY tbl_name",
+          )
+          .toArray();
         return { triggers };
       }
       case 'capRound': {
@@ -226,25 +291,41 @@ export class Bench extends DurableObject {
         const { n, base, chunk, offFirst } = body;
         const blob = new Uint8Array(64).fill(7);
         const name = 'x'.repeat(100);
-        const ms = { on: { insert: 0, update: 0, delete: 0 }, off: { insert: 0, update: 0, delete: 0 } };
+        const ms = {
+          on: { insert: 0, update: 0, delete: 0 },
+          off: { insert: 0, update: 0, delete: 0 },
+        };
         const write = (table, kind, from, to) => {
           if (kind === 'insert') {
             for (let i = from; i < to; ++i) {
-              this.sql.exec(`INSERT INTO ${table}(id, name, price, data, note) VALUES (?, ?, ?, ?, ?)`,
-                base + i, name, i * 0.5, blob, i % 10 === 0 ? null : 'note');
+              this.sql.exec(
+                `INSERT INTO ${table}(id, name, price, data, note) VALUES (?, ?, ?, ?, ?)`,
+                base + i,
+                name,
+                i * 0.5,
+                blob,
+                i % 10 === 0 ? null : 'note',
+              );
             }
           } else if (kind === 'update') {
             for (let i = from; i < to; ++i) {
-              this.sql.exec(`UPDATE ${table} SET price = ?, note = ? WHERE id = ?`, i * 1.5, 'upd', base + i);
+              this.sql.exec(
+                `UPDATE ${table} SET price = ?, note = ? WHERE id = ?`,
+                i * 1.5,
+                'upd',
+                base + i,
+              );
             }
           } else {
-            for (let i = from; i < to; ++i) this.sql.exec(`DELETE FROM ${table} WHERE id = ?`, base + i);
+            for (let i = from; i < to; ++i)
+              this.sql.exec(`DELETE FROM ${table} WHERE id = ?`, base + i);
           }
         };
         for (const kind of ['insert', 'update', 'delete']) {
           for (let from = 0; from < n; from += chunk) {
             const to = Math.min(n, from + chunk);
-            const order = (offFirst ^ ((from / chunk) & 1)) ? ['cap_off', 'cap_on'] : ['cap_on', 'cap_off'];
+            const order =
+              offFirst ^ ((from / chunk) & 1) ? ['cap_off', 'cap_on'] : ['cap_on', 'cap_off'];
             for (const table of order) {
               const t = performance.now();
               write(table, kind, from, to);

@@ -8,7 +8,8 @@ export function cellText(value) {
     return String(typeof value === 'boolean' ? Number(value) : value);
   }
   // A blob: the engine never selects raw blobs, but keep the bytes visible if one comes.
-  const bytes = value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array(value.buffer ?? []);
+  const bytes =
+    value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array(value.buffer ?? []);
   let hex = '';
   for (const b of bytes) hex += b.toString(16).padStart(2, '0');
   return hex;

@@ -5,4 +5,5 @@ import { makeCreateReplicator } from './factory.js';
 export * from './api.js';
 
 export const createReplicator = makeCreateReplicator(async () =>
-  WebAssembly.compile(await readFile(new URL('../dist/d1sync_engine.wasm', import.meta.url))));
+  WebAssembly.compile(await readFile(new URL('../dist/d1sync_engine.wasm', import.meta.url))),
+);

@@ -1,6 +1,14 @@
 // The one error class the package throws. `code` is stable; `d1Message` keeps D1's own words.
 // The copy of wasm/errors.cpp's codes (tests/node/contract.test.mjs checks them).
-export const CODES = new Set(['D1_TRANSIENT', 'D1_LIMIT', 'D1_CONSTRAINT', 'SCHEMA', 'FENCED', 'CONFIG', 'INTERNAL']);
+export const CODES = new Set([
+  'D1_TRANSIENT',
+  'D1_LIMIT',
+  'D1_CONSTRAINT',
+  'SCHEMA',
+  'FENCED',
+  'CONFIG',
+  'INTERNAL',
+]);
 
 export class D1SyncError extends Error {
   constructor(code, message, { d1Message, cause } = {}) {

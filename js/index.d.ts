@@ -31,7 +31,11 @@ export class D1SyncError extends Error {
   readonly code: D1SyncErrorCode;
   /** D1's own message for the failure that caused this error, when there is one. */
   readonly d1Message?: string;
-  constructor(code: D1SyncErrorCode, message: string, init?: { d1Message?: string; cause?: unknown });
+  constructor(
+    code: D1SyncErrorCode,
+    message: string,
+    init?: { d1Message?: string; cause?: unknown },
+  );
 }
 
 /** A local database the engine reads (opaque; make one with the functions below). */
@@ -149,7 +153,10 @@ export interface Health {
   warnings: string[];
   initialSync: {
     done: boolean;
-    tables: Record<string, { copied: number; total: number; phase: 'create' | 'copy' | 'swap' | 'live' }>;
+    tables: Record<
+      string,
+      { copied: number; total: number; phase: 'create' | 'copy' | 'swap' | 'live' }
+    >;
   };
 }
 
@@ -211,13 +218,23 @@ export function createReplicator(options: ReplicatorOptions): Promise<Replicator
 
 /** The parts of a Durable Object's storage d1sync uses. */
 export interface DurableObjectStorageLike {
-  sql: { exec(query: string, ...bindings: unknown[]): { raw(): Iterable<unknown[]>; columnNames: string[] } };
+  sql: {
+    exec(
+      query: string,
+      ...bindings: unknown[]
+    ): { raw(): Iterable<unknown[]>; columnNames: string[] };
+  };
   transactionSync<T>(fn: () => T): T;
 }
 
 /** The parts of an @sqlite.org/sqlite-wasm oo1.DB d1sync uses. */
 export interface SqliteWasmDbLike {
-  exec(options: { sql: string; rowMode: 'array'; resultRows: unknown[][]; columnNames: string[] }): unknown;
+  exec(options: {
+    sql: string;
+    rowMode: 'array';
+    resultRows: unknown[][];
+    columnNames: string[];
+  }): unknown;
   transaction<T>(fn: () => T): T;
 }
 

@@ -3,13 +3,22 @@
 // batches it plans to D1, one at a time.
 import { D1SyncError, messageOf } from './errors.js';
 
-const OPTION_KEYS = ['source', 'target', 'sourceId', 'tables', 'tenant', 'limits', 'schema',
-  'takeover', 'flushRetryMs'];
+const OPTION_KEYS = [
+  'source',
+  'target',
+  'sourceId',
+  'tables',
+  'tenant',
+  'limits',
+  'schema',
+  'takeover',
+  'flushRetryMs',
+];
 
 function randomSeed() {
   const words = new Uint32Array(2);
   globalThis.crypto.getRandomValues(words);
-  return (words[0] & 0x1fffff) * 2 ** 32 + words[1];  // 53 bits: exact in JSON
+  return (words[0] & 0x1fffff) * 2 ** 32 + words[1]; // 53 bits: exact in JSON
 }
 
 const utf8 = new TextDecoder();
@@ -18,10 +27,10 @@ export class Replicator {
   #engine;
   #source;
   #target;
-  #running = null;  // the drive in progress
-  #queued = null;   // the drive that serves flush() calls made while one runs
+  #running = null; // the drive in progress
+  #queued = null; // the drive that serves flush() calls made while one runs
   #closed = false;
-  #wake = null;     // ends the current backoff sleep early (close())
+  #wake = null; // ends the current backoff sleep early (close())
 
   constructor(engine, source, target) {
     this.#engine = engine;
@@ -39,7 +48,10 @@ export class Replicator {
   // runs is served by the next one. `maxBatches` bounds the work of this call.
   async flush({ maxBatches = Infinity } = {}) {
     if (maxBatches !== Infinity && !(Number.isSafeInteger(maxBatches) && maxBatches >= 0)) {
-      throw new D1SyncError('CONFIG', `flush(): maxBatches must be a non-negative integer or Infinity, not ${String(maxBatches)}`);
+      throw new D1SyncError(
+        'CONFIG',
+        `flush(): maxBatches must be a non-negative integer or Infinity, not ${String(maxBatches)}`,
+      );
     }
     await this.#serialized(() => this.#drive({ maxBatches }));
   }
@@ -78,7 +90,10 @@ export class Replicator {
 
   // Changes D1 refused for good, oldest first; `after` (an entry's id) and `limit` page them.
   quarantined({ after = 0, limit = 0 } = {}) {
-    for (const [name, value] of [['after', after], ['limit', limit]]) {
+    for (const [name, value] of [
+      ['after', after],
+      ['limit', limit],
+    ]) {
       if (!Number.isSafeInteger(value) || value < 0) {
         throw new D1SyncError('CONFIG', `quarantined(): ${name} must be a non-negative integer`);
       }
@@ -133,7 +148,9 @@ export class Replicator {
 
   #serialized(work) {
     if (!this.#running) {
-      this.#running = work().finally(() => { this.#running = null; });
+      this.#running = work().finally(() => {
+        this.#running = null;
+      });
       return this.#running;
     }
     if (!this.#queued) {
@@ -169,8 +186,9 @@ export class Replicator {
       const step = this.#source.transaction(() => engine.next(Date.now()));
       if (step.kind === 'idle') return;
       if (step.kind === 'failed' || step.kind === 'rejected') {
-        throw new D1SyncError(step.code || 'INTERNAL', step.message,
-          { d1Message: step.d1Message || undefined });
+        throw new D1SyncError(step.code || 'INTERNAL', step.message, {
+          d1Message: step.d1Message || undefined,
+        });
       }
       if (step.kind === 'wait') {
         await this.#sleep(step.waitUntil - Date.now());
@@ -199,12 +217,18 @@ export class Replicator {
 function checkNumbers(options) {
   const { flushRetryMs, limits } = options;
   if (flushRetryMs !== undefined && !Number.isFinite(flushRetryMs)) {
-    throw new D1SyncError('CONFIG', `flushRetryMs must be a finite number of ms, not ${String(flushRetryMs)}`);
+    throw new D1SyncError(
+      'CONFIG',
+      `flushRetryMs must be a finite number of ms, not ${String(flushRetryMs)}`,
+    );
   }
   if (limits && typeof limits === 'object') {
     for (const [name, value] of Object.entries(limits)) {
       if (value !== undefined && !Number.isFinite(value)) {
-        throw new D1SyncError('CONFIG', `limits.${name} must be a finite number, not ${String(value)}`);
+        throw new D1SyncError(
+          'CONFIG',
+          `limits.${name} must be a finite number, not ${String(value)}`,
+        );
       }
     }
   }
@@ -218,21 +242,35 @@ export async function createReplicatorWith(loadModule, options) {
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.includes(key)) throw new D1SyncError('CONFIG', `unknown option '${key}'`);
   }
-  const { source, target, sourceId, tables, tenant, limits, schema, takeover, flushRetryMs } = options;
+  const { source, target, sourceId, tables, tenant, limits, schema, takeover, flushRetryMs } =
+    options;
   checkNumbers(options);
   // A raw sqlite-wasm DB also has exec() and transaction(), and a raw D1 binding has batch():
   // both must be wrapped, or they fail later with a confusing error.
-  if (!source || typeof source.exec !== 'function' || typeof source.transaction !== 'function' ||
-      typeof source.selectValue === 'function') {
-    throw new D1SyncError('CONFIG',
-      'source must come from durableObjectSource(ctx.storage) or sqliteWasmSource(db)');
+  if (
+    !source ||
+    typeof source.exec !== 'function' ||
+    typeof source.transaction !== 'function' ||
+    typeof source.selectValue === 'function'
+  ) {
+    throw new D1SyncError(
+      'CONFIG',
+      'source must come from durableObjectSource(ctx.storage) or sqliteWasmSource(db)',
+    );
   }
   if (!target || typeof target.batch !== 'function' || typeof target.prepare === 'function') {
     throw new D1SyncError('CONFIG', 'target must come from d1BindingTarget(env.DB)');
   }
   const module = await loadModule();
   const config = JSON.stringify({
-    sourceId, tables, tenant, limits, schema, takeover, flushRetryMs, seed: randomSeed(),
+    sourceId,
+    tables,
+    tenant,
+    limits,
+    schema,
+    takeover,
+    flushRetryMs,
+    seed: randomSeed(),
   });
   const engine = new module.Engine(source, config);
   const problem = engine.configError();

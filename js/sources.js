@@ -11,11 +11,17 @@ function failure(error) {
 // A SQLite-backed Durable Object's storage (ctx.storage). Everything is synchronous: the
 // engine's reads and writes inside one transactionSync form one snapshot.
 export function durableObjectSource(storage) {
-  if (!storage || !storage.sql || typeof storage.sql.exec !== 'function' ||
-      typeof storage.transactionSync !== 'function') {
-    throw new D1SyncError('CONFIG',
+  if (
+    !storage ||
+    !storage.sql ||
+    typeof storage.sql.exec !== 'function' ||
+    typeof storage.transactionSync !== 'function'
+  ) {
+    throw new D1SyncError(
+      'CONFIG',
       'durableObjectSource() needs ctx.storage of a SQLite-backed Durable Object ' +
-      '(new_sqlite_classes migration): storage.sql.exec and storage.transactionSync are missing');
+        '(new_sqlite_classes migration): storage.sql.exec and storage.transactionSync are missing',
+    );
   }
   return {
     kind: 'durable-object',

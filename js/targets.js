@@ -8,8 +8,10 @@ import { encodeRows } from './cells.js';
 // A plain binding reads from the primary, which the fencing protocol requires.
 export function d1BindingTarget(db) {
   if (!db || typeof db.prepare !== 'function' || typeof db.batch !== 'function') {
-    throw new D1SyncError('CONFIG',
-      'd1BindingTarget() needs a D1 binding (env.DB): an object with prepare() and batch()');
+    throw new D1SyncError(
+      'CONFIG',
+      'd1BindingTarget() needs a D1 binding (env.DB): an object with prepare() and batch()',
+    );
   }
   return {
     kind: 'd1-binding',

@@ -41,8 +41,10 @@ let t0 = performance.now();
 await sync.start();
 await sync.flush();
 const initial = sync.health();
-console.log(`initial sync: ${rows + rows / 10} rows in ${((performance.now() - t0) / 1000).toFixed(2)} s, ` +
-  `${initial.batchesSent} D1 batches, ${initial.statementsSent} statements`);
+console.log(
+  `initial sync: ${rows + rows / 10} rows in ${((performance.now() - t0) / 1000).toFixed(2)} s, ` +
+    `${initial.batchesSent} D1 batches, ${initial.statementsSent} statements`,
+);
 
 db.exec(`UPDATE tasks SET done = 1 WHERE id % 3 = 0;
          DELETE FROM tasks WHERE id > ${rows - 100};
@@ -50,9 +52,13 @@ db.exec(`UPDATE tasks SET done = 1 WHERE id % 3 = 0;
          UPDATE comments SET body = 'edited' WHERE task_id <= 10;`);
 t0 = performance.now();
 await sync.flush();
-console.log(`streamed ${sync.health().capturedSeq} changes in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
+console.log(
+  `streamed ${sync.health().capturedSeq} changes in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`,
+);
 console.log('health():', JSON.stringify(sync.health(), null, 2));
-const q = await d1.prepare('SELECT count(*) AS tasks, sum(done) AS done, max(estimate) AS max_estimate FROM tasks').first();
+const q = await d1
+  .prepare('SELECT count(*) AS tasks, sum(done) AS done, max(estimate) AS max_estimate FROM tasks')
+  .first();
 console.log('\nD1: SELECT count(*), sum(done), max(estimate) FROM tasks ->', JSON.stringify(q));
 const local = db.selectArray('SELECT count(*), sum(done), max(estimate) FROM tasks');
 console.log('local:                                                ->', JSON.stringify(local));

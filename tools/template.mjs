@@ -13,7 +13,9 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export function bundle(main = 'worker-template/src/index.js') {
   const dir = mkdtempSync(path.join(tmpdir(), 'd1sync-template-'));
   const config = path.join(dir, 'wrangler.toml');
-  writeFileSync(config, `name = "d1sync-rooms"
+  writeFileSync(
+    config,
+    `name = "d1sync-rooms"
 main = ${JSON.stringify(path.resolve(repoRoot, main))}
 compatibility_date = "2026-04-26"
 [alias]
@@ -28,11 +30,18 @@ new_sqlite_classes = ["Room"]
 binding = "DB"
 database_name = "d1sync-rooms"
 database_id = "00000000-0000-0000-0000-000000000000"
-`);
+`,
+  );
   const out = path.join(dir, 'out');
-  execFileSync(path.join(repoRoot, 'node_modules/.bin/wrangler'),
+  execFileSync(
+    path.join(repoRoot, 'node_modules/.bin/wrangler'),
     ['deploy', '--dry-run', '--config', config, '--outdir', out],
-    { cwd: dir, stdio: 'pipe', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' } });
+    {
+      cwd: dir,
+      stdio: 'pipe',
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+    },
+  );
   // wrangler names the bundle after the entry file.
   return { dir, script: path.join(out, path.basename(main).replace(/\.[cm]?[jt]s$/, '.js')) };
 }

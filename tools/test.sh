@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 ./tools/setup.sh
 echo "== format check"
 clang-format --dry-run --Werror $(git ls-files '*.cpp' '*.hpp')
+node_modules/.bin/prettier --check --log-level=warn $(git ls-files '*.js' '*.mjs' '*.ts')
 echo "== native build and tests (GoogleTest, D1 simulator)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"

@@ -5,19 +5,41 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startD1, openLocal, run, localValue, localRows, d1Value, d1Rows, d1HasTable, compareTable,
-  expectSame, replicator, sync, seq, createReplicator, sqliteWasmSource, d1BindingTarget,
-  D1SyncError, PENDING_OUTBOX } from './helpers.mjs';
+  startD1,
+  openLocal,
+  run,
+  localValue,
+  localRows,
+  d1Value,
+  d1Rows,
+  d1HasTable,
+  compareTable,
+  expectSame,
+  replicator,
+  sync,
+  seq,
+  createReplicator,
+  sqliteWasmSource,
+  d1BindingTarget,
+  D1SyncError,
+  PENDING_OUTBOX,
+} from './helpers.mjs';
 
 const isCode = (code) => (e) => e instanceof D1SyncError && e.code === code;
 
 let env;
-before(async () => { env = await startD1(60); });
-after(async () => { await env?.dispose(); });
+before(async () => {
+  env = await startD1(60);
+});
+after(async () => {
+  await env?.dispose();
+});
 
 // Runs the same query on both sides and compares every cell.
 async function expectSameQuery(db, d1, sql) {
-  const a = localRows(db, sql).map((row) => row.map((v) => (typeof v === 'bigint' ? String(v) : v)));
+  const a = localRows(db, sql).map((row) =>
+    row.map((v) => (typeof v === 'bigint' ? String(v) : v)),
+  );
   const b = await d1Rows(d1, sql);
   assert.deepEqual(b, a, sql);
 }
@@ -32,21 +54,27 @@ test('the comparison catches type, integer, NUL and NULL differences', async () 
   run(db, ddl);
   await d1.prepare(ddl).run();
   const cases = [
-    ["1", "'1'"],  // INTEGER vs TEXT
-    ['9007199254740993', '9007199254740992'],  // 2^53+1 vs 2^53: equal as JS numbers
-    ["'a'||char(0)||'b'", "'a'"],  // NUL-bearing text vs its truncation
+    ['1', "'1'"], // INTEGER vs TEXT
+    ['9007199254740993', '9007199254740992'], // 2^53+1 vs 2^53: equal as JS numbers
+    ["'a'||char(0)||'b'", "'a'"], // NUL-bearing text vs its truncation
     ["''", 'NULL'],
     ["X''", "''"],
-    ['1.0', '1'],  // REAL vs INTEGER
+    ['1.0', '1'], // REAL vs INTEGER
     ['0.1', '0.30000000000000004'],
     ['9e999', '1.7976931348623157e308'],
   ];
   for (const [i, [local, remote]] of cases.entries()) {
     run(db, `DELETE FROM t; INSERT INTO t VALUES (${i}, ${local})`);
-    await d1.batch([d1.prepare('DELETE FROM t'), d1.prepare(`INSERT INTO t VALUES (${i}, ${remote})`)]);
+    await d1.batch([
+      d1.prepare('DELETE FROM t'),
+      d1.prepare(`INSERT INTO t VALUES (${i}, ${remote})`),
+    ]);
     const { diff } = await compareTable(db, d1, 't');
     assert.notEqual(diff, '', `${local} vs ${remote} went unnoticed`);
-    await d1.batch([d1.prepare('DELETE FROM t'), d1.prepare(`INSERT INTO t VALUES (${i}, ${local})`)]);
+    await d1.batch([
+      d1.prepare('DELETE FROM t'),
+      d1.prepare(`INSERT INTO t VALUES (${i}, ${local})`),
+    ]);
     assert.equal((await compareTable(db, d1, 't')).diff, '', `${local} vs itself`);
   }
   await d1.prepare('INSERT INTO t VALUES (100, 1)').run();
@@ -59,24 +87,33 @@ test('the comparison catches type, integer, NUL and NULL differences', async () 
 test('tables without a primary key are keyed by rowid (D1 column "rowid")', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE events(kind TEXT, payload TEXT, n REAL);
+  run(
+    db,
+    `CREATE TABLE events(kind TEXT, payload TEXT, n REAL);
     CREATE TABLE hides(rowid TEXT, v INTEGER);
     ${seq(1, 300)} INSERT INTO events SELECT 'k' || (i % 3), 'same', CASE WHEN i % 4 THEN i / 8.0 END FROM n;
-    INSERT INTO hides VALUES ('r1', 1), ('r1', 1), (NULL, 2);`);
+    INSERT INTO hides VALUES ('r1', 1), ('r1', 1), (NULL, 2);`,
+  );
   const r = await replicator(db, d1, { limits: { copyPageRows: 64 } });
   await sync(r);
   await expectSame(assert, db, d1, 'events', { rowid: true });
   await expectSame(assert, db, d1, 'hides', { rowid: true, rowidColumn: '_d1sync_rowid' });
-  assert.equal(await d1Value(d1, "SELECT pk FROM pragma_table_info('events') WHERE name = 'rowid'"), 1);
+  assert.equal(
+    await d1Value(d1, "SELECT pk FROM pragma_table_info('events') WHERE name = 'rowid'"),
+    1,
+  );
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM events'), 300);
-  run(db, `UPDATE events SET payload = 'changed' WHERE rowid % 7 = 0;
+  run(
+    db,
+    `UPDATE events SET payload = 'changed' WHERE rowid % 7 = 0;
     DELETE FROM events WHERE rowid % 5 = 0;
     INSERT INTO events(kind, payload) VALUES ('new', 'same'), ('new', 'same');
     UPDATE events SET rowid = 100000 WHERE rowid = 1;
     UPDATE hides SET rowid = 'r2' WHERE _rowid_ = 1;
     DELETE FROM hides WHERE _rowid_ = 2;
     INSERT INTO hides VALUES ('r3', 3);
-    UPDATE hides SET _rowid_ = 50 WHERE _rowid_ = 3;`);
+    UPDATE hides SET _rowid_ = 50 WHERE _rowid_ = 3;`,
+  );
   await r.flush();
   await expectSame(assert, db, d1, 'events', { rowid: true });
   await expectSame(assert, db, d1, 'hides', { rowid: true, rowidColumn: '_d1sync_rowid' });
@@ -87,18 +124,24 @@ test('tables without a primary key are keyed by rowid (D1 column "rowid")', asyn
 test('rowid tables whose declared key admits NULL are keyed by rowid', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE np(id TEXT PRIMARY KEY, v INTEGER);
+  run(
+    db,
+    `CREATE TABLE np(id TEXT PRIMARY KEY, v INTEGER);
     INSERT INTO np VALUES ('a', 1), (NULL, 2), (NULL, 3), ('b', 4);
     CREATE TABLE npc(a INTEGER, b TEXT, v, PRIMARY KEY(a, b));
-    INSERT INTO npc VALUES (1, NULL, 'x'), (1, NULL, 'y'), (1, 'k', 'z');`);
+    INSERT INTO npc VALUES (1, NULL, 'x'), (1, NULL, 'y'), (1, 'k', 'z');`,
+  );
   const r = await replicator(db, d1);
   await sync(r);
   for (const t of ['np', 'npc']) await expectSame(assert, db, d1, t, { rowid: true });
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM np WHERE id IS NULL'), 2);
-  run(db, `UPDATE np SET id = 'c' WHERE v = 2; UPDATE np SET id = NULL WHERE v = 1;
+  run(
+    db,
+    `UPDATE np SET id = 'c' WHERE v = 2; UPDATE np SET id = NULL WHERE v = 1;
     INSERT INTO np VALUES (NULL, 5); DELETE FROM np WHERE v = 3;
     INSERT OR REPLACE INTO np VALUES ('b', 40);
-    UPDATE npc SET b = NULL WHERE v = 'z'; INSERT INTO npc VALUES (1, NULL, 'w');`);
+    UPDATE npc SET b = NULL WHERE v = 'z'; INSERT INTO npc VALUES (1, NULL, 'w');`,
+  );
   await r.flush();
   for (const t of ['np', 'npc']) await expectSame(assert, db, d1, t, { rowid: true });
   assert.equal(await d1Value(d1, "SELECT count(*) FROM np WHERE id = 'b'"), 1);
@@ -108,7 +151,9 @@ test('rowid tables whose declared key admits NULL are keyed by rowid', async () 
 test('composite, text, untyped and WITHOUT ROWID keys', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE ck(a TEXT NOT NULL, b INTEGER NOT NULL, v, PRIMARY KEY(a, b));
+  run(
+    db,
+    `CREATE TABLE ck(a TEXT NOT NULL, b INTEGER NOT NULL, v, PRIMARY KEY(a, b));
     CREATE TABLE nk(name TEXT COLLATE NOCASE NOT NULL PRIMARY KEY, v);
     CREATE TABLE mk(k NOT NULL PRIMARY KEY, v);
     CREATE TABLE w(a TEXT, b BLOB, v REAL, PRIMARY KEY(a, b)) WITHOUT ROWID;
@@ -119,39 +164,59 @@ test('composite, text, untyped and WITHOUT ROWID keys', async () => {
     INSERT INTO mk VALUES (1, 'int'), ('1', 'text'), (2.5, 'real'), (X'00', 'blob'), (X'', 'empty blob'),
       ('', 'empty text'), (-9223372036854775808, 'min'), (9e999, 'inf');
     ${seq(1, 80)} INSERT INTO w SELECT 'k' || (i % 7), CAST(char(64 + i) || randomblob(i % 5) AS BLOB), i * 0.5 FROM n;
-    ${seq(1, 80)} INSERT INTO w1 SELECT i * 1000 - 40000, 'v' || i FROM n;`);
+    ${seq(1, 80)} INSERT INTO w1 SELECT i * 1000 - 40000, 'v' || i FROM n;`,
+  );
   const r = await replicator(db, d1, { limits: { copyPageRows: 9 } });
   await sync(r);
   const all = ['ck', 'nk', 'mk', 'w', 'w1'];
   for (const t of all) await expectSame(assert, db, d1, t);
-  assert.match(await d1Value(d1, "SELECT sql FROM sqlite_master WHERE name = 'w'"), /WITHOUT ROWID/);
-  run(db, `UPDATE ck SET b = b + 1000 WHERE b % 4 = 0; DELETE FROM ck WHERE b % 3 = 1;
+  assert.match(
+    await d1Value(d1, "SELECT sql FROM sqlite_master WHERE name = 'w'"),
+    /WITHOUT ROWID/,
+  );
+  run(
+    db,
+    `UPDATE ck SET b = b + 1000 WHERE b % 4 = 0; DELETE FROM ck WHERE b % 3 = 1;
     INSERT INTO ck VALUES ('new,key', 0, 'n');
     UPDATE nk SET name = 'b' WHERE name = 'B';
     UPDATE mk SET v = 'changed' WHERE k = '1'; DELETE FROM mk WHERE k = 1;
     UPDATE mk SET k = X'0001' WHERE k = X'00';
     UPDATE w SET b = CAST(X'FF' || b AS BLOB) WHERE a = 'k1'; DELETE FROM w WHERE a = 'k3';
-    UPDATE w1 SET id = id + 500000 WHERE id > 0;`);
+    UPDATE w1 SET id = id + 500000 WHERE id > 0;`,
+  );
   await r.flush();
   for (const t of all) await expectSame(assert, db, d1, t);
-  assert.equal(await d1Value(d1, 'SELECT name FROM nk WHERE v = 2'), 'b', 'a key changing only in case');
+  assert.equal(
+    await d1Value(d1, 'SELECT name FROM nk WHERE v = 2'),
+    'b',
+    'a key changing only in case',
+  );
   r.close();
 });
 
 test('generated columns are never inserted and D1 recomputes them', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE g(id INTEGER PRIMARY KEY, a INTEGER, b TEXT,
+  run(
+    db,
+    `CREATE TABLE g(id INTEGER PRIMARY KEY, a INTEGER, b TEXT,
       twice INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL,
       shout TEXT GENERATED ALWAYS AS (upper(b) || '!') STORED);
-    ${seq(1, 50)} INSERT INTO g(id, a, b) SELECT i, i * 3, CASE WHEN i % 5 THEN 'b' || i END FROM n;`);
+    ${seq(1, 50)} INSERT INTO g(id, a, b) SELECT i, i * 3, CASE WHEN i % 5 THEN 'b' || i END FROM n;`,
+  );
   const r = await replicator(db, d1);
   await sync(r);
   const exact = 'SELECT id, typeof(twice), twice, typeof(shout), shout FROM g ORDER BY id';
   await expectSame(assert, db, d1, 'g');
   await expectSameQuery(db, d1, exact);
-  assert.equal(await d1Value(d1, "SELECT hidden FROM pragma_table_xinfo('g') WHERE name = 'shout'"), 3);
-  run(db, "UPDATE g SET a = a + 1, b = coalesce(b, '') || 'x' WHERE id % 2 = 0; DELETE FROM g WHERE id % 7 = 0;");
+  assert.equal(
+    await d1Value(d1, "SELECT hidden FROM pragma_table_xinfo('g') WHERE name = 'shout'"),
+    3,
+  );
+  run(
+    db,
+    "UPDATE g SET a = a + 1, b = coalesce(b, '') || 'x' WHERE id % 2 = 0; DELETE FROM g WHERE id % 7 = 0;",
+  );
   await r.flush();
   await expectSame(assert, db, d1, 'g');
   await expectSameQuery(db, d1, exact);
@@ -164,7 +229,9 @@ test('generated columns are never inserted and D1 recomputes them', async () => 
 test('identifiers with spaces, quotes, Unicode and SQL keywords', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE "we""ird tab"("k ey" INTEGER PRIMARY KEY, "col with space" TEXT,
+  run(
+    db,
+    `CREATE TABLE "we""ird tab"("k ey" INTEGER PRIMARY KEY, "col with space" TEXT,
       "q""uote" TEXT, "名前" TEXT, "émoji 🎉" INTEGER, [sq br] TEXT, \`back tick\` TEXT, "it's" TEXT);
     CREATE INDEX "idx ""q"" 名" ON "we""ird tab"("名前", "q""uote");
     CREATE TABLE "order"("select" INTEGER PRIMARY KEY, "from" TEXT, "where" TEXT UNIQUE, "group" INTEGER);
@@ -174,7 +241,8 @@ test('identifiers with spaces, quotes, Unicode and SQL keywords', async () => {
     ${seq(1, 40)} INSERT INTO "we""ird tab" SELECT i, 's' || i, 'q''' || i, '名' || i, i, 'br', 'bt', 'ap' FROM n;
     ${seq(1, 40)} INSERT INTO "order" SELECT i, 'f' || i, 'w' || i, i % 4 FROM n;
     INSERT INTO "café ☕" VALUES ('☕', 1), ('tea', 2);
-    INSERT INTO "t,with,commas" VALUES ('x,y', 1, 'a'), ('x', 2, 'b');`);
+    INSERT INTO "t,with,commas" VALUES ('x,y', 1, 'a'), ('x', 2, 'b');`,
+  );
   const r = await replicator(db, d1, { limits: { copyPageRows: 7 } });
   await sync(r);
   const compare = async () => {
@@ -184,14 +252,26 @@ test('identifiers with spaces, quotes, Unicode and SQL keywords', async () => {
     await expectSame(assert, db, d1, 't,with,commas');
   };
   await compare();
-  assert.equal(await d1Value(d1, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'idx "q" 名'`), 1);
-  assert.equal(await d1Value(d1, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'index'"), 1);
-  run(db, `UPDATE "we""ird tab" SET "名前" = NULL, "q""uote" = '"' WHERE "k ey" % 3 = 0;
+  assert.equal(
+    await d1Value(
+      d1,
+      `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'idx "q" 名'`,
+    ),
+    1,
+  );
+  assert.equal(
+    await d1Value(d1, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'index'"),
+    1,
+  );
+  run(
+    db,
+    `UPDATE "we""ird tab" SET "名前" = NULL, "q""uote" = '"' WHERE "k ey" % 3 = 0;
     DELETE FROM "we""ird tab" WHERE "k ey" % 5 = 0;
     INSERT OR REPLACE INTO "order" VALUES (100, 'x', 'w2', 1);
     UPDATE "order" SET "select" = 1000 WHERE "select" = 3;
     UPDATE "café ☕" SET "x y" = 'coffee' WHERE "table" = 1;
-    UPDATE "t,with,commas" SET "c)d" = 20 WHERE "a,b" = 'x,y';`);
+    UPDATE "t,with,commas" SET "c)d" = 20 WHERE "a,b" = 'x,y';`,
+  );
   await r.flush();
   await compare();
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM "order" WHERE "select" = 2'), 0);
@@ -208,7 +288,13 @@ function hundredColumns(name, withKey) {
 function fillHundred(name, rows) {
   let sql = `${seq(1, rows)} INSERT INTO ${name} SELECT i`;
   for (let k = 1; k < 100; ++k) {
-    const v = [`i * ${k} + 0.5`, `i * ${k}`, `'v' || i || '_${k}'`, `i / 8.0 + ${k}`, 'randomblob(3)'][k % 5];
+    const v = [
+      `i * ${k} + 0.5`,
+      `i * ${k}`,
+      `'v' || i || '_${k}'`,
+      `i / 8.0 + ${k}`,
+      'randomblob(3)',
+    ][k % 5];
     sql += `, CASE WHEN i % 10 = ${k % 10} THEN NULL ELSE ${v} END`;
   }
   return `${sql} FROM n`;
@@ -224,9 +310,12 @@ test('a 100-column table replicates', async () => {
   assert.equal(h.syncErrors, 0);
   await expectSame(assert, db, d1, 'wide');
   assert.equal(await d1Value(d1, "SELECT count(*) FROM pragma_table_info('wide')"), 100);
-  run(db, `UPDATE wide SET c1 = -c1, c2 = NULL, c99 = 'last' WHERE id % 3 = 0;
+  run(
+    db,
+    `UPDATE wide SET c1 = -c1, c2 = NULL, c99 = 'last' WHERE id % 3 = 0;
     DELETE FROM wide WHERE id % 4 = 0;
-    ${seq(1, 300)} INSERT INTO wide(id, c1, c2, c99) SELECT 1000 + i, i, 'x', i FROM n;`);
+    ${seq(1, 300)} INSERT INTO wide(id, c1, c2, c99) SELECT 1000 + i, i, 'x', i FROM n;`,
+  );
   await r.flush();
   await expectSame(assert, db, d1, 'wide');
   assert.equal(r.health().syncErrors, 0);
@@ -238,7 +327,10 @@ test('a 100-column table without a primary key is a CONFIG error (rowid would be
   const db = await openLocal();
   run(db, hundredColumns('wide', false));
   const r = await replicator(db, d1);
-  await assert.rejects(r.start(), (e) => isCode('CONFIG')(e) && /wide/.test(e.message) && /101/.test(e.message));
+  await assert.rejects(
+    r.start(),
+    (e) => isCode('CONFIG')(e) && /wide/.test(e.message) && /101/.test(e.message),
+  );
   r.close();
 });
 
@@ -248,7 +340,9 @@ test('a 100-column table without a primary key is a CONFIG error (rowid would be
 test('integers at ±2^63 and 2^53+1 arrive exact', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE ints(id INTEGER PRIMARY KEY, v INTEGER, r, t TEXT);
+  run(
+    db,
+    `CREATE TABLE ints(id INTEGER PRIMARY KEY, v INTEGER, r, t TEXT);
     INSERT INTO ints VALUES
       (-9223372036854775808, 9223372036854775807, -9223372036854775808, '9223372036854775807'),
       (9223372036854775807, -9223372036854775808, 9223372036854775807, '-9223372036854775808'),
@@ -258,39 +352,61 @@ test('integers at ±2^63 and 2^53+1 arrive exact', async () => {
       (3, 9007199254740992, 9007199254740991, NULL);
     CREATE TABLE ik(a INTEGER NOT NULL, b INTEGER NOT NULL, v, PRIMARY KEY(a, b)) WITHOUT ROWID;
     INSERT INTO ik VALUES (-9223372036854775808, 9223372036854775807, 'lo-hi'),
-      (9223372036854775807, -9223372036854775808, 'hi-lo'), (9007199254740993, 9007199254740992, 'js');`);
+      (9223372036854775807, -9223372036854775808, 'hi-lo'), (9007199254740993, 9007199254740992, 'js');`,
+  );
   assert.equal(localValue(db, 'SELECT typeof(v) FROM ints WHERE id = 0'), 'real');
   const r = await replicator(db, d1, { limits: { copyPageRows: 2 } });
   await sync(r);
   await expectSame(assert, db, d1, 'ints');
   await expectSame(assert, db, d1, 'ik');
-  assert.equal(await d1Value(d1, 'SELECT CAST(v AS TEXT) FROM ints WHERE id = 2'), '9007199254740993');
-  assert.equal(await d1Value(d1, 'SELECT CAST(v AS TEXT) FROM ints WHERE id = -9223372036854775808'), '9223372036854775807');
-  assert.equal(await d1Value(d1, "SELECT CAST(a AS TEXT) FROM ik WHERE v = 'js'"), '9007199254740993');
-  run(db, `UPDATE ints SET v = v - 1 WHERE id = -9223372036854775808;
+  assert.equal(
+    await d1Value(d1, 'SELECT CAST(v AS TEXT) FROM ints WHERE id = 2'),
+    '9007199254740993',
+  );
+  assert.equal(
+    await d1Value(d1, 'SELECT CAST(v AS TEXT) FROM ints WHERE id = -9223372036854775808'),
+    '9223372036854775807',
+  );
+  assert.equal(
+    await d1Value(d1, "SELECT CAST(a AS TEXT) FROM ik WHERE v = 'js'"),
+    '9007199254740993',
+  );
+  run(
+    db,
+    `UPDATE ints SET v = v - 1 WHERE id = -9223372036854775808;
     UPDATE ints SET id = -9223372036854775807 WHERE id = -9223372036854775808;
     DELETE FROM ints WHERE id = 9223372036854775807;
     UPDATE ints SET v = v + 1 WHERE id = 2;
-    UPDATE ik SET b = b + 1 WHERE v = 'js'; DELETE FROM ik WHERE v = 'hi-lo';`);
+    UPDATE ik SET b = b + 1 WHERE v = 'js'; DELETE FROM ik WHERE v = 'hi-lo';`,
+  );
   await r.flush();
   await expectSame(assert, db, d1, 'ints');
   await expectSame(assert, db, d1, 'ik');
-  assert.equal(await d1Value(d1, 'SELECT CAST(v AS TEXT) FROM ints WHERE id = 2'), '9007199254740994');
+  assert.equal(
+    await d1Value(d1, 'SELECT CAST(v AS TEXT) FROM ints WHERE id = 2'),
+    '9007199254740994',
+  );
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM ints WHERE id = -9223372036854775808'), 0);
-  assert.equal(await d1Value(d1, "SELECT CAST(b AS TEXT) FROM ik WHERE v = 'js'"), '9007199254740993');
+  assert.equal(
+    await d1Value(d1, "SELECT CAST(b AS TEXT) FROM ik WHERE v = 'js'"),
+    '9007199254740993',
+  );
   r.close();
 });
 
 test('REALs: 1e308, 5e-324, Infinity, -Infinity, NaN, -0.0 match what SQLite stores', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE fl(id INTEGER PRIMARY KEY, r REAL, x);
+  run(
+    db,
+    `CREATE TABLE fl(id INTEGER PRIMARY KEY, r REAL, x);
     INSERT INTO fl VALUES (1, 9e999, -9e999), (2, -9e999, 9e999), (3, 9e999 - 9e999, 0.0 / 0),
       (4, 1e308, 5e-324), (5, -0.0, 0.0), (6, 0.1, 4.35),
       (7, 1.7976931348623157e308, 2.2250738585072014e-308), (8, NULL, NULL), (9, NULL, NULL),
       (10, 2.2250738585072009e-308, -5e-324), (11, 123456789.123456789, 1e-7);
     CREATE TABLE rk(k REAL PRIMARY KEY NOT NULL, v);
-    INSERT INTO rk VALUES (9e999, 'inf'), (-9e999, '-inf'), (0.5, 'half'), (1e308, 'big'), (5e-324, 'tiny');`);
+    INSERT INTO rk VALUES (9e999, 'inf'), (-9e999, '-inf'), (0.5, 'half'), (1e308, 'big'), (5e-324, 'tiny');`,
+  );
   // Bound from JS: SQLite stores NaN as NULL and keeps the infinities.
   run(db, 'UPDATE fl SET r = ?, x = ? WHERE id = 8', [NaN, NaN]);
   run(db, 'UPDATE fl SET r = ?, x = ? WHERE id = 9', [Infinity, -Infinity]);
@@ -304,11 +420,14 @@ test('REALs: 1e308, 5e-324, Infinity, -Infinity, NaN, -0.0 match what SQLite sto
   assert.equal(await d1Value(d1, 'SELECT x FROM fl WHERE id = 4'), 5e-324);
   assert.equal(await d1Value(d1, 'SELECT r FROM fl WHERE id = 4'), 1e308);
   assert.equal(await d1Value(d1, 'SELECT x = -9e999 FROM fl WHERE id = 9'), 1);
-  assert.equal(await d1Value(d1, "SELECT typeof(r) || typeof(x) FROM fl WHERE id = 3"), 'nullnull');
-  run(db, `UPDATE fl SET r = -r, x = -x WHERE id IN (1, 2, 4, 5, 9);
+  assert.equal(await d1Value(d1, 'SELECT typeof(r) || typeof(x) FROM fl WHERE id = 3'), 'nullnull');
+  run(
+    db,
+    `UPDATE fl SET r = -r, x = -x WHERE id IN (1, 2, 4, 5, 9);
     UPDATE fl SET r = 9e999 - 9e999 WHERE id = 6;
     UPDATE rk SET k = 1.5 WHERE k = 9e999; DELETE FROM rk WHERE k = -9e999;
-    INSERT INTO rk VALUES (-9e999, 'back');`);
+    INSERT INTO rk VALUES (-9e999, 'back');`,
+  );
   run(db, 'INSERT INTO fl VALUES (12, ?, ?)', [-Infinity, 5e-324]);
   await r.flush();
   await expectSame(assert, db, d1, 'fl');
@@ -320,24 +439,30 @@ test('REALs: 1e308, 5e-324, Infinity, -Infinity, NaN, -0.0 match what SQLite sto
 test('empty strings, empty blobs and NULL stay apart', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE en(id INTEGER PRIMARY KEY, t TEXT, b BLOB, x);
+  run(
+    db,
+    `CREATE TABLE en(id INTEGER PRIMARY KEY, t TEXT, b BLOB, x);
     INSERT INTO en VALUES (1, '', X'', NULL), (2, NULL, NULL, ''), (3, 'NULL', NULL, X''),
       (4, ' ', zeroblob(0), ''''), (5, 'null', 'NULL', 0), (6, '''''', X'00', 0.0);
     CREATE TABLE ek(k TEXT PRIMARY KEY NOT NULL, v);
-    INSERT INTO ek VALUES ('', 'empty key'), ('NULL', NULL), ('''''', ''), (' ', X'');`);
+    INSERT INTO ek VALUES ('', 'empty key'), ('NULL', NULL), ('''''', ''), (' ', X'');`,
+  );
   const r = await replicator(db, d1);
   await sync(r);
   await expectSame(assert, db, d1, 'en');
   await expectSame(assert, db, d1, 'ek');
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM en WHERE t IS NULL'), 1);
   assert.equal(await d1Value(d1, "SELECT count(*) FROM en WHERE t = ''"), 1);
-  assert.equal(await d1Value(d1, "SELECT typeof(b) FROM en WHERE id = 1"), 'blob');
-  run(db, `UPDATE en SET t = NULL, x = '' WHERE id = 1;
+  assert.equal(await d1Value(d1, 'SELECT typeof(b) FROM en WHERE id = 1'), 'blob');
+  run(
+    db,
+    `UPDATE en SET t = NULL, x = '' WHERE id = 1;
     UPDATE en SET t = '', b = X'', x = NULL WHERE id = 2;
     UPDATE ek SET v = NULL WHERE k = '';
     UPDATE ek SET k = 'was empty' WHERE k = '';
     INSERT INTO ek VALUES ('', '');
-    DELETE FROM ek WHERE k = 'NULL';`);
+    DELETE FROM ek WHERE k = 'NULL';`,
+  );
   await r.flush();
   await expectSame(assert, db, d1, 'en');
   await expectSame(assert, db, d1, 'ek');
@@ -347,27 +472,39 @@ test('empty strings, empty blobs and NULL stay apart', async () => {
 test('TEXT with NUL bytes, emoji and other Unicode, in keys and values', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE z(k TEXT PRIMARY KEY NOT NULL, v TEXT, b BLOB);
+  run(
+    db,
+    `CREATE TABLE z(k TEXT PRIMARY KEY NOT NULL, v TEXT, b BLOB);
     INSERT INTO z VALUES ('a', 'plain', NULL), ('a'||char(0)||'b', 'x'||char(0)||'y', X'00'),
       ('a'||char(0), char(0), NULL), (char(0), 'the key is one NUL', NULL),
       ('it''s'||char(0)||',', 'quote, comma and NUL in the key', NULL),
       ('big', 'x'||char(0)||hex(zeroblob(20000)), NULL),
       ('🎉', '👩‍👩‍👧‍👦 family, 𝄞 clef, ﷽, é vs é', NULL),
-      ('emoji-nul', '🎉'||char(0)||'🎉', NULL);`);
+      ('emoji-nul', '🎉'||char(0)||'🎉', NULL);`,
+  );
   run(db, 'INSERT INTO z VALUES (?, ?, NULL)', ['lone\u0000js', 'from js \u0000 with 😀']);
-  assert.equal(localValue(db, "SELECT length(CAST(v AS BLOB)) FROM z WHERE k = 'a'||char(0)||'b'"), 3);
+  assert.equal(
+    localValue(db, "SELECT length(CAST(v AS BLOB)) FROM z WHERE k = 'a'||char(0)||'b'"),
+    3,
+  );
   const r = await replicator(db, d1, { limits: { copyPageRows: 2 } });
   await sync(r);
   await expectSame(assert, db, d1, 'z');
-  assert.equal(await d1Value(d1, "SELECT length(CAST(v AS BLOB)) FROM z WHERE k = 'a'||char(0)||'b'"), 3);
+  assert.equal(
+    await d1Value(d1, "SELECT length(CAST(v AS BLOB)) FROM z WHERE k = 'a'||char(0)||'b'"),
+    3,
+  );
   assert.equal(await d1Value(d1, "SELECT length(CAST(v AS BLOB)) FROM z WHERE k = 'big'"), 40002);
   assert.equal(await d1Value(d1, "SELECT v FROM z WHERE k = '🎉'"), '👩‍👩‍👧‍👦 family, 𝄞 clef, ﷽, é vs é');
-  run(db, `UPDATE z SET v = v||char(0)||'more' WHERE k = 'a'||char(0)||'b';
+  run(
+    db,
+    `UPDATE z SET v = v||char(0)||'more' WHERE k = 'a'||char(0)||'b';
     UPDATE z SET k = 'moved'||char(0) WHERE k = char(0);
     DELETE FROM z WHERE k = 'a'||char(0);
     INSERT INTO z VALUES (char(0)||char(0), char(0), X'0000');
     UPDATE z SET v = v || char(0) WHERE k = 'big';
-    UPDATE z SET k = '🎊' WHERE k = '🎉';`);
+    UPDATE z SET k = '🎊' WHERE k = '🎉';`,
+  );
   await r.flush();
   await expectSame(assert, db, d1, 'z');
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM z WHERE k = char(0)'), 0);
@@ -382,16 +519,26 @@ test('TEXT with NUL bytes, emoji and other Unicode, in keys and values', async (
 test('TEXT that is not valid UTF-8 arrives byte-exact, as value and as key', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);
+  run(
+    db,
+    `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);
     INSERT INTO t VALUES (1, CAST(X'41FF42' AS TEXT)), (2, CAST(X'C3' AS TEXT)), (3, 'ok é');
     CREATE TABLE k(a TEXT, b, v, PRIMARY KEY(a, b)) WITHOUT ROWID;
-    INSERT INTO k VALUES ('k', X'01', 1), ('k', 'plain', 2);`);
+    INSERT INTO k VALUES ('k', X'01', 1), ('k', 'plain', 2);`,
+  );
   const r = await replicator(db, d1);
   await sync(r);
-  run(db, "UPDATE k SET b = X'FF' || b WHERE v = 1; UPDATE t SET v = v || CAST(X'80' AS TEXT) WHERE id = 3;");
+  run(
+    db,
+    "UPDATE k SET b = X'FF' || b WHERE v = 1; UPDATE t SET v = v || CAST(X'80' AS TEXT) WHERE id = 3;",
+  );
   assert.equal(localValue(db, 'SELECT typeof(b) || hex(b) FROM k WHERE v = 1'), 'textFF01');
   await r.flush();
-  assert.equal(await d1Value(d1, 'SELECT count(*) FROM k'), 2, 'a row whose new key is not valid UTF-8 vanished from D1');
+  assert.equal(
+    await d1Value(d1, 'SELECT count(*) FROM k'),
+    2,
+    'a row whose new key is not valid UTF-8 vanished from D1',
+  );
   await expectSame(assert, db, d1, 't');
   await expectSame(assert, db, d1, 'k');
   r.close();
@@ -400,21 +547,26 @@ test('TEXT that is not valid UTF-8 arrives byte-exact, as value and as key', asy
 test('rows near 2,000,000 bytes arrive exactly; a row over it is quarantined as D1_LIMIT', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE big(id INTEGER PRIMARY KEY, b BLOB, t TEXT, note TEXT);
+  run(
+    db,
+    `CREATE TABLE big(id INTEGER PRIMARY KEY, b BLOB, t TEXT, note TEXT);
     INSERT INTO big VALUES (1, randomblob(1900000), NULL, 'blob 1.9 MB');
     INSERT INTO big VALUES (2, NULL, 'é' || hex(randomblob(474999)) || char(0) || hex(randomblob(475000)), 'text 1.9 MB');
     INSERT INTO big VALUES (3, randomblob(999000), hex(randomblob(499500)), 'two halves, 1,998,000 B');
     INSERT INTO big VALUES (4, randomblob(2000001), NULL, 'one value over the limit');
     INSERT INTO big VALUES (5, randomblob(1100000), hex(randomblob(500000)), 'over in total');
-    ${seq(6, 30)} INSERT INTO big SELECT i, randomblob(i), 'small ' || i, NULL FROM n;`);
+    ${seq(6, 30)} INSERT INTO big SELECT i, randomblob(i), 'small ' || i, NULL FROM n;`,
+  );
   assert.equal(localValue(db, 'SELECT length(CAST(t AS BLOB)) FROM big WHERE id = 2'), 1900001);
   const r = await replicator(db, d1);
   const h = await sync(r);
   // Compare every row but the quarantined ones, big values in pieces D1 can return.
   const cmp = async (ids) => {
-    const cols = ['b', 't'].flatMap((c) => [0, 1, 2].map((k) =>
-      `hex(substr(CAST(${c} AS BLOB), ${k * 700000 + 1}, 700000))`));
-    const sql = `SELECT id, typeof(b), typeof(t), note, ${cols.join(', ')} FROM big ` +
+    const cols = ['b', 't'].flatMap((c) =>
+      [0, 1, 2].map((k) => `hex(substr(CAST(${c} AS BLOB), ${k * 700000 + 1}, 700000))`),
+    );
+    const sql =
+      `SELECT id, typeof(b), typeof(t), note, ${cols.join(', ')} FROM big ` +
       `WHERE id NOT IN (${ids.join(', ')}) ORDER BY id`;
     const a = localRows(db, sql);
     const b = await d1Rows(d1, sql);
@@ -422,7 +574,9 @@ test('rows near 2,000,000 bytes arrive exactly; a row over it is quarantined as 
     for (let i = 0; i < a.length; ++i) {
       for (let c = 0; c < a[i].length; ++c) {
         if (a[i][c] !== b[i][c]) {
-          assert.fail(`row ${a[i][0]} column ${c} differs (lengths ${String(a[i][c]).length} vs ${String(b[i][c]).length})`);
+          assert.fail(
+            `row ${a[i][0]} column ${c} differs (lengths ${String(a[i][c]).length} vs ${String(b[i][c]).length})`,
+          );
         }
       }
     }
@@ -444,16 +598,25 @@ test('rows near 2,000,000 bytes arrive exactly; a row over it is quarantined as 
 
   // Through the outbox: a new big row, a big row shrinking, a small row outgrowing the limit,
   // a quarantined row shrinking back under it and re-sent.
-  run(db, `INSERT INTO big VALUES (31, randomblob(1950000), 'x', 'new 1.95 MB');
+  run(
+    db,
+    `INSERT INTO big VALUES (31, randomblob(1950000), 'x', 'new 1.95 MB');
     UPDATE big SET b = X'01', note = 'shrunk' WHERE id = 1;
     UPDATE big SET b = randomblob(2050000) WHERE id = 6;
     UPDATE big SET b = randomblob(10), note = 'back under' WHERE id = 4;
-    UPDATE big SET t = t || 'more' WHERE id = 2;`);
+    UPDATE big SET t = t || 'more' WHERE id = 2;`,
+  );
   await r.flush();
   await cmp([5, 6]);
-  assert.ok(r.quarantined().some((e) => e.key === '6' && e.code === 'D1_LIMIT'), JSON.stringify(r.quarantined()));
-  assert.equal(await d1Value(d1, 'SELECT count(*) FROM big WHERE id = 6'), 0,
-    'the row that outgrew the limit left D1 rather than staying stale');
+  assert.ok(
+    r.quarantined().some((e) => e.key === '6' && e.code === 'D1_LIMIT'),
+    JSON.stringify(r.quarantined()),
+  );
+  assert.equal(
+    await d1Value(d1, 'SELECT count(*) FROM big WHERE id = 6'),
+    0,
+    'the row that outgrew the limit left D1 rather than staying stale',
+  );
   run(db, 'UPDATE big SET b = NULL WHERE id = 5; DELETE FROM big WHERE id = 6;');
   await r.retryQuarantined();
   await expectSame(assert, db, d1, 'big');
@@ -464,20 +627,39 @@ test('rows near 2,000,000 bytes arrive exactly; a row over it is quarantined as 
 test('FTS5 virtual tables and their shadow tables are skipped with a warning', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE VIRTUAL TABLE docs USING fts5(title, body);
+  run(
+    db,
+    `CREATE VIRTUAL TABLE docs USING fts5(title, body);
     INSERT INTO docs VALUES ('a', 'alpha'), ('b', 'beta');
     CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);
-    INSERT INTO notes VALUES (1, 'one'), (2, 'two');`);
+    INSERT INTO notes VALUES (1, 'one'), (2, 'two');`,
+  );
   assert.equal(localValue(db, "SELECT count(*) FROM sqlite_master WHERE name = 'docs_data'"), 1);
   const r = await replicator(db, d1);
   const h = await sync(r);
   await expectSame(assert, db, d1, 'notes');
-  for (const t of ['docs', 'docs_data', 'docs_idx', 'docs_content', 'docs_docsize', 'docs_config']) {
+  for (const t of [
+    'docs',
+    'docs_data',
+    'docs_idx',
+    'docs_content',
+    'docs_docsize',
+    'docs_config',
+  ]) {
     assert.equal(await d1HasTable(d1, t), false, t);
     assert.equal(h.initialSync.tables[t], undefined, t);
   }
-  assert.ok(h.warnings.some((w) => /docs/.test(w) && /virtual/.test(w)), JSON.stringify(h.warnings));
-  assert.equal(localValue(db, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE 'docs%'"), 0);
+  assert.ok(
+    h.warnings.some((w) => /docs/.test(w) && /virtual/.test(w)),
+    JSON.stringify(h.warnings),
+  );
+  assert.equal(
+    localValue(
+      db,
+      "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE 'docs%'",
+    ),
+    0,
+  );
   run(db, "INSERT INTO docs VALUES ('c', 'gamma'); INSERT INTO notes VALUES (3, 'three');");
   await r.flush();
   await expectSame(assert, db, d1, 'notes');
@@ -489,11 +671,14 @@ test('FTS5 virtual tables and their shadow tables are skipped with a warning', a
 test('sqlite_sequence, AUTOINCREMENT and _cf_ tables', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE a(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);
+  run(
+    db,
+    `CREATE TABLE a(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);
     INSERT INTO a(v) VALUES ('1'), ('2'), ('3'), ('4'), ('5');
     DELETE FROM a WHERE id = 5; INSERT INTO a(v) VALUES ('6');
     CREATE TABLE _cf_KV(key TEXT PRIMARY KEY, value BLOB); INSERT INTO _cf_KV VALUES ('k', X'01');
-    ANALYZE;`);
+    ANALYZE;`,
+  );
   const r = await replicator(db, d1);
   const h = await sync(r);
   await expectSame(assert, db, d1, 'a');
@@ -501,8 +686,12 @@ test('sqlite_sequence, AUTOINCREMENT and _cf_ tables', async () => {
   for (const t of ['sqlite_stat1', '_cf_KV', '_d1sync_log', '_d1sync_state']) {
     assert.equal(await d1HasTable(d1, t), false, t);
   }
-  for (const t of ['sqlite_sequence', 'sqlite_stat1', '_cf_KV']) assert.equal(h.initialSync.tables[t], undefined, t);
-  run(db, "DELETE FROM a WHERE id = 6; INSERT INTO a(v) VALUES ('7'); UPDATE _cf_KV SET value = X'02';");
+  for (const t of ['sqlite_sequence', 'sqlite_stat1', '_cf_KV'])
+    assert.equal(h.initialSync.tables[t], undefined, t);
+  run(
+    db,
+    "DELETE FROM a WHERE id = 6; INSERT INTO a(v) VALUES ('7'); UPDATE _cf_KV SET value = X'02';",
+  );
   await r.flush();
   await expectSame(assert, db, d1, 'a');
   assert.equal(await d1Value(d1, 'SELECT max(id) FROM a'), 7);
@@ -516,7 +705,9 @@ test('sqlite_sequence, AUTOINCREMENT and _cf_ tables', async () => {
 test('INSERT OR REPLACE over a UNIQUE index removes the victims in D1', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE u(id INTEGER PRIMARY KEY, email TEXT UNIQUE, v);
+  run(
+    db,
+    `CREATE TABLE u(id INTEGER PRIMARY KEY, email TEXT UNIQUE, v);
     INSERT INTO u VALUES (1, 'a@x', 1), (2, 'b@x', 2), (3, 'c@x', 3), (4, 'd@x', 4), (5, 'e@x', 5), (6, 'f@x', 6);
     CREATE TABLE uc(id INTEGER PRIMARY KEY, a TEXT, b INTEGER, v);
     CREATE UNIQUE INDEX uc_ab ON uc(a, b);
@@ -526,10 +717,13 @@ test('INSERT OR REPLACE over a UNIQUE index removes the victims in D1', async ()
     CREATE TABLE ur(id INTEGER PRIMARY KEY, code TEXT UNIQUE ON CONFLICT REPLACE);
     INSERT INTO ur VALUES (1, 'c1'), (2, 'c2');
     CREATE TABLE uw(k TEXT PRIMARY KEY, email TEXT UNIQUE, v) WITHOUT ROWID;
-    INSERT INTO uw VALUES ('a', 'e1', 1), ('b', 'e2', 2);`);
+    INSERT INTO uw VALUES ('a', 'e1', 1), ('b', 'e2', 2);`,
+  );
   const r = await replicator(db, d1);
   await sync(r);
-  run(db, `INSERT OR REPLACE INTO u VALUES (10, 'a@x', 'new');
+  run(
+    db,
+    `INSERT OR REPLACE INTO u VALUES (10, 'a@x', 'new');
     REPLACE INTO u VALUES (2, 'c@x', 'both');
     UPDATE OR REPLACE u SET email = 'd@x' WHERE id = 10;
     UPDATE u SET email = 'tmp' WHERE id = 5; UPDATE u SET email = 'e@x' WHERE id = 6;
@@ -537,8 +731,12 @@ test('INSERT OR REPLACE over a UNIQUE index removes the victims in D1', async ()
     INSERT OR REPLACE INTO uc VALUES (20, 'p', 1, 'n');
     INSERT OR REPLACE INTO un VALUES (30, 'ALICE');
     INSERT INTO ur VALUES (40, 'c1');
-    INSERT OR REPLACE INTO uw VALUES ('n', 'e1', 'v');`);
-  assert.equal(localValue(db, 'SELECT group_concat(id) FROM (SELECT id FROM u ORDER BY id)'), '2,5,6,10');
+    INSERT OR REPLACE INTO uw VALUES ('n', 'e1', 'v');`,
+  );
+  assert.equal(
+    localValue(db, 'SELECT group_concat(id) FROM (SELECT id FROM u ORDER BY id)'),
+    '2,5,6,10',
+  );
   await r.flush();
   for (const t of ['u', 'uc', 'un', 'ur', 'uw']) await expectSame(assert, db, d1, t);
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM u WHERE id IN (1, 3, 4)'), 0);
@@ -553,7 +751,9 @@ test('INSERT OR REPLACE over a UNIQUE index removes the victims in D1', async ()
 test('foreign-key cycles and self-references in replica mode', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `PRAGMA foreign_keys = ON;
+  run(
+    db,
+    `PRAGMA foreign_keys = ON;
     CREATE TABLE husband(id INTEGER PRIMARY KEY, wife INTEGER REFERENCES wife(id) DEFERRABLE INITIALLY DEFERRED, name TEXT);
     CREATE TABLE wife(id INTEGER PRIMARY KEY, husband INTEGER NOT NULL REFERENCES husband(id) DEFERRABLE INITIALLY DEFERRED, name TEXT);
     CREATE TABLE node(id INTEGER PRIMARY KEY, parent INTEGER REFERENCES node(id));
@@ -562,20 +762,27 @@ test('foreign-key cycles and self-references in replica mode', async () => {
     ${seq(1, 60)} INSERT INTO husband SELECT i, i, 'h' || i FROM n;
     ${seq(1, 100)} INSERT INTO node SELECT i, CASE WHEN i < 100 THEN i + 1 END FROM n;
     INSERT INTO node VALUES (200, 200);
-    COMMIT;`);
+    COMMIT;`,
+  );
   const r = await replicator(db, d1, { limits: { copyPageRows: 7 } });
   await sync(r);
   for (const t of ['husband', 'wife', 'node']) await expectSame(assert, db, d1, t);
   for (const t of ['husband', 'wife', 'node']) {
-    assert.doesNotMatch(await d1Value(d1, `SELECT sql FROM sqlite_master WHERE name = '${t}'`), /REFERENCES/);
+    assert.doesNotMatch(
+      await d1Value(d1, `SELECT sql FROM sqlite_master WHERE name = '${t}'`),
+      /REFERENCES/,
+    );
   }
-  run(db, `BEGIN;
+  run(
+    db,
+    `BEGIN;
     UPDATE husband SET wife = 2 WHERE id = 1; UPDATE husband SET wife = 1 WHERE id = 2;
     UPDATE wife SET husband = 2 WHERE id = 1; UPDATE wife SET husband = 1 WHERE id = 2;
     DELETE FROM husband WHERE id = 3; DELETE FROM wife WHERE id = 3;
     UPDATE node SET parent = 50 WHERE id = 100;
     UPDATE node SET parent = 200 WHERE id = 9; DELETE FROM node WHERE id = 10;
-    COMMIT;`);
+    COMMIT;`,
+  );
   await r.flush();
   for (const t of ['husband', 'wife', 'node']) await expectSame(assert, db, d1, t);
   r.close();
@@ -588,20 +795,31 @@ test('a D1 that already holds other rows in the same table converges', async () 
   const d1 = await env.fresh();
   const items = 'CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, qty INTEGER)';
   const empty = 'CREATE TABLE empty_here(id INTEGER PRIMARY KEY, v TEXT)';
-  await d1.batch([items, empty,
-    `${seq(1, 120)} INSERT INTO items SELECT i, 'stale' || i, -i FROM n`,
-    "INSERT INTO items VALUES (-5, 'below', 0), (1000, 'above', 0), (5000, 'far', 0)",
-    `${seq(1, 10)} INSERT INTO empty_here SELECT i, 'x' FROM n`].map((s) => d1.prepare(s)));
+  await d1.batch(
+    [
+      items,
+      empty,
+      `${seq(1, 120)} INSERT INTO items SELECT i, 'stale' || i, -i FROM n`,
+      "INSERT INTO items VALUES (-5, 'below', 0), (1000, 'above', 0), (5000, 'far', 0)",
+      `${seq(1, 10)} INSERT INTO empty_here SELECT i, 'x' FROM n`,
+    ].map((s) => d1.prepare(s)),
+  );
   const db = await openLocal();
-  run(db, `${items}; ${empty};
+  run(
+    db,
+    `${items}; ${empty};
     ${seq(1, 50)} INSERT INTO items SELECT i * 2, 'item' || i, i FROM n;
-    INSERT INTO items VALUES (500, 'mid', 1);`);
+    INSERT INTO items VALUES (500, 'mid', 1);`,
+  );
   const r = await replicator(db, d1, { limits: { copyPageRows: 7 } });
   await sync(r);
   await expectSame(assert, db, d1, 'items');
   await expectSame(assert, db, d1, 'empty_here');
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM items'), 51);
-  run(db, "UPDATE items SET qty = qty * 10 WHERE id % 3 = 0; DELETE FROM items WHERE id % 5 = 0; INSERT INTO empty_here VALUES (3, 'y');");
+  run(
+    db,
+    "UPDATE items SET qty = qty * 10 WHERE id % 3 = 0; DELETE FROM items WHERE id % 5 = 0; INSERT INTO empty_here VALUES (3, 'y');",
+  );
   await r.flush();
   await expectSame(assert, db, d1, 'items');
   await expectSame(assert, db, d1, 'empty_here');
@@ -610,25 +828,42 @@ test('a D1 that already holds other rows in the same table converges', async () 
 
 test('a D1 table of the same name and another shape is replaced', async () => {
   const d1 = await env.fresh();
-  await d1.batch(["CREATE TABLE other(x TEXT PRIMARY KEY, junk BLOB)", "INSERT INTO other VALUES ('a', X'00')",
-    'CREATE TABLE typed(id INTEGER PRIMARY KEY, v TEXT, r TEXT)', "INSERT INTO typed VALUES (1, 'one', 'x'), (50, 'gone', 'y')"]
-    .map((s) => d1.prepare(s)));
+  await d1.batch(
+    [
+      'CREATE TABLE other(x TEXT PRIMARY KEY, junk BLOB)',
+      "INSERT INTO other VALUES ('a', X'00')",
+      'CREATE TABLE typed(id INTEGER PRIMARY KEY, v TEXT, r TEXT)',
+      "INSERT INTO typed VALUES (1, 'one', 'x'), (50, 'gone', 'y')",
+    ].map((s) => d1.prepare(s)),
+  );
   const db = await openLocal();
-  run(db, `CREATE TABLE other(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO other VALUES (1, 'o1'), (2, 'o2');
-    CREATE TABLE typed(id INTEGER PRIMARY KEY, v INTEGER, r REAL); INSERT INTO typed VALUES (1, 10, 1.5), (2, 20, 2.0), (3, NULL, 3);`);
+  run(
+    db,
+    `CREATE TABLE other(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO other VALUES (1, 'o1'), (2, 'o2');
+    CREATE TABLE typed(id INTEGER PRIMARY KEY, v INTEGER, r REAL); INSERT INTO typed VALUES (1, 10, 1.5), (2, 20, 2.0), (3, NULL, 3);`,
+  );
   const r = await replicator(db, d1);
   await sync(r);
   await expectSame(assert, db, d1, 'other');
   await expectSame(assert, db, d1, 'typed');
-  assert.deepEqual((await d1Rows(d1, "SELECT name FROM pragma_table_info('other')")).map((x) => x[0]), ['id', 'v']);
-  assert.equal(await d1Value(d1, "SELECT type FROM pragma_table_info('typed') WHERE name = 'v'"), 'INTEGER');
+  assert.deepEqual(
+    (await d1Rows(d1, "SELECT name FROM pragma_table_info('other')")).map((x) => x[0]),
+    ['id', 'v'],
+  );
+  assert.equal(
+    await d1Value(d1, "SELECT type FROM pragma_table_info('typed') WHERE name = 'v'"),
+    'INTEGER',
+  );
   r.close();
 });
 
 test('an outbox emptied completely: sequence numbers keep rising, nothing is lost', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); ${seq(1, 20)} INSERT INTO t SELECT i, 'v' || i FROM n;`);
+  run(
+    db,
+    `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); ${seq(1, 20)} INSERT INTO t SELECT i, 'v' || i FROM n;`,
+  );
   let r = await replicator(db, d1);
   await sync(r);
   run(db, `${seq(21, 30)} INSERT INTO t SELECT i, 'v' FROM n`);
@@ -651,7 +886,10 @@ test('an outbox emptied completely: sequence numbers keep rising, nothing is los
   await r.flush();
   await expectSame(assert, db, d1, 't');
   // Emptied while changes wait in it: they still reach D1, or the engine says so.
-  run(db, "UPDATE t SET v = 'lost?' WHERE id <= 5; DELETE FROM t WHERE id = 20; INSERT INTO t VALUES (300, 'new');");
+  run(
+    db,
+    "UPDATE t SET v = 'lost?' WHERE id <= 5; DELETE FROM t WHERE id = 20; INSERT INTO t VALUES (300, 'new');",
+  );
   run(db, 'DELETE FROM _d1sync_log');
   run(db, "INSERT INTO t VALUES (301, 'after')");
   try {
@@ -673,15 +911,18 @@ test('createReplicator() refuses bad options with D1SyncError CONFIG', async () 
   const source = sqliteWasmSource(db);
   const target = d1BindingTarget(d1);
   const refuse = async (options, pattern) => {
-    await assert.rejects(createReplicator(options),
-      (e) => isCode('CONFIG')(e) && (!pattern || pattern.test(e.message)), JSON.stringify(Object.keys(options ?? {})));
+    await assert.rejects(
+      createReplicator(options),
+      (e) => isCode('CONFIG')(e) && (!pattern || pattern.test(e.message)),
+      JSON.stringify(Object.keys(options ?? {})),
+    );
   };
   await refuse(undefined);
   await refuse({ source, target }, /sourceId/);
   await refuse({ source, target, sourceId: '' }, /sourceId/);
   await refuse({ source, target, sourceId: 42 }, /sourceId/);
   await refuse({ source, target: {}, sourceId: 's' }, /target/);
-  await refuse({ source, target: d1, sourceId: 's' }, /target/);  // a raw binding, not d1BindingTarget()
+  await refuse({ source, target: d1, sourceId: 's' }, /target/); // a raw binding, not d1BindingTarget()
   await refuse({ source: db, target, sourceId: 's' }, /source/);
   await refuse({ source, target, sourceId: 's', tabels: ['t'] }, /tabels/);
   await refuse({ source, target, sourceId: 's', tables: 't' }, /tables/);
@@ -689,7 +930,10 @@ test('createReplicator() refuses bad options with D1SyncError CONFIG', async () 
   await refuse({ source, target, sourceId: 's', takeover: 'yes' }, /takeover/);
   await refuse({ source, target, sourceId: 's', tenant: { column: 'c' } }, /tenant/);
   await refuse({ source, target, sourceId: 's', tenant: { column: 'c', value: 1.5 } }, /tenant/);
-  await refuse({ source, target, sourceId: 's', limits: { statementBytes: 200000 } }, /statementBytes/);
+  await refuse(
+    { source, target, sourceId: 's', limits: { statementBytes: 200000 } },
+    /statementBytes/,
+  );
   await refuse({ source, target, sourceId: 's', limits: { copyPageRows: 0 } }, /copyPageRows/);
   await refuse({ source, target, sourceId: 's', limits: { noSuchLimit: 1 } }, /noSuchLimit/);
   // Wrong bindings are refused where they are wrapped.
@@ -723,7 +967,10 @@ test('a database that replicates as one sourceId, opened with another, is a CONF
 test('a target that throws something other than D1 errors: retried, nothing lost', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); ${seq(1, 100)} INSERT INTO t SELECT i, 'v' || i FROM n;`);
+  run(
+    db,
+    `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); ${seq(1, 100)} INSERT INTO t SELECT i, 'v' || i FROM n;`,
+  );
   const real = d1BindingTarget(d1);
   let failures = 2;
   const target = {

@@ -13,19 +13,21 @@ const dts = (await readFile(new URL('js/index.d.ts', root), 'utf8'))
   .replace(/\/\/.*$/gm, '');
 const readme = await readFile(new URL('README.md', root), 'utf8');
 const engine = await engineModule(
-  await WebAssembly.compile(await readFile(new URL('dist/d1sync_engine.wasm', root))));
+  await WebAssembly.compile(await readFile(new URL('dist/d1sync_engine.wasm', root))),
+);
 
 // The members of `export type <name> = 'a' | 'b' ...` or `export interface <name> { a?: ... }`.
 function declared(kind, name) {
-  const block = kind === 'type'
-    ? dts.match(new RegExp(`export type ${name} =([^;]*);`))?.[1]
-    : dts.match(new RegExp(`export interface ${name} \\{([^}]*)\\}`))?.[1];
+  const block =
+    kind === 'type'
+      ? dts.match(new RegExp(`export type ${name} =([^;]*);`))?.[1]
+      : dts.match(new RegExp(`export interface ${name} \\{([^}]*)\\}`))?.[1];
   assert.ok(block, `js/index.d.ts declares ${kind} ${name}`);
   const re = kind === 'type' ? /'([A-Z0-9_]+)'/g : /^\s*(\w+)\?:/gm;
   return [...block.matchAll(re)].map((m) => m[1]);
 }
 
-test('issue 10: error codes in errors.js, index.d.ts and the README are the engine\'s', () => {
+test("issue 10: error codes in errors.js, index.d.ts and the README are the engine's", () => {
   const codes = engine.errorCodes().split(',');
   assert.ok(codes.includes('FENCED') && codes.length >= 7, codes.join());
   assert.deepEqual([...CODES], codes);

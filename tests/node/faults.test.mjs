@@ -4,8 +4,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startD1, openLocal, run, localValue, d1Value, expectSame, replicator, sync, seq,
-  recordingTarget, D1SyncError, PENDING_OUTBOX, createReplicator, sqliteWasmSource, d1BindingTarget } from './helpers.mjs';
+  startD1,
+  openLocal,
+  run,
+  localValue,
+  d1Value,
+  expectSame,
+  replicator,
+  sync,
+  seq,
+  recordingTarget,
+  D1SyncError,
+  PENDING_OUTBOX,
+  createReplicator,
+  sqliteWasmSource,
+  d1BindingTarget,
+} from './helpers.mjs';
 
 const SCHEMA = `
   CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, price REAL, data BLOB);
@@ -14,18 +28,24 @@ const SCHEMA = `
 `;
 
 function fill(db, from, to) {
-  run(db, `BEGIN;
+  run(
+    db,
+    `BEGIN;
     ${seq(from, to - 1)} INSERT OR REPLACE INTO items SELECT i, 'item ' || i, i + 0.5, randomblob(16) FROM n;
     ${seq(from, to - 1)} INSERT OR REPLACE INTO pairs SELECT 'k' || (i % 7), i, 'v' || i FROM n;
     ${seq(from, to - 1)} INSERT INTO loose SELECT i, 'y' || i FROM n;
-    COMMIT;`);
+    COMMIT;`,
+  );
 }
 
 function mutate(db, round) {
-  run(db, `UPDATE items SET name = 'changed ${round}' WHERE id % 5 = ${round % 5};
+  run(
+    db,
+    `UPDATE items SET name = 'changed ${round}' WHERE id % 5 = ${round % 5};
     DELETE FROM pairs WHERE b % 11 = ${round % 11};
     INSERT INTO loose VALUES (${round}, 'again');
-    DELETE FROM loose WHERE rowid % 13 = ${round % 13};`);
+    DELETE FROM loose WHERE rowid % 13 = ${round % 13};`,
+  );
 }
 
 async function expectAll(db, d1) {
@@ -46,8 +66,12 @@ const TRANSIENT = [
 const isCode = (code) => (e) => e instanceof D1SyncError && e.code === code;
 
 let env;
-before(async () => { env = await startD1(); });
-after(async () => { await env?.dispose(); });
+before(async () => {
+  env = await startD1();
+});
+after(async () => {
+  await env?.dispose();
+});
 
 test('a lost answer after commit leaves no duplicate and loses nothing', async () => {
   const d1 = await env.fresh();
@@ -71,13 +95,17 @@ test('a lost answer after commit leaves no duplicate and loses nothing', async (
     const lost = target.lost.at(-1);
     const data = lost.slice(1, -1);
     assert.ok(data.length > 0);
-    const again = target.batches.slice(sentBefore)
+    const again = target.batches
+      .slice(sentBefore)
       .filter((b) => b !== lost && b.some((s) => data.includes(s)));
     assert.equal(again.length, 0, `the lost batch was re-sent:\n${again.flat().join('\n')}`);
   }
   assert.equal(target.lost.length, 4);
   assert.equal(r.health().retries, 4);
-  assert.equal(await d1Value(d1, 'SELECT count(*) FROM loose'), localValue(db, 'SELECT count(*) FROM loose'));
+  assert.equal(
+    await d1Value(d1, 'SELECT count(*) FROM loose'),
+    localValue(db, 'SELECT count(*) FROM loose'),
+  );
   r.close();
 });
 
@@ -87,7 +115,7 @@ test('lost answers to the claim and to initial copy batches', async () => {
   run(db, SCHEMA);
   fill(db, 0, 120);
   const target = recordingTarget(d1);
-  target.failNext('Network connection lost.', { afterCommit: true });  // the claim
+  target.failNext('Network connection lost.', { afterCommit: true }); // the claim
   const copy = (b) => b.some((s) => s.startsWith('INSERT INTO "items"'));
   target.failNext('Network connection lost.', { afterCommit: true, when: copy });
   const r = await replicator(db, target, { limits: { copyPageRows: 30 }, flushRetryMs: 60000 });
@@ -146,7 +174,10 @@ test('a flush that runs out of retry time rejects D1_TRANSIENT; onAlarm() finish
   await sync(r);
   mutate(db, 1);
   target.failNext('D1 DB is overloaded. Requests queued for too long.');
-  await assert.rejects(r.flush(), (e) => isCode('D1_TRANSIENT')(e) && /overloaded/.test(e.d1Message));
+  await assert.rejects(
+    r.flush(),
+    (e) => isCode('D1_TRANSIENT')(e) && /overloaded/.test(e.d1Message),
+  );
   const h = r.health();
   assert.equal(h.state, 'backoff');
   assert.equal(h.healthy, false);
@@ -191,11 +222,15 @@ test('a row D1 refuses is quarantined and the rest arrives', async () => {
   run(db, SCHEMA);
   fill(db, 0, 50);
   // D1 already holds the table with a CHECK the local one lacks: one row can never enter.
-  await d1.prepare(`CREATE TABLE items(id INTEGER, name TEXT CHECK (name <> 'poison'), price REAL,
-    data BLOB, PRIMARY KEY (id))`).run();
+  await d1
+    .prepare(
+      `CREATE TABLE items(id INTEGER, name TEXT CHECK (name <> 'poison'), price REAL,
+    data BLOB, PRIMARY KEY (id))`,
+    )
+    .run();
   run(db, "UPDATE items SET name = 'poison' WHERE id = 17");
   const r = await replicator(db, d1);
-  const h = await sync(r);  // resolves: the refusal is reported, not thrown
+  const h = await sync(r); // resolves: the refusal is reported, not thrown
   const q = r.quarantined();
   assert.equal(q.length, 1, JSON.stringify(q));
   assert.equal(q[0].table, 'items');
@@ -224,16 +259,22 @@ test('strict mode: a deferred foreign key failing at commit quarantines the row,
   const d1 = await env.fresh();
   const db = await openLocal();
   // The local database does not enforce foreign keys (SQLite's default): an orphan exists.
-  run(db, `CREATE TABLE parent(id INTEGER PRIMARY KEY);
+  run(
+    db,
+    `CREATE TABLE parent(id INTEGER PRIMARY KEY);
     CREATE TABLE child(id INTEGER PRIMARY KEY, p INTEGER REFERENCES parent(id));
-    INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 1);`);
+    INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 1);`,
+  );
   const target = recordingTarget(d1);
   const r = await replicator(db, target, { schema: 'strict' });
   await sync(r);
   await expectSame(assert, db, d1, 'parent');
   await expectSame(assert, db, d1, 'child');
   const sentBefore = target.batches.length + target.failed.length;
-  run(db, 'UPDATE child SET p = 99 WHERE id = 2; INSERT INTO parent VALUES (5); INSERT INTO child VALUES (3, 5);');
+  run(
+    db,
+    'UPDATE child SET p = 99 WHERE id = 2; INSERT INTO parent VALUES (5); INSERT INTO child VALUES (3, 5);',
+  );
   await r.flush();
   const q = r.quarantined();
   assert.equal(q.length, 1, JSON.stringify(q));
@@ -243,7 +284,11 @@ test('strict mode: a deferred foreign key failing at commit quarantines the row,
   assert.match(q[0].error, /FOREIGN KEY constraint failed/);
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM parent WHERE id = 5'), 1);
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM child WHERE id = 3'), 1);
-  assert.equal(await d1Value(d1, 'SELECT p FROM child WHERE id = 2'), 1, 'D1 keeps the last good row');
+  assert.equal(
+    await d1Value(d1, 'SELECT p FROM child WHERE id = 2'),
+    1,
+    'D1 keeps the last good row',
+  );
   assert.ok(target.batches.length + target.failed.length - sentBefore < 20, 'bounded work');
   // D1 works normally after the reset that message announces.
   run(db, 'INSERT INTO parent VALUES (6)');
@@ -260,7 +305,7 @@ test('a stale replicator of the same database is fenced', async () => {
   const first = await replicator(db, d1);
   await sync(first);
   const second = await replicator(db, d1);
-  await sync(second);  // claims a new epoch
+  await sync(second); // claims a new epoch
   mutate(db, 1);
   await assert.rejects(first.flush(), isCode('FENCED'));
   assert.equal(first.health().state, 'error');
@@ -285,7 +330,10 @@ test('a second database with the same sourceId is FENCED; with takeover it wins'
   run(b, SCHEMA);
   fill(b, 500, 520);
   const intruder = await replicator(b, d1, { sourceId: 'shared' });
-  await assert.rejects(intruder.start(), (e) => isCode('FENCED')(e) && /takeover/.test(e.message) && /shared/.test(e.message));
+  await assert.rejects(
+    intruder.start(),
+    (e) => isCode('FENCED')(e) && /takeover/.test(e.message) && /shared/.test(e.message),
+  );
   await expectSame(assert, a, d1, 'items');
   // Writes go on locally and stay in the outbox while the database is fenced.
   mutate(b, 7);
@@ -337,8 +385,11 @@ test('a D1 that lost everything is refilled', async () => {
   fill(db, 0, 40);
   const r = await replicator(db, d1);
   await sync(r);
-  await d1.batch(['DROP TABLE items', 'DROP TABLE pairs', 'DROP TABLE loose', 'DROP TABLE _d1sync_sources']
-    .map((s) => d1.prepare(s)));
+  await d1.batch(
+    ['DROP TABLE items', 'DROP TABLE pairs', 'DROP TABLE loose', 'DROP TABLE _d1sync_sources'].map(
+      (s) => d1.prepare(s),
+    ),
+  );
   mutate(db, 1);
   await r.flush();
   await expectAll(db, d1);
@@ -353,7 +404,9 @@ function flakySource(db, failing) {
   return {
     kind: 'flaky',
     exec(sql) {
-      return failing(sql) ? { ok: false, error: 'disk I/O error (injected)', columns: 0, cells: '' } : inner.exec(sql);
+      return failing(sql)
+        ? { ok: false, error: 'disk I/O error (injected)', columns: 0, cells: '' }
+        : inner.exec(sql);
     },
     transaction: (fn) => inner.transaction(fn),
   };
@@ -366,11 +419,19 @@ test('issue 10: a local read failing in the change pages rejects flush() and sho
   fill(db, 0, 10);
   let broken = false;
   const source = flakySource(db, (sql) => broken && sql.includes('FROM _d1sync_log WHERE seq>'));
-  const r = await createReplicator({ source, target: d1BindingTarget(d1), sourceId: 'src-1', flushRetryMs: 0 });
+  const r = await createReplicator({
+    source,
+    target: d1BindingTarget(d1),
+    sourceId: 'src-1',
+    flushRetryMs: 0,
+  });
   await sync(r);
   mutate(db, 1);
   broken = true;
-  await assert.rejects(r.flush(), (e) => isCode('INTERNAL')(e) && /disk I\/O error/.test(e.message));
+  await assert.rejects(
+    r.flush(),
+    (e) => isCode('INTERNAL')(e) && /disk I\/O error/.test(e.message),
+  );
   const h = r.health();
   assert.equal(h.state, 'backoff');
   assert.equal(h.healthy, false);
@@ -378,9 +439,11 @@ test('issue 10: a local read failing in the change pages rejects flush() and sho
   // health() reads the outbox through the same broken source: an error, not zeros.
   assert.equal(h.pendingChanges, null);
   assert.match(h.error, /disk I\/O error/);
-  await r.onAlarm();  // swallowed: not terminal
+  await r.onAlarm(); // swallowed: not terminal
   broken = false;
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, r.nextRetryAt() - Date.now()) + 5));
+  await new Promise((resolve) =>
+    setTimeout(resolve, Math.max(0, r.nextRetryAt() - Date.now()) + 5),
+  );
   await r.onAlarm();
   await expectAll(db, d1);
   assert.equal(r.health().healthy, true);
@@ -398,7 +461,7 @@ test('issue 10: health().nextRetryAt and nextRetryAt() agree', async () => {
   const realNow = Date.now;
   const same = () => {
     const at = r.nextRetryAt();
-    Date.now = () => realNow() + 3;  // the two calls a few ms apart
+    Date.now = () => realNow() + 3; // the two calls a few ms apart
     try {
       assert.equal(r.health().nextRetryAt, at);
     } finally {
@@ -424,12 +487,14 @@ test('issue 10: close() during a running flush() rejects it cleanly and frees th
   fill(db, 0, 50);
   const real = d1BindingTarget(d1);
   let release;
-  const gate = new Promise((resolve) => { release = resolve; });
+  const gate = new Promise((resolve) => {
+    release = resolve;
+  });
   let calls = 0;
   const target = {
     kind: 'slow',
     async batch(statements) {
-      if (++calls === 3) await gate;  // hold a batch in flight
+      if (++calls === 3) await gate; // hold a batch in flight
       return real.batch(statements);
     },
   };
@@ -451,7 +516,8 @@ test('issue 10: close() during a running flush() rejects it cleanly and frees th
   const r2 = await replicator(db, target2, { flushRetryMs: 60000 });
   await sync(r2);
   mutate(db, 2);
-  for (let i = 0; i < 8; ++i) target2.failNext('D1 DB is overloaded. Requests queued for too long.');
+  for (let i = 0; i < 8; ++i)
+    target2.failNext('D1 DB is overloaded. Requests queued for too long.');
   const started = Date.now();
   const sleeping = r2.flush();
   await new Promise((resolve) => setTimeout(resolve, 50));
@@ -478,11 +544,17 @@ test('issue 10: every numeric option is validated', async () => {
     [{ limits: { vdbeOps: 0 } }, /limits\.vdbeOps/],
   ];
   for (const [options, name] of bad) {
-    await assert.rejects(replicator(db, d1, options),
-      (e) => isCode('CONFIG')(e) && name.test(e.message), JSON.stringify(options));
+    await assert.rejects(
+      replicator(db, d1, options),
+      (e) => isCode('CONFIG')(e) && name.test(e.message),
+      JSON.stringify(options),
+    );
   }
   const r = await replicator(db, d1);
-  await assert.rejects(r.flush({ maxBatches: NaN }), (e) => isCode('CONFIG')(e) && /maxBatches/.test(e.message));
+  await assert.rejects(
+    r.flush({ maxBatches: NaN }),
+    (e) => isCode('CONFIG')(e) && /maxBatches/.test(e.message),
+  );
   await assert.rejects(r.flush({ maxBatches: -1 }), isCode('CONFIG'));
   assert.throws(() => r.quarantined({ limit: 1.5 }), isCode('CONFIG'));
   r.close();
@@ -492,9 +564,16 @@ test('issue 10: the quarantine list is paged', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
   run(db, SCHEMA);
-  run(db, "INSERT INTO items VALUES (1, 'poison', 1, NULL), (2, 'poison', 2, NULL), (3, 'poison', 3, NULL)");
-  await d1.prepare(`CREATE TABLE items(id INTEGER, name TEXT CHECK (name <> 'poison'), price REAL,
-    data BLOB, PRIMARY KEY (id))`).run();
+  run(
+    db,
+    "INSERT INTO items VALUES (1, 'poison', 1, NULL), (2, 'poison', 2, NULL), (3, 'poison', 3, NULL)",
+  );
+  await d1
+    .prepare(
+      `CREATE TABLE items(id INTEGER, name TEXT CHECK (name <> 'poison'), price REAL,
+    data BLOB, PRIMARY KEY (id))`,
+    )
+    .run();
   const r = await replicator(db, d1);
   await sync(r);
   const all = r.quarantined();

@@ -51,8 +51,8 @@ export function recordingTarget(d1) {
   const faults = [];
   const t = {
     batches: [],
-    lost: [],  // batches D1 applied whose answer was lost
-    failed: [],  // batches refused before reaching D1
+    lost: [], // batches D1 applied whose answer was lost
+    failed: [], // batches refused before reaching D1
     failNext(message, { afterCommit = false, when = () => true } = {}) {
       faults.push({ message, afterCommit, when });
     },
@@ -88,7 +88,8 @@ export function localRows(db, sql, bind) {
 }
 
 // Outbox rows waiting for D1: the newest applied row stays behind as the high-water mark.
-export const PENDING_OUTBOX = 'SELECT count(*) FROM _d1sync_log WHERE seq > ' +
+export const PENDING_OUTBOX =
+  'SELECT count(*) FROM _d1sync_log WHERE seq > ' +
   "coalesce((SELECT json_extract(doc, '$.appliedSeq') FROM _d1sync_state WHERE id = 1), 0)";
 
 export function localValue(db, sql, bind) {
@@ -106,8 +107,10 @@ export async function d1Value(d1, sql) {
 }
 
 export async function d1HasTable(d1, name) {
-  const n = await d1Value(d1,
-    `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ${quoteText(name)}`);
+  const n = await d1Value(
+    d1,
+    `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ${quoteText(name)}`,
+  );
   return n > 0;
 }
 
@@ -131,7 +134,8 @@ export function seq(from, to) {
 const PIECE = 700000;
 function cellExprs(col) {
   const q = quoteIdent(col);
-  const piece = (k) => `CASE WHEN typeof(${q}) IN ('text', 'blob') AND ` +
+  const piece = (k) =>
+    `CASE WHEN typeof(${q}) IN ('text', 'blob') AND ` +
     `length(CAST(${q} AS BLOB)) > ${k * PIECE} THEN hex(substr(CAST(${q} AS BLOB), ` +
     `${k * PIECE + 1}, ${PIECE})) END`;
   return [
@@ -162,22 +166,28 @@ export async function compareTable(db, d1, table, opts = {}) {
   const info = localRows(db, `SELECT name, pk FROM pragma_table_info(${quoteText(table)})`);
   if (!info.length) return { diff: `no local table ${table}`, rows: 0 };
   const columns = opts.columns ?? info.map((r) => r[0]);
-  const pk = info.filter((r) => r[1] > 0).sort((a, b) => a[1] - b[1]).map((r) => r[0]);
+  const pk = info
+    .filter((r) => r[1] > 0)
+    .sort((a, b) => a[1] - b[1])
+    .map((r) => r[0]);
   const byRowid = opts.rowid ?? pk.length === 0;
   const rowidColumn = opts.rowidColumn ?? 'rowid';
   const order = byRowid ? null : pk.map(quoteIdent).join(', ');
   const where = opts.tenant
-    ? ` WHERE ${quoteIdent(opts.tenant.column)} = ${typeof opts.tenant.value === 'number'
-      ? opts.tenant.value : quoteText(opts.tenant.value)}`
+    ? ` WHERE ${quoteIdent(opts.tenant.column)} = ${
+        typeof opts.tenant.value === 'number' ? opts.tenant.value : quoteText(opts.tenant.value)
+      }`
     : '';
   let rows = 0;
   const width = Math.floor(96 / PER_COLUMN);
   for (let from = 0; from < columns.length; from += width) {
     const group = columns.slice(from, from + width);
     const exprs = group.flatMap(cellExprs);
-    const localSql = `SELECT ${byRowid ? 'hex(_rowid_), ' : ''}${exprs.join(', ')} FROM ` +
+    const localSql =
+      `SELECT ${byRowid ? 'hex(_rowid_), ' : ''}${exprs.join(', ')} FROM ` +
       `${quoteIdent(table)} ORDER BY ${byRowid ? '_rowid_' : order}`;
-    const d1Sql = `SELECT ${byRowid ? `hex(${quoteIdent(rowidColumn)}), ` : ''}` +
+    const d1Sql =
+      `SELECT ${byRowid ? `hex(${quoteIdent(rowidColumn)}), ` : ''}` +
       `${exprs.join(', ')} FROM ${quoteIdent(table)}${where} ORDER BY ` +
       `${byRowid ? quoteIdent(rowidColumn) : order}`;
     const a = localRows(db, localSql);
@@ -188,8 +198,15 @@ export async function compareTable(db, d1, table, opts = {}) {
     } catch (e) {
       return { diff: `${table}: D1 refused the comparison query: ${clip(e.message)}`, rows };
     }
-    const names = [...(byRowid ? ['rowid'] : []),
-      ...group.flatMap((c) => [`typeof(${c})`, c, `${c} (bytes 700,001..)`, `${c} (bytes 1,400,001..)`])];
+    const names = [
+      ...(byRowid ? ['rowid'] : []),
+      ...group.flatMap((c) => [
+        `typeof(${c})`,
+        c,
+        `${c} (bytes 700,001..)`,
+        `${c} (bytes 1,400,001..)`,
+      ]),
+    ];
     const n = Math.min(a.length, b.length);
     for (let r = 0; r < n; ++r) {
       for (let c = 0; c < a[r].length; ++c) {
@@ -198,7 +215,8 @@ export async function compareTable(db, d1, table, opts = {}) {
         if (typeof x === 'bigint') x = Number(x);
         if (x === y) continue;
         return {
-          diff: `${table}: row ${r} (${byRowid ? `rowid hex ${a[r][0]}` : 'in key order'}), ` +
+          diff:
+            `${table}: row ${r} (${byRowid ? `rowid hex ${a[r][0]}` : 'in key order'}), ` +
             `${names[c]}: local ${clip(x)}, D1 ${clip(y)}`,
           rows,
         };
@@ -221,7 +239,12 @@ export async function expectSame(assert, db, d1, table, opts) {
 // A replicator over a sqlite-wasm database and a D1 (or a target), with options merged in.
 export async function replicator(db, target, options = {}) {
   const t = typeof target?.prepare === 'function' ? d1BindingTarget(target) : target;
-  return createReplicator({ source: sqliteWasmSource(db), target: t, sourceId: 'src-1', ...options });
+  return createReplicator({
+    source: sqliteWasmSource(db),
+    target: t,
+    sourceId: 'src-1',
+    ...options,
+  });
 }
 
 // start() + flush(), and the health afterwards.

@@ -6,9 +6,9 @@ export function randomDoubles(count, seed) {
   const view = new DataView(new ArrayBuffer(8));
   const out = [];
   while (out.length < count) {
-    s ^= (s << 13n) & 0xFFFFFFFFFFFFFFFFn;
+    s ^= (s << 13n) & 0xffffffffffffffffn;
     s ^= s >> 7n;
-    s ^= (s << 17n) & 0xFFFFFFFFFFFFFFFFn;
+    s ^= (s << 17n) & 0xffffffffffffffffn;
     view.setBigUint64(0, s);
     const d = view.getFloat64(0);
     if (!Number.isNaN(d)) out.push(d);
@@ -17,19 +17,46 @@ export function randomDoubles(count, seed) {
 }
 
 export function edgeDoubles() {
-  const out = [0, -0, Number.MAX_VALUE, -Number.MAX_VALUE, 2.2250738585072014e-308,
-    -2.2250738585072014e-308, 5e-324, -5e-324, 2.225073858507201e-308, Infinity, -Infinity,
-    2 ** 53, 2 ** 53 - 1, 2 ** 53 + 2, 9e12, 8999999999999.999, 25000.26, 0.1, 0.3, 1 / 3, 1e-5,
-    51.507351, -0.001, 3, 1e300, 1e-300, -2.6784102624133478e+307];
+  const out = [
+    0,
+    -0,
+    Number.MAX_VALUE,
+    -Number.MAX_VALUE,
+    2.2250738585072014e-308,
+    -2.2250738585072014e-308,
+    5e-324,
+    -5e-324,
+    2.225073858507201e-308,
+    Infinity,
+    -Infinity,
+    2 ** 53,
+    2 ** 53 - 1,
+    2 ** 53 + 2,
+    9e12,
+    8999999999999.999,
+    25000.26,
+    0.1,
+    0.3,
+    1 / 3,
+    1e-5,
+    51.507351,
+    -0.001,
+    3,
+    1e300,
+    1e-300,
+    -2.6784102624133478e307,
+  ];
   for (let e = -1074; e <= 1023; ++e) out.push(2 ** e);
   return out;
 }
 
 // A value as a JS number, the edge cases named: SQL for one column.
 export function exactCell(c) {
-  return `CASE WHEN typeof(${c}) <> 'real' THEN typeof(${c}) || ':' || quote(${c}) ` +
+  return (
+    `CASE WHEN typeof(${c}) <> 'real' THEN typeof(${c}) || ':' || quote(${c}) ` +
     `WHEN ${c} = 9e999 THEN 'inf' WHEN ${c} = -9e999 THEN '-inf' ` +
-    `WHEN ${c} = 0 THEN (CASE WHEN atan2(${c}, -1) < 0 THEN '-0' ELSE '0' END) ELSE ${c} END`;
+    `WHEN ${c} = 0 THEN (CASE WHEN atan2(${c}, -1) < 0 THEN '-0' ELSE '0' END) ELSE ${c} END`
+  );
 }
 
 // Rows of two sides compared value by value with Object.is; returns the count of differing
@@ -40,7 +67,12 @@ export function diffRows(local, remote) {
   for (let i = 0; i < n; ++i) {
     const a = local[i];
     const b = remote[i];
-    if (!a || !b || a.length !== b.length || a.some((x, k) => !Object.is(typeof x === 'bigint' ? Number(x) : x, b[k]))) {
+    if (
+      !a ||
+      !b ||
+      a.length !== b.length ||
+      a.some((x, k) => !Object.is(typeof x === 'bigint' ? Number(x) : x, b[k]))
+    ) {
       differ.push({ row: i, local: a?.map(String), d1: b?.map(String) });
     }
   }
@@ -57,4 +89,3 @@ export const READS = [
   `SELECT ${exactCell('k')}, ${exactCell('v')} FROM kr ORDER BY k`,
   `SELECT ${exactCell('k')}, j, ${exactCell('v')} FROM kw ORDER BY k, j`,
 ];
-

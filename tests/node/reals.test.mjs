@@ -5,20 +5,38 @@
 // since D1's answers travel as JSON).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startD1, openLocal, run, localRows, replicator, sync, PENDING_OUTBOX, localValue } from './helpers.mjs';
+import {
+  startD1,
+  openLocal,
+  run,
+  localRows,
+  replicator,
+  sync,
+  PENDING_OUTBOX,
+  localValue,
+} from './helpers.mjs';
 import { READS, SCHEMA, diffRows, edgeDoubles, randomDoubles } from './reals-data.mjs';
 
 let env;
-before(async () => { env = await startD1(4); });
-after(async () => { await env?.dispose(); });
+before(async () => {
+  env = await startD1(4);
+});
+after(async () => {
+  await env?.dispose();
+});
 
 function fill(db, values, shift) {
   const n = values.length;
   run(db, 'BEGIN');
   for (let i = 0; i < n; ++i) {
-    run(db, 'INSERT OR REPLACE INTO v(id, r, n, i, b, x) VALUES (?, ?, ?, ?, ?, ?)',
-      [i, values[i], values[(i + shift + 1) % n], values[(i + shift + 2) % n],
-        values[(i + shift + 3) % n], values[(i + shift + 4) % n]]);
+    run(db, 'INSERT OR REPLACE INTO v(id, r, n, i, b, x) VALUES (?, ?, ?, ?, ?, ?)', [
+      i,
+      values[i],
+      values[(i + shift + 1) % n],
+      values[(i + shift + 2) % n],
+      values[(i + shift + 3) % n],
+      values[(i + shift + 4) % n],
+    ]);
   }
   run(db, 'COMMIT');
 }
@@ -28,14 +46,20 @@ async function expectIdentical(db, d1, label) {
     const local = localRows(db, sql);
     const remote = await d1.prepare(sql).raw();
     const d = diffRows(local, remote);
-    assert.equal(d.count, 0, `${label}: ${d.count} of ${local.length} rows differ in D1, e.g. ` +
-      `${JSON.stringify(d.first)} (${sql.slice(0, 60)}...)`);
+    assert.equal(
+      d.count,
+      0,
+      `${label}: ${d.count} of ${local.length} rows differ in D1, e.g. ` +
+        `${JSON.stringify(d.first)} (${sql.slice(0, 60)}...)`,
+    );
     assert.ok(local.length > 1000, `${label}: ${local.length} rows`);
   }
 }
 
-test('Issue 10: 20,000 random-bit doubles reach local D1 bit for bit, copied and streamed',
-  { timeout: 10 * 60 * 1000 }, async () => {
+test(
+  'Issue 10: 20,000 random-bit doubles reach local D1 bit for bit, copied and streamed',
+  { timeout: 10 * 60 * 1000 },
+  async () => {
     const d1 = await env.fresh();
     const db = await openLocal();
     for (const s of SCHEMA) run(db, s);
@@ -43,8 +67,15 @@ test('Issue 10: 20,000 random-bit doubles reach local D1 bit for bit, copied and
     fill(db, values, 0);
     run(db, 'BEGIN');
     for (let i = 0; i < values.length; ++i) {
-      run(db, 'INSERT OR IGNORE INTO kr(k, v) VALUES (?, ?)', [values[i], values[(i + 7) % values.length]]);
-      run(db, 'INSERT OR IGNORE INTO kw(k, j, v) VALUES (?, ?, ?)', [values[i], i % 3, values[(i + 11) % values.length]]);
+      run(db, 'INSERT OR IGNORE INTO kr(k, v) VALUES (?, ?)', [
+        values[i],
+        values[(i + 7) % values.length],
+      ]);
+      run(db, 'INSERT OR IGNORE INTO kw(k, j, v) VALUES (?, ?, ?)', [
+        values[i],
+        i % 3,
+        values[(i + 11) % values.length],
+      ]);
     }
     run(db, 'COMMIT');
     // The yardstick: local D1 misreads many of these doubles' quote() texts.
@@ -52,7 +83,9 @@ test('Issue 10: 20,000 random-bit doubles reach local D1 bit for bit, copied and
     const sample = randomDoubles(2000, 7).filter((d) => Number.isFinite(d));
     const insert = d1.prepare('INSERT INTO probe VALUES (?)');
     await d1.batch(sample.map((d) => insert.bind(d)));
-    const misread = (await d1.prepare('SELECT count(*) FROM probe WHERE CAST(quote(v) AS REAL) <> v').raw())[0][0];
+    const misread = (
+      await d1.prepare('SELECT count(*) FROM probe WHERE CAST(quote(v) AS REAL) <> v').raw()
+    )[0][0];
     assert.ok(misread > 100, `local D1 misreads ${misread} of 2,000 quote() texts`);
 
     const r = await replicator(db, d1, { sourceId: 'reals' });
@@ -70,7 +103,11 @@ test('Issue 10: 20,000 random-bit doubles reach local D1 bit for bit, copied and
     run(db, 'DELETE FROM kr WHERE rowid % 5 = 0');
     run(db, 'DELETE FROM kw WHERE j = 2');
     for (let i = 0; i < next.length; i += 3) {
-      run(db, 'INSERT OR REPLACE INTO kw(k, j, v) VALUES (?, ?, ?)', [next[i], i % 4, next[(i + 5) % next.length]]);
+      run(db, 'INSERT OR REPLACE INTO kw(k, j, v) VALUES (?, ?, ?)', [
+        next[i],
+        i % 4,
+        next[(i + 5) % next.length],
+      ]);
     }
     run(db, 'UPDATE OR IGNORE kw SET k = -k WHERE j = 1');
     run(db, 'COMMIT');
@@ -81,4 +118,5 @@ test('Issue 10: 20,000 random-bit doubles reach local D1 bit for bit, copied and
     assert.equal(localValue(db, PENDING_OUTBOX), 0);
     await expectIdentical(db, d1, 'streamed changes');
     r.close();
-  });
+  },
+);

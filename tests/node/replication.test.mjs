@@ -3,8 +3,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startD1, openLocal, run, localValue, d1Value, d1Rows, expectSame, replicator, sync, seq,
-  recordingTarget, D1SyncError, PENDING_OUTBOX } from './helpers.mjs';
+  startD1,
+  openLocal,
+  run,
+  localValue,
+  d1Value,
+  d1Rows,
+  expectSame,
+  replicator,
+  sync,
+  seq,
+  recordingTarget,
+  D1SyncError,
+  PENDING_OUTBOX,
+} from './helpers.mjs';
 
 const SHOP = `
   CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE);
@@ -18,14 +30,17 @@ const SHOP = `
 `;
 
 function fill(db, n) {
-  run(db, `BEGIN;
+  run(
+    db,
+    `BEGIN;
     ${seq(1, n)} INSERT INTO customers SELECT i, 'name ' || i, 'c' || i || '@x' FROM n;
     ${seq(1, n)} INSERT INTO orders SELECT i, i, i + 0.25, NULL FROM n;
     ${seq(1, n)} INSERT INTO lines SELECT i, 1, 'sku-' || i, i FROM n;
     ${seq(1, n)} INSERT INTO lines SELECT i, 2, 'sku-x', NULL FROM n;
     ${seq(1, n)} INSERT INTO tags SELECT 'tag' || i, CASE WHEN i % 2 THEN X'00ff' ELSE X'' END FROM n;
     ${seq(1, n)} INSERT INTO events SELECT 'k', 'payload ' || i FROM n;
-    COMMIT;`);
+    COMMIT;`,
+  );
 }
 
 async function expectShop(db, d1) {
@@ -34,8 +49,12 @@ async function expectShop(db, d1) {
 }
 
 let env;
-before(async () => { env = await startD1(); });
-after(async () => { await env?.dispose(); });
+before(async () => {
+  env = await startD1();
+});
+after(async () => {
+  await env?.dispose();
+});
 
 test('initial sync copies every table exactly', async () => {
   const d1 = await env.fresh();
@@ -52,7 +71,10 @@ test('initial sync copies every table exactly', async () => {
   assert.equal(h.syncErrors, 0);
   assert.equal(h.initialSync.tables.lines.copied, 1000);
   // Tables without a primary key get the rowid as D1's key column.
-  assert.equal(await d1Value(d1, "SELECT pk FROM pragma_table_info('events') WHERE name = 'rowid'"), 1);
+  assert.equal(
+    await d1Value(d1, "SELECT pk FROM pragma_table_info('events') WHERE name = 'rowid'"),
+    1,
+  );
   // Replica mode: the UNIQUE constraint is dropped, foreign keys too.
   assert.equal(await d1Value(d1, "SELECT count(*) FROM pragma_foreign_key_list('orders')"), 0);
   r.close();
@@ -66,12 +88,15 @@ test('streams inserts, updates and deletes after the copy', async () => {
   fill(db, 50);
   const r = await replicator(db, d1);
   await sync(r);
-  run(db, `UPDATE customers SET name = 'renamed' WHERE id % 3 = 0;
+  run(
+    db,
+    `UPDATE customers SET name = 'renamed' WHERE id % 3 = 0;
     DELETE FROM lines WHERE n = 2 AND order_id < 20;
     INSERT INTO customers VALUES (1000, 'new', NULL);
     DELETE FROM events WHERE rowid % 2 = 0;
     UPDATE tags SET color = NULL WHERE name = 'tag7';
-    UPDATE orders SET total = -1.5, note = 'changed' WHERE id = 9;`);
+    UPDATE orders SET total = -1.5, note = 'changed' WHERE id = 9;`,
+  );
   const pending = r.health().pendingChanges;
   assert.ok(pending > 0, `changes are pending before flush (${pending})`);
   await r.flush();
@@ -82,7 +107,7 @@ test('streams inserts, updates and deletes after the copy', async () => {
   assert.equal(h.lagMs, 0);
   assert.equal(localValue(db, PENDING_OUTBOX), 0);
   assert.equal(await d1Value(d1, 'SELECT applied_seq FROM _d1sync_sources'), h.appliedSeq);
-  assert.equal(await d1Value(d1, "SELECT name FROM customers WHERE id = 1000"), 'new');
+  assert.equal(await d1Value(d1, 'SELECT name FROM customers WHERE id = 1000'), 'new');
   r.close();
 });
 
@@ -109,13 +134,19 @@ test('many changes to one key coalesce into one upsert', async () => {
 test('primary key updates move the row', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE p(a TEXT, b INTEGER, v, PRIMARY KEY(a, b)) WITHOUT ROWID;
+  run(
+    db,
+    `CREATE TABLE p(a TEXT, b INTEGER, v, PRIMARY KEY(a, b)) WITHOUT ROWID;
     INSERT INTO p VALUES ('x', 1, 'one'), ('y', 2, 'two');
-    CREATE TABLE q(id INTEGER PRIMARY KEY, v); INSERT INTO q VALUES (1, 'a'), (2, 'b');`);
+    CREATE TABLE q(id INTEGER PRIMARY KEY, v); INSERT INTO q VALUES (1, 'a'), (2, 'b');`,
+  );
   const r = await replicator(db, d1);
   await sync(r);
-  run(db, `UPDATE p SET b = 10 WHERE a = 'x'; UPDATE q SET id = 3 WHERE id = 1;
-    UPDATE q SET id = 1 WHERE id = 2; UPDATE q SET id = 2 WHERE id = 3;`);
+  run(
+    db,
+    `UPDATE p SET b = 10 WHERE a = 'x'; UPDATE q SET id = 3 WHERE id = 1;
+    UPDATE q SET id = 1 WHERE id = 2; UPDATE q SET id = 2 WHERE id = 3;`,
+  );
   await r.flush();
   await expectSame(assert, db, d1, 'p');
   await expectSame(assert, db, d1, 'q');
@@ -134,10 +165,13 @@ test('writes during the initial sync arrive', async () => {
   for (let round = 0; round < 30; ++round) {
     await r.flush({ maxBatches: 1 });
     if (r.health().state === 'initial_sync') sawInitialSync = true;
-    run(db, `INSERT INTO customers VALUES (${5000 + round}, 'late', NULL);
+    run(
+      db,
+      `INSERT INTO customers VALUES (${5000 + round}, 'late', NULL);
       UPDATE customers SET name = 'changed ${round}' WHERE id = ${round * 9 + 1};
       DELETE FROM lines WHERE order_id = ${round * 7 + 3};
-      INSERT INTO events VALUES ('late', '${round}');`);
+      INSERT INTO events VALUES ('late', '${round}');`,
+    );
   }
   assert.ok(sawInitialSync, 'writes landed while the copy was under way');
   await r.flush();
@@ -154,7 +188,12 @@ test('only listed tables are replicated', async () => {
   const r = await replicator(db, d1, { tables: ['tags'] });
   await sync(r);
   await expectSame(assert, db, d1, 'tags');
-  const tables = (await d1Rows(d1, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'")).map((x) => x[0]);
+  const tables = (
+    await d1Rows(
+      d1,
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'",
+    )
+  ).map((x) => x[0]);
   assert.deepEqual(tables, ['tags']);
   r.close();
 });
@@ -164,7 +203,10 @@ test('a listed table that does not exist is a CONFIG error', async () => {
   const db = await openLocal();
   run(db, 'CREATE TABLE t(id INTEGER PRIMARY KEY)');
   const r = await replicator(db, d1, { tables: ['nope'] });
-  await assert.rejects(r.start(), (e) => e instanceof D1SyncError && e.code === 'CONFIG' && /nope/.test(e.message));
+  await assert.rejects(
+    r.start(),
+    (e) => e instanceof D1SyncError && e.code === 'CONFIG' && /nope/.test(e.message),
+  );
   assert.equal(r.health().state, 'error');
   r.close();
 });
@@ -172,22 +214,31 @@ test('a listed table that does not exist is a CONFIG error', async () => {
 test('strict mode keeps constraints and converges', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `PRAGMA foreign_keys = ON;
+  run(
+    db,
+    `PRAGMA foreign_keys = ON;
     CREATE TABLE child(id INTEGER PRIMARY KEY, parent INTEGER NOT NULL REFERENCES parent(id),
                        qty INTEGER CHECK (qty >= 0), code TEXT UNIQUE);
     CREATE TABLE parent(id INTEGER PRIMARY KEY, name TEXT);
     ${seq(1, 300)} INSERT INTO parent SELECT i, 'p' || i FROM n;
-    ${seq(1, 300)} INSERT INTO child SELECT i, i, i, 'c' || i FROM n;`);
+    ${seq(1, 300)} INSERT INTO child SELECT i, i, i, 'c' || i FROM n;`,
+  );
   const r = await replicator(db, d1, { schema: 'strict', limits: { copyPageRows: 50 } });
   const h = await sync(r);
   assert.equal(h.syncErrors, 0);
   await expectSame(assert, db, d1, 'parent');
   await expectSame(assert, db, d1, 'child');
   assert.equal(await d1Value(d1, "SELECT count(*) FROM pragma_foreign_key_list('child')"), 1);
-  assert.equal(await d1Value(d1, "SELECT count(*) FROM pragma_index_list('child') WHERE \"unique\" = 1"), 1);
+  assert.equal(
+    await d1Value(d1, 'SELECT count(*) FROM pragma_index_list(\'child\') WHERE "unique" = 1'),
+    1,
+  );
   await assert.rejects(d1.prepare("INSERT INTO child VALUES (999, 1, -1, 'neg')").run(), /CHECK/);
-  run(db, `INSERT INTO parent VALUES (1000, 'late'); INSERT INTO child VALUES (1000, 1000, 1, 'x');
-    DELETE FROM child WHERE parent = 7; DELETE FROM parent WHERE id = 7;`);
+  run(
+    db,
+    `INSERT INTO parent VALUES (1000, 'late'); INSERT INTO child VALUES (1000, 1000, 1, 'x');
+    DELETE FROM child WHERE parent = 7; DELETE FROM parent WHERE id = 7;`,
+  );
   await r.flush();
   await expectSame(assert, db, d1, 'parent');
   await expectSame(assert, db, d1, 'child');
@@ -198,10 +249,13 @@ test('strict mode keeps constraints and converges', async () => {
 test('an interrupted initial sync resumes where it stopped: nothing lost, nothing sent twice', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE items(id INTEGER PRIMARY KEY, v TEXT);
+  run(
+    db,
+    `CREATE TABLE items(id INTEGER PRIMARY KEY, v TEXT);
     CREATE TABLE loose(x, y);
     ${seq(1, 400)} INSERT INTO items SELECT i, 'v' || i FROM n;
-    ${seq(1, 400)} INSERT INTO loose SELECT i, 'y' || i FROM n;`);
+    ${seq(1, 400)} INSERT INTO loose SELECT i, 'y' || i FROM n;`,
+  );
   const limits = { copyPageRows: 20 };
   const t1 = recordingTarget(d1);
   const r1 = await replicator(db, t1, { limits });
@@ -211,16 +265,22 @@ test('an interrupted initial sync resumes where it stopped: nothing lost, nothin
   assert.equal(h1.initialSync.done, false, 'stopped mid-copy');
   const copiedBefore = h1.initialSync.tables.items.copied + h1.initialSync.tables.loose.copied;
   assert.ok(copiedBefore > 0 && copiedBefore < 800, `part copied (${copiedBefore})`);
-  const d1Before = await d1Value(d1, 'SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM loose)');
+  const d1Before = await d1Value(
+    d1,
+    'SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM loose)',
+  );
   assert.ok(d1Before > 0 && d1Before < 800, `D1 holds part of the copy (${d1Before})`);
-  r1.close();  // as a crash between batches would
+  r1.close(); // as a crash between batches would
 
   // Writes while no replicator runs: on both copied and not yet copied ranges.
-  run(db, `UPDATE items SET v = 'changed' WHERE id % 50 = 1;
+  run(
+    db,
+    `UPDATE items SET v = 'changed' WHERE id % 50 = 1;
     DELETE FROM items WHERE id % 97 = 0;
     INSERT INTO items VALUES (1000, 'new');
     INSERT INTO loose VALUES ('late', 'row');
-    DELETE FROM loose WHERE rowid % 71 = 0;`);
+    DELETE FROM loose WHERE rowid % 71 = 0;`,
+  );
 
   const t2 = recordingTarget(d1);
   const r2 = await replicator(db, t2, { limits });
@@ -232,11 +292,17 @@ test('an interrupted initial sync resumes where it stopped: nothing lost, nothin
   assert.equal(h2.epoch, h1.epoch + 1, 'the same incarnation reclaimed its sourceId');
   // The second replicator did not start the copy over: rows it sent stay below a full copy.
   const rowsAfterResume = h2.rowsReplicated - h1.rowsReplicated;
-  const localRowsNow = localValue(db, 'SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM loose)');
-  assert.ok(rowsAfterResume < localRowsNow - copiedBefore / 2,
-    `resumed, not recopied: ${rowsAfterResume} rows sent after the restart, ${copiedBefore} were copied before`);
+  const localRowsNow = localValue(
+    db,
+    'SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM loose)',
+  );
+  assert.ok(
+    rowsAfterResume < localRowsNow - copiedBefore / 2,
+    `resumed, not recopied: ${rowsAfterResume} rows sent after the restart, ${copiedBefore} were copied before`,
+  );
   // No copy range was sent twice: each range delete of items appears once across both runs.
-  const ranges = [...t1.batches, ...t2.batches].flat()
+  const ranges = [...t1.batches, ...t2.batches]
+    .flat()
     .filter((s) => /^DELETE FROM "items" WHERE/.test(s));
   assert.equal(new Set(ranges).size, ranges.length, 'a copy range was sent twice');
   r2.close();
@@ -245,10 +311,13 @@ test('an interrupted initial sync resumes where it stopped: nothing lost, nothin
 test('a restart after every batch of the initial sync, with writes in between', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, price REAL, data BLOB);
+  run(
+    db,
+    `CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT, price REAL, data BLOB);
     CREATE TABLE loose(x, y);
     ${seq(1, 120)} INSERT INTO items SELECT i, 'item ' || i, i + 0.5, randomblob(16) FROM n;
-    ${seq(1, 120)} INSERT INTO loose SELECT i, 'y' || i FROM n;`);
+    ${seq(1, 120)} INSERT INTO loose SELECT i, 'y' || i FROM n;`,
+  );
   const limits = { copyPageRows: 25, pageChanges: 30 };
   let done = false;
   let restarts = 0;
@@ -259,9 +328,12 @@ test('a restart after every batch of the initial sync, with writes in between', 
     done = r.health().initialSync.done && r.health().pendingChanges === 0;
     r.close();
     ++restarts;
-    run(db, `UPDATE items SET name = 'round ${round}' WHERE id % 7 = ${round % 7};
+    run(
+      db,
+      `UPDATE items SET name = 'round ${round}' WHERE id % 7 = ${round % 7};
       INSERT INTO loose VALUES (${round}, 'again');
-      DELETE FROM loose WHERE rowid % 13 = ${round % 13};`);
+      DELETE FROM loose WHERE rowid % 13 = ${round % 13};`,
+    );
   }
   assert.ok(restarts > 5, `the copy took several restarts (${restarts})`);
   const r = await replicator(db, d1, { limits });
@@ -276,10 +348,13 @@ test('a restart after every batch of the initial sync, with writes in between', 
 test('a crash right after a lost answer: the next replicator accepts the commit, never re-sends it', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE items(id INTEGER PRIMARY KEY, v TEXT);
+  run(
+    db,
+    `CREATE TABLE items(id INTEGER PRIMARY KEY, v TEXT);
     CREATE TABLE loose(x, y);
     ${seq(1, 200)} INSERT INTO items SELECT i, 'v' || i FROM n;
-    ${seq(1, 200)} INSERT INTO loose SELECT i, 'y' || i FROM n;`);
+    ${seq(1, 200)} INSERT INTO loose SELECT i, 'y' || i FROM n;`,
+  );
   const limits = { copyPageRows: 25, pageChanges: 10 };
   const targets = [];
   let done = false;
@@ -293,8 +368,11 @@ test('a crash right after a lost answer: the next replicator accepts the commit,
     await r.flush({ maxBatches: 2 });
     done = r.health().initialSync.done && r.health().pendingChanges === 0;
     r.close();
-    run(db, `UPDATE items SET v = 'round ${round}' WHERE id % 9 = ${round % 9};
-      INSERT INTO loose VALUES (${round}, 'late');`);
+    run(
+      db,
+      `UPDATE items SET v = 'round ${round}' WHERE id % 9 = ${round % 9};
+      INSERT INTO loose VALUES (${round}, 'late');`,
+    );
   }
   const t = recordingTarget(d1);
   targets.push(t);
@@ -317,7 +395,10 @@ test('a crash right after a lost answer: the next replicator accepts the commit,
 test('a flush() called while a sync runs is served by the next sync', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); ${seq(1, 2000)} INSERT INTO t SELECT i, 'v' || i FROM n;`);
+  run(
+    db,
+    `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); ${seq(1, 2000)} INSERT INTO t SELECT i, 'v' || i FROM n;`,
+  );
   const r = await replicator(db, d1, { limits: { copyPageRows: 100 } });
   await r.start();
   const first = r.flush();
@@ -333,7 +414,10 @@ test('a flush() called while a sync runs is served by the next sync', async () =
 test('health() and metrics() report lag, pending changes and the work done', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); ${seq(1, 50)} INSERT INTO t SELECT i, 'v' || i FROM n;`);
+  run(
+    db,
+    `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); ${seq(1, 50)} INSERT INTO t SELECT i, 'v' || i FROM n;`,
+  );
   const r = await replicator(db, d1, { sourceId: 'room "42"' });
   let h = await sync(r);
   assert.equal(h.sourceId, 'room "42"');
@@ -349,8 +433,15 @@ test('health() and metrics() report lag, pending changes and the work done', asy
   assert.ok(h.lagMs >= 20, `lagMs ${h.lagMs} is the age of the oldest pending change`);
   assert.equal(h.state, 'streaming');
   const m = r.metrics();
-  for (const name of ['d1sync_syncs_total', 'd1sync_sync_duration_seconds', 'd1sync_last_success_timestamp_seconds',
-    'd1sync_pending_changes', 'd1sync_lag_seconds', 'd1sync_rows_total', 'd1sync_quarantined']) {
+  for (const name of [
+    'd1sync_syncs_total',
+    'd1sync_sync_duration_seconds',
+    'd1sync_last_success_timestamp_seconds',
+    'd1sync_pending_changes',
+    'd1sync_lag_seconds',
+    'd1sync_rows_total',
+    'd1sync_quarantined',
+  ]) {
     assert.match(m, new RegExp(`^${name}[_a-z]*\\{source="room \\\\"42\\\\""`, 'm'), name);
   }
   assert.match(m, /^d1sync_pending_changes\{source="room \\"42\\""\} 4$/m);

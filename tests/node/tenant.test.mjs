@@ -3,7 +3,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startD1, openLocal, run, d1Value, d1Rows, expectSame, replicator, sync, seq, D1SyncError,
+  startD1,
+  openLocal,
+  run,
+  d1Value,
+  d1Rows,
+  expectSame,
+  replicator,
+  sync,
+  seq,
+  D1SyncError,
 } from './helpers.mjs';
 
 const ROOM = `
@@ -18,10 +27,16 @@ const isCode = (code) => (e) => e instanceof D1SyncError && e.code === code;
 async function twoRooms(d1) {
   const a = await openLocal();
   const b = await openLocal();
-  for (const [db, room] of [[a, 'a'], [b, 'b']]) {
+  for (const [db, room] of [
+    [a, 'a'],
+    [b, 'b'],
+  ]) {
     run(db, ROOM);
-    run(db, `${seq(1, 40)} INSERT INTO tasks(id, title) SELECT i, '${room}-' || i FROM n;
-      ${seq(1, 40)} INSERT INTO notes SELECT 'note ${room}' || i FROM n;`);
+    run(
+      db,
+      `${seq(1, 40)} INSERT INTO tasks(id, title) SELECT i, '${room}-' || i FROM n;
+      ${seq(1, 40)} INSERT INTO notes SELECT 'note ${room}' || i FROM n;`,
+    );
   }
   const ra = await replicator(a, d1, { sourceId: 'room-a', tenant: tenantOf('a') });
   const rb = await replicator(b, d1, { sourceId: 'room-b', tenant: tenantOf('b') });
@@ -36,8 +51,12 @@ async function expectBoth(d1, { a, b }) {
 }
 
 let env;
-before(async () => { env = await startD1(); });
-after(async () => { await env?.dispose(); });
+before(async () => {
+  env = await startD1();
+});
+after(async () => {
+  await env?.dispose();
+});
 
 test('two sources with overlapping keys share one table', async () => {
   const d1 = await env.fresh();
@@ -47,18 +66,33 @@ test('two sources with overlapping keys share one table', async () => {
   await expectBoth(d1, s);
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM tasks'), 80);
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM notes'), 80);
-  run(s.a, 'UPDATE tasks SET done = 1 WHERE id < 10; DELETE FROM tasks WHERE id > 35; DELETE FROM notes WHERE rowid % 4 = 0;');
-  run(s.b, "DELETE FROM tasks WHERE id < 5; INSERT INTO tasks(id, title) VALUES (100, 'b-new'); INSERT INTO notes VALUES ('late b');");
+  run(
+    s.a,
+    'UPDATE tasks SET done = 1 WHERE id < 10; DELETE FROM tasks WHERE id > 35; DELETE FROM notes WHERE rowid % 4 = 0;',
+  );
+  run(
+    s.b,
+    "DELETE FROM tasks WHERE id < 5; INSERT INTO tasks(id, title) VALUES (100, 'b-new'); INSERT INTO notes VALUES ('late b');",
+  );
   await s.ra.flush();
   await s.rb.flush();
   await expectBoth(d1, s);
   assert.equal(await d1Value(d1, "SELECT title FROM tasks WHERE room_id = 'a' AND id = 3"), 'a-3');
   assert.equal(await d1Value(d1, "SELECT title FROM tasks WHERE room_id = 'b' AND id = 5"), 'b-5');
   // The tenant leads the primary key and every index.
-  const pk = await d1Rows(d1, "SELECT name FROM pragma_table_info('tasks') WHERE pk > 0 ORDER BY pk");
-  assert.deepEqual(pk.map((r) => r[0]), ['room_id', 'id']);
+  const pk = await d1Rows(
+    d1,
+    "SELECT name FROM pragma_table_info('tasks') WHERE pk > 0 ORDER BY pk",
+  );
+  assert.deepEqual(
+    pk.map((r) => r[0]),
+    ['room_id', 'id'],
+  );
   const ix = await d1Rows(d1, "SELECT name FROM pragma_index_info('tasks_done') ORDER BY seqno");
-  assert.deepEqual(ix.map((r) => r[0]), ['room_id', 'done']);
+  assert.deepEqual(
+    ix.map((r) => r[0]),
+    ['room_id', 'done'],
+  );
   assert.equal(s.ra.health().syncErrors, 0);
   assert.equal(s.rb.health().syncErrors, 0);
   s.ra.close();
@@ -71,9 +105,15 @@ test('interleaved flushes of two tenants never touch each other', async () => {
   await s.ra.start();
   await s.rb.start();
   for (let round = 0; round < 6; ++round) {
-    run(s.a, `UPDATE tasks SET title = 'a round ${round}' WHERE id % 6 = ${round};
-      INSERT INTO notes VALUES ('a ${round}')`);
-    run(s.b, `DELETE FROM tasks WHERE id = ${round * 3 + 1}; INSERT OR REPLACE INTO tasks(id, title) VALUES (${round + 1}, 'b again')`);
+    run(
+      s.a,
+      `UPDATE tasks SET title = 'a round ${round}' WHERE id % 6 = ${round};
+      INSERT INTO notes VALUES ('a ${round}')`,
+    );
+    run(
+      s.b,
+      `DELETE FROM tasks WHERE id = ${round * 3 + 1}; INSERT OR REPLACE INTO tasks(id, title) VALUES (${round + 1}, 'b again')`,
+    );
     await Promise.all([s.ra.flush(), s.rb.flush()]);
   }
   await expectBoth(d1, s);
@@ -81,7 +121,7 @@ test('interleaved flushes of two tenants never touch each other', async () => {
   s.rb.close();
 });
 
-test('a dropped local table deletes only that tenant\'s rows', async () => {
+test("a dropped local table deletes only that tenant's rows", async () => {
   const d1 = await env.fresh();
   const s = await twoRooms(d1);
   await sync(s.ra);
@@ -102,11 +142,17 @@ test('a resync recopies one tenant and leaves the other alone', async () => {
   const s = await twoRooms(d1);
   await sync(s.ra);
   await sync(s.rb);
-  await d1.batch([d1.prepare("UPDATE tasks SET title = 'damaged'"), d1.prepare('DELETE FROM notes WHERE rowid % 2 = 0')]);
+  await d1.batch([
+    d1.prepare("UPDATE tasks SET title = 'damaged'"),
+    d1.prepare('DELETE FROM notes WHERE rowid % 2 = 0'),
+  ]);
   await s.ra.resync();
   await expectSame(assert, s.a, d1, 'tasks', { tenant: tenantOf('a') });
   await expectSame(assert, s.a, d1, 'notes', { tenant: tenantOf('a'), rowid: true });
-  assert.equal(await d1Value(d1, "SELECT count(*) FROM tasks WHERE room_id = 'b' AND title = 'damaged'"), 40);
+  assert.equal(
+    await d1Value(d1, "SELECT count(*) FROM tasks WHERE room_id = 'b' AND title = 'damaged'"),
+    40,
+  );
   s.ra.close();
   s.rb.close();
 });
@@ -140,9 +186,15 @@ test('a 100-column table with a tenant is a CONFIG error (the tenant would be th
   const d1 = await env.fresh();
   const db = await openLocal();
   const cols = Array.from({ length: 99 }, (_, k) => `c${k + 1}`).join(', ');
-  run(db, `CREATE TABLE wide(id INTEGER PRIMARY KEY, ${cols}); INSERT INTO wide(id, c1) VALUES (1, 1)`);
+  run(
+    db,
+    `CREATE TABLE wide(id INTEGER PRIMARY KEY, ${cols}); INSERT INTO wide(id, c1) VALUES (1, 1)`,
+  );
   const r = await replicator(db, d1, { sourceId: 'w', tenant: tenantOf('w') });
-  await assert.rejects(r.start(), (e) => isCode('CONFIG')(e) && /wide/.test(e.message) && /101/.test(e.message));
+  await assert.rejects(
+    r.start(),
+    (e) => isCode('CONFIG')(e) && /wide/.test(e.message) && /101/.test(e.message),
+  );
   assert.equal(await d1Value(d1, "SELECT count(*) FROM sqlite_master WHERE name = 'wide'"), 0);
   r.close();
 });
@@ -151,8 +203,11 @@ test('99 columns leave room for the tenant', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
   const cols = Array.from({ length: 98 }, (_, k) => `c${k + 1}`).join(', ');
-  run(db, `CREATE TABLE w99(id INTEGER PRIMARY KEY, ${cols});
-    ${seq(1, 300)} INSERT INTO w99(id, c1, c50, c98) SELECT i, i, 'x' || i, randomblob(2) FROM n;`);
+  run(
+    db,
+    `CREATE TABLE w99(id INTEGER PRIMARY KEY, ${cols});
+    ${seq(1, 300)} INSERT INTO w99(id, c1, c50, c98) SELECT i, i, 'x' || i, randomblob(2) FROM n;`,
+  );
   const r = await replicator(db, d1, { sourceId: 'w', tenant: { column: 'tenant', value: 't1' } });
   const h = await sync(r);
   assert.equal(h.syncErrors, 0);
@@ -171,17 +226,23 @@ test('integer tenant values stay integers in D1', async () => {
   run(db, "INSERT INTO tasks(id, title) VALUES (1, 'x')");
   const r = await replicator(db, d1, { sourceId: 'num', tenant: { column: 'shard', value: 7 } });
   await sync(r);
-  assert.equal(await d1Value(d1, "SELECT count(*) FROM tasks WHERE shard = 7 AND typeof(shard) = 'integer'"), 1);
+  assert.equal(
+    await d1Value(d1, "SELECT count(*) FROM tasks WHERE shard = 7 AND typeof(shard) = 'integer'"),
+    1,
+  );
   await expectSame(assert, db, d1, 'tasks', { tenant: { column: 'shard', value: 7 } });
   r.close();
 });
 
-test('schema changes in one tenant: ADD COLUMN and a rebuild keep the other tenant\'s rows', async () => {
+test("schema changes in one tenant: ADD COLUMN and a rebuild keep the other tenant's rows", async () => {
   const d1 = await env.fresh();
   const s = await twoRooms(d1);
   await sync(s.ra);
   await sync(s.rb);
-  run(s.a, "ALTER TABLE tasks ADD COLUMN extra TEXT DEFAULT 'd'; UPDATE tasks SET extra = 'a-extra' WHERE id < 5;");
+  run(
+    s.a,
+    "ALTER TABLE tasks ADD COLUMN extra TEXT DEFAULT 'd'; UPDATE tasks SET extra = 'a-extra' WHERE id < 5;",
+  );
   run(s.b, "UPDATE tasks SET title = 'b changed' WHERE id = 7;");
   await s.ra.flush();
   await s.rb.flush();
@@ -189,14 +250,20 @@ test('schema changes in one tenant: ADD COLUMN and a rebuild keep the other tena
   await expectSame(assert, s.b, d1, 'tasks', { tenant: tenantOf('b') });
   assert.equal(await d1Value(d1, "SELECT count(*) FROM tasks WHERE room_id = 'b'"), 40);
   // A rebuild (a type change) in tenant a recopies a's rows only.
-  run(s.a, `CREATE TABLE notes_new(body BLOB); INSERT INTO notes_new SELECT CAST(body AS BLOB) FROM notes;
-    DROP TABLE notes; ALTER TABLE notes_new RENAME TO notes;`);
+  run(
+    s.a,
+    `CREATE TABLE notes_new(body BLOB); INSERT INTO notes_new SELECT CAST(body AS BLOB) FROM notes;
+    DROP TABLE notes; ALTER TABLE notes_new RENAME TO notes;`,
+  );
   await s.ra.flush();
   run(s.b, "INSERT INTO notes VALUES ('b after a rebuilt')");
   await s.rb.flush();
   await expectSame(assert, s.b, d1, 'notes', { tenant: tenantOf('b'), rowid: true });
   await expectSame(assert, s.a, d1, 'notes', { tenant: tenantOf('a'), rowid: true });
-  assert.equal(await d1Value(d1, "SELECT typeof(body) FROM notes WHERE room_id = 'a' LIMIT 1"), 'blob');
+  assert.equal(
+    await d1Value(d1, "SELECT typeof(body) FROM notes WHERE room_id = 'a' LIMIT 1"),
+    'blob',
+  );
   assert.equal(await d1Value(d1, "SELECT count(*) FROM notes WHERE room_id = 'b'"), 41);
   assert.equal(await d1Value(d1, "SELECT count(*) FROM notes WHERE room_id = 'a'"), 40);
   assert.equal(s.ra.health().state, 'idle');

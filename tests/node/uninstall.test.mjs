@@ -2,20 +2,35 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startD1, openLocal, run, localValue, d1Value, expectSame, replicator, sync, D1SyncError,
+  startD1,
+  openLocal,
+  run,
+  localValue,
+  d1Value,
+  expectSame,
+  replicator,
+  sync,
+  D1SyncError,
 } from './helpers.mjs';
 
 const OURS = "SELECT count(*) FROM sqlite_master WHERE substr(name, 1, 8) = '_d1sync_'";
 
 let env;
-before(async () => { env = await startD1(4); });
-after(async () => { await env?.dispose(); });
+before(async () => {
+  env = await startD1(4);
+});
+after(async () => {
+  await env?.dispose();
+});
 
 test('issue 10: uninstall() removes capture; the tables and D1 keep their rows', async () => {
   const d1 = await env.fresh();
   const db = await openLocal();
-  run(db, `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE);
-    INSERT INTO t VALUES (1, 'a'), (2, 'b');`);
+  run(
+    db,
+    `CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT UNIQUE);
+    INSERT INTO t VALUES (1, 'a'), (2, 'b');`,
+  );
   const r = await replicator(db, d1);
   await sync(r);
   assert.ok(localValue(db, OURS) > 4);
@@ -35,8 +50,10 @@ test('issue 10: uninstall() is the way out of a sourceId mismatch', async () => 
   await sync(first);
   first.close();
   const second = await replicator(db, d1, { sourceId: 'second' });
-  await assert.rejects(second.start(), (e) =>
-    e instanceof D1SyncError && e.code === 'CONFIG' && /uninstall/.test(e.message));
+  await assert.rejects(
+    second.start(),
+    (e) => e instanceof D1SyncError && e.code === 'CONFIG' && /uninstall/.test(e.message),
+  );
   await second.uninstall();
   assert.equal(localValue(db, OURS), 0);
   second.close();

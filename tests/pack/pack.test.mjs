@@ -11,23 +11,46 @@ import { join, resolve } from 'node:path';
 const repo = resolve(import.meta.dirname, '../..');
 const bin = (name) => join(repo, 'node_modules/.bin', name);
 const run = (cmd, args, cwd, env = {}) =>
-  execFileSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env }, stdio: 'pipe' });
+  execFileSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    stdio: 'pipe',
+  });
 
 const work = mkdtempSync(join(tmpdir(), 'd1sync-pack-'));
-const tarball = run('npm', ['pack', '--silent', '--pack-destination', work], repo).trim().split('\n').pop();
+const tarball = run('npm', ['pack', '--silent', '--pack-destination', work], repo)
+  .trim()
+  .split('\n')
+  .pop();
 const app = join(work, 'app');
 mkdirSync(app);
-writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+writeFileSync(
+  join(app, 'package.json'),
+  JSON.stringify({ name: 'app', private: true, type: 'module' }),
+);
 run('npm', ['install', '--no-audit', '--no-fund', '--offline', join(work, tarball)], app);
 
 test('the tarball ships the engine, the glue, the JS and the types, and nothing else', () => {
-  const files = run('tar', ['-tzf', join(work, tarball)], work).trim().split('\n').sort();
-  for (const f of ['package/dist/d1sync_engine.wasm', 'package/dist/d1sync_engine.js',
-    'package/js/index.d.ts', 'package/js/entry-node.js', 'package/js/entry-workerd.js',
-    'package/js/entry-browser.js', 'package/package.json']) {
+  const files = run('tar', ['-tzf', join(work, tarball)], work)
+    .trim()
+    .split('\n')
+    .sort();
+  for (const f of [
+    'package/dist/d1sync_engine.wasm',
+    'package/dist/d1sync_engine.js',
+    'package/js/index.d.ts',
+    'package/js/entry-node.js',
+    'package/js/entry-workerd.js',
+    'package/js/entry-browser.js',
+    'package/package.json',
+  ]) {
     assert.ok(files.includes(f), `${f} missing from ${files.join(', ')}`);
   }
-  assert.ok(!files.some((f) => /\.(cpp|hpp)$|^package\/(tests|wasm|tools)\//.test(f)), files.join('\n'));
+  assert.ok(
+    !files.some((f) => /\.(cpp|hpp)$|^package\/(tests|wasm|tools)\//.test(f)),
+    files.join('\n'),
+  );
 });
 
 test('an installed copy replicates sqlite-wasm into local D1 from Node', () => {
@@ -53,14 +76,19 @@ test('an installed copy replicates sqlite-wasm into local D1 from Node', () => {
     await mf.dispose();`;
   writeFileSync(join(app, 'smoke.mjs'), script);
   const out = JSON.parse(run('node', ['smoke.mjs'], app).trim().split('\n').pop());
-  assert.deepEqual(out.rows, [{ id: 1, v: '9223372036854775807' }, { id: 2, v: 'two' }]);
+  assert.deepEqual(out.rows, [
+    { id: 1, v: '9223372036854775807' },
+    { id: 2, v: 'two' },
+  ]);
   assert.equal(out.state, 'idle');
   assert.equal(out.config, 'CONFIG');
 });
 
 test('wrangler bundles a Worker importing d1sync with the engine as a WebAssembly module', () => {
   mkdirSync(join(app, 'src'), { recursive: true });
-  writeFileSync(join(app, 'src/index.js'), `
+  writeFileSync(
+    join(app, 'src/index.js'),
+    `
     import { createReplicator, durableObjectSource, d1BindingTarget } from 'd1sync';
     import { DurableObject } from 'cloudflare:workers';
     export class Room extends DurableObject {
@@ -71,8 +99,11 @@ test('wrangler bundles a Worker importing d1sync with the engine as a WebAssembl
         return Response.json(sync.health());
       }
     }
-    export default { fetch: (req, env) => env.ROOM.get(env.ROOM.idFromName('a')).fetch(req) };`);
-  writeFileSync(join(app, 'wrangler.toml'), `
+    export default { fetch: (req, env) => env.ROOM.get(env.ROOM.idFromName('a')).fetch(req) };`,
+  );
+  writeFileSync(
+    join(app, 'wrangler.toml'),
+    `
 name = "pack-smoke"
 main = "src/index.js"
 compatibility_date = "2026-04-26"
@@ -86,10 +117,14 @@ new_sqlite_classes = ["Room"]
 binding = "DB"
 database_name = "pack-smoke"
 database_id = "00000000-0000-0000-0000-000000000000"
-`);
+`,
+  );
   const out = join(app, 'out');
-  run(bin('wrangler'), ['deploy', '--dry-run', '--outdir', out], app,
-    { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_UPDATE_NOTIFIER: '1' });
+  run(bin('wrangler'), ['deploy', '--dry-run', '--outdir', out], app, {
+    WRANGLER_SEND_METRICS: 'false',
+    CI: 'true',
+    NO_UPDATE_NOTIFIER: '1',
+  });
   const files = readdirSync(out);
   const wasm = files.filter((f) => f.endsWith('.wasm'));
   assert.equal(wasm.length, 1, files.join(', '));

@@ -48,10 +48,14 @@ describe('worker-template: D1 overloaded', { concurrency: 2 }, () => {
     await api.deleteTask(ROOM, 3);
     await api.patchTask(ROOM, added[0].id, { done: true });
     const listing = await api.listTasks(ROOM);
-    assert.deepEqual(listing.map((r) => r.id), [1, 2, 4, ...added.map((r) => r.id)]);
+    assert.deepEqual(
+      listing.map((r) => r.id),
+      [1, 2, 4, ...added.map((r) => r.id)],
+    );
     assert.equal(listing.find((r) => r.id === 2).title, renamed.title);
     assert.equal(listing.find((r) => r.id === added[0].id).done, 1);
-    for (const [i, task] of added.entries()) assert.equal(listing.find((r) => r.id === task.id).title, `during ${i + 1}`);
+    for (const [i, task] of added.entries())
+      assert.equal(listing.find((r) => r.id === task.id).title, `during ${i + 1}`);
 
     const h = await waitFor('health to report backoff', async () => {
       const health = await api.health(ROOM);
@@ -66,10 +70,13 @@ describe('worker-template: D1 overloaded', { concurrency: 2 }, () => {
     assert.ok(h.syncErrors >= 1);
     // Readers of D1 still see the state from before the fault, whole.
     assert.deepEqual(await d1Tasks(mf, ROOM), d1Before);
-    assert.deepEqual(await api.expect(200, 'GET', `/tasks?room=${ROOM}&limit=1000`),
-      before.map((r) => ({ room_id: ROOM, ...r })));
+    assert.deepEqual(
+      await api.expect(200, 'GET', `/tasks?room=${ROOM}&limit=1000`),
+      before.map((r) => ({ room_id: ROOM, ...r })),
+    );
     const metrics = await api.call('GET', '/metrics');
-    const errors = metrics.text.split('\n')
+    const errors = metrics.text
+      .split('\n')
       .find((l) => l.startsWith(`d1sync_syncs_total{source="room:${ROOM}",status="error"}`));
     assert.ok(errors && Number(errors.split(' ').pop()) >= 1, `metrics: ${errors}`);
 
@@ -83,16 +90,23 @@ describe('worker-template: D1 overloaded', { concurrency: 2 }, () => {
     const started = Date.now();
     const [recovered] = await waitIdle(api, [ROOM], SLOW);
     const end = await info();
-    ctx.diagnostic(`D1 caught up ${Date.now() - started} ms after the fault was armed to clear at the next alarm`);
-    ctx.diagnostic(`fault stats when cleared ${JSON.stringify(end.cleared)}, at the end ${JSON.stringify(end)}`);
+    ctx.diagnostic(
+      `D1 caught up ${Date.now() - started} ms after the fault was armed to clear at the next alarm`,
+    );
+    ctx.diagnostic(
+      `fault stats when cleared ${JSON.stringify(end.cleared)}, at the end ${JSON.stringify(end)}`,
+    );
     assert.equal(end.on, false);
     assert.ok(end.cleared, 'an alarm ran and cleared the fault');
     assert.equal(end.cleared.ok, armed.ok, 'nothing reached D1 before the alarm');
     assert.ok(end.cleared.thrown >= 1);
     assert.equal(end.thrown, end.cleared.thrown, 'no failure after the fault was cleared');
     assert.ok(end.alarmBatchesOk > 0, 'the alarm sent the catch-up batches');
-    assert.equal(end.ok - end.cleared.ok, end.alarmBatchesOk - end.cleared.alarmBatchesOk,
-      'every batch D1 accepted after the fault was sent while alarm() ran');
+    assert.equal(
+      end.ok - end.cleared.ok,
+      end.alarmBatchesOk - end.cleared.alarmBatchesOk,
+      'every batch D1 accepted after the fault was sent while alarm() ran',
+    );
     // After catching up, the one alarm is set for the room's own daily work, not left behind.
     assert.ok(end.alarmAt > Date.now() + 60 * 60 * 1000, `alarm at ${end.alarmAt}`);
 
@@ -111,14 +125,17 @@ describe('worker-template: D1 overloaded', { concurrency: 2 }, () => {
     const { mf, api } = t;
     const ROOM = 'down-at-start';
     const { fault, info } = controls(ROOM);
-    assert.equal((await fault(true)).on, true);  // before the room's replicator ever ran
+    assert.equal((await fault(true)).on, true); // before the room's replicator ever ran
 
     const added = [];
     for (let i = 1; i <= 3; ++i) added.push(await api.addTask(ROOM, `offline ${i}`));
     await api.patchTask(ROOM, added[0].id, { done: true });
     await api.deleteTask(ROOM, added[1].id);
     const listing = await api.listTasks(ROOM);
-    assert.deepEqual(listing.map((r) => r.id), [added[0].id, added[2].id]);
+    assert.deepEqual(
+      listing.map((r) => r.id),
+      [added[0].id, added[2].id],
+    );
     assert.equal(listing[0].done, 1);
 
     const h = await waitFor('health to report backoff', async () => {
@@ -137,7 +154,9 @@ describe('worker-template: D1 overloaded', { concurrency: 2 }, () => {
     const started = Date.now();
     const [recovered] = await waitIdle(api, [ROOM], SLOW);
     const end = await info();
-    ctx.diagnostic(`D1 caught up ${Date.now() - started} ms after the fault was armed to clear at the next alarm`);
+    ctx.diagnostic(
+      `D1 caught up ${Date.now() - started} ms after the fault was armed to clear at the next alarm`,
+    );
     assert.ok(end.cleared, 'an alarm ran and cleared the fault');
     assert.equal(end.cleared.ok, 0);
     assert.equal(end.thrown, end.cleared.thrown, 'no failure after the fault was cleared');

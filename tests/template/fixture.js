@@ -41,8 +41,16 @@ export class Room extends TemplateRoom {
   #stats;
 
   constructor(ctx, env) {
-    const stats = { batches: 0, ok: 0, thrown: 0, alarms: 0, alarmBatches: 0, alarmBatchesOk: 0,
-      cleared: null, inAlarm: false };
+    const stats = {
+      batches: 0,
+      ok: 0,
+      thrown: 0,
+      alarms: 0,
+      alarmBatches: 0,
+      alarmBatchesOk: 0,
+      cleared: null,
+      inAlarm: false,
+    };
     super(ctx, { ...env, DB: faultyD1(env.DB, ctx.storage, stats) });
     this.#stats = stats;
   }
@@ -64,15 +72,21 @@ export class Room extends TemplateRoom {
   }
 
   async setFault(on, untilAlarm = false) {
-    await this.ctx.storage.put({ [FAULT_KEY]: Boolean(on), [UNTIL_ALARM_KEY]: Boolean(on && untilAlarm) });
+    await this.ctx.storage.put({
+      [FAULT_KEY]: Boolean(on),
+      [UNTIL_ALARM_KEY]: Boolean(on && untilAlarm),
+    });
     return this.faultInfo();
   }
 
   async faultInfo() {
     const { inAlarm, ...stats } = this.#stats;
-    return { on: Boolean(await this.ctx.storage.get(FAULT_KEY)),
-      untilAlarm: Boolean(await this.ctx.storage.get(UNTIL_ALARM_KEY)), ...stats,
-      alarmAt: await this.ctx.storage.getAlarm() };
+    return {
+      on: Boolean(await this.ctx.storage.get(FAULT_KEY)),
+      untilAlarm: Boolean(await this.ctx.storage.get(UNTIL_ALARM_KEY)),
+      ...stats,
+      alarmAt: await this.ctx.storage.getAlarm(),
+    };
   }
 }
 

@@ -36,7 +36,12 @@ export function client(mf) {
     });
     const text = await res.text();
     const isJson = (res.headers.get('content-type') ?? '').includes('json');
-    return { status: res.status, headers: res.headers, text, body: isJson && text ? JSON.parse(text) : text };
+    return {
+      status: res.status,
+      headers: res.headers,
+      text,
+      body: isJson && text ? JSON.parse(text) : text,
+    };
   };
   // Like call(), but asserts the status.
   const expect = async (status, method, url, body) => {
@@ -74,23 +79,35 @@ const settled = (h) => h.state === 'idle' && h.pendingChanges === 0;
 // Waits until every room reports state 'idle' with nothing pending; returns their health.
 export async function waitIdle(api, rooms, options) {
   let last = [];
-  return waitFor(`rooms ${rooms.join(', ')} to be idle`, async () => {
-    last = await Promise.all(rooms.map((r) => api.health(r)));
-    return last.every(settled) ? last : null;
-  }, { ...options, describe: () => JSON.stringify(last.map((h) => [h.sourceId, h.state, h.pendingChanges, h.lastError])) });
+  return waitFor(
+    `rooms ${rooms.join(', ')} to be idle`,
+    async () => {
+      last = await Promise.all(rooms.map((r) => api.health(r)));
+      return last.every(settled) ? last : null;
+    },
+    {
+      ...options,
+      describe: () =>
+        JSON.stringify(last.map((h) => [h.sourceId, h.state, h.pendingChanges, h.lastError])),
+    },
+  );
 }
 
 // One room's rows in D1, shaped like GET /rooms/:room/tasks, plus each cell's storage class.
 export async function d1Tasks(mf, room) {
   const db = await mf.getD1Database('DB');
   try {
-    const { results } = await db.prepare(
-      `SELECT room_id, id, title, done, updated_at,
+    const { results } = await db
+      .prepare(
+        `SELECT room_id, id, title, done, updated_at,
               typeof(id) || ',' || typeof(title) || ',' || typeof(done) || ',' || typeof(updated_at) AS types
-         FROM tasks WHERE room_id = ? ORDER BY id`).bind(room).all();
+         FROM tasks WHERE room_id = ? ORDER BY id`,
+      )
+      .bind(room)
+      .all();
     return results;
   } catch (e) {
-    if (/no such table: tasks/.test(String(e?.message))) return [];  // nothing replicated yet
+    if (/no such table: tasks/.test(String(e?.message))) return []; // nothing replicated yet
     throw e;
   }
 }
@@ -100,7 +117,11 @@ export async function d1Tasks(mf, room) {
 export async function assertD1MatchesRoom(mf, api, room) {
   const local = await api.listTasks(room);
   const remote = await d1Tasks(mf, room);
-  assert.equal(remote.length, local.length, `room ${room}: D1 has ${remote.length} rows, the room ${local.length}`);
+  assert.equal(
+    remote.length,
+    local.length,
+    `room ${room}: D1 has ${remote.length} rows, the room ${local.length}`,
+  );
   for (let i = 0; i < local.length; ++i) {
     const want = local[i];
     const got = remote[i];
@@ -108,7 +129,9 @@ export async function assertD1MatchesRoom(mf, api, room) {
     assert.equal(got.room_id, room, `${where}: room_id`);
     assert.deepEqual(
       { id: got.id, title: got.title, done: got.done, updated_at: got.updated_at },
-      { id: want.id, title: want.title, done: want.done, updated_at: want.updated_at }, where);
+      { id: want.id, title: want.title, done: want.done, updated_at: want.updated_at },
+      where,
+    );
     assert.equal(got.types, 'integer,text,integer,integer', `${where}: storage classes in D1`);
   }
   return local;

@@ -5,12 +5,31 @@ import assert from 'node:assert/strict';
 import { startTemplate, waitIdle } from './helpers.mjs';
 
 const STATES = ['initial_sync', 'streaming', 'idle', 'backoff', 'error'];
-const COUNTERS = ['lastSyncAt', 'lastSuccessAt', 'totalSyncs', 'syncErrors', 'retries',
-  'pendingChanges', 'quarantined', 'lagMs', 'capturedSeq', 'appliedSeq', 'rowsReplicated',
-  'statementsSent', 'batchesSent', 'bytesSent'];
-const FAMILIES = ['d1sync_syncs_total', 'd1sync_sync_duration_seconds',
-  'd1sync_last_success_timestamp_seconds', 'd1sync_pending_changes', 'd1sync_lag_seconds',
-  'd1sync_rows_total', 'd1sync_quarantined'];
+const COUNTERS = [
+  'lastSyncAt',
+  'lastSuccessAt',
+  'totalSyncs',
+  'syncErrors',
+  'retries',
+  'pendingChanges',
+  'quarantined',
+  'lagMs',
+  'capturedSeq',
+  'appliedSeq',
+  'rowsReplicated',
+  'statementsSent',
+  'batchesSent',
+  'bytesSent',
+];
+const FAMILIES = [
+  'd1sync_syncs_total',
+  'd1sync_sync_duration_seconds',
+  'd1sync_last_success_timestamp_seconds',
+  'd1sync_pending_changes',
+  'd1sync_lag_seconds',
+  'd1sync_rows_total',
+  'd1sync_quarantined',
+];
 
 // Every field SPEC.md lists for health(), with its JS type.
 function assertHealthShape(h, room) {
@@ -39,18 +58,21 @@ function assertHealthShape(h, room) {
 // one TYPE line, before its samples, and its samples are contiguous; no sample repeats.
 const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
 const LABEL = '[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\[\\\\"n])*"';
-const SAMPLE = new RegExp(`^(${NAME})\\{((?:${LABEL})(?:,${LABEL})*,?)?\\} ` +
-  '([-+]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:[eE][-+]?\\d+)?|NaN|[-+]Inf)$');
+const SAMPLE = new RegExp(
+  `^(${NAME})\\{((?:${LABEL})(?:,${LABEL})*,?)?\\} ` +
+    '([-+]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:[eE][-+]?\\d+)?|NaN|[-+]Inf)$',
+);
 
 function parseExposition(text) {
   assert.ok(text.endsWith('\n'), 'the exposition ends with a newline');
-  const families = new Map();  // name -> { help, type, samples: [{ name, labels, value }] }
+  const families = new Map(); // name -> { help, type, samples: [{ name, labels, value }] }
   const finished = new Set();
   let current = null;
   const familyOf = (name) => {
     if (families.has(name)) return name;
     const base = name.replace(/_(sum|count|bucket)$/, '');
-    if (families.has(base) && ['summary', 'histogram'].includes(families.get(base).type)) return base;
+    if (families.has(base) && ['summary', 'histogram'].includes(families.get(base).type))
+      return base;
     return null;
   };
   const seenSamples = new Set();
@@ -86,10 +108,20 @@ function parseExposition(text) {
     assert.ok(!finished.has(family), `${where}: the samples of ${family} are not contiguous`);
     current = family;
     const f = families.get(family);
-    assert.ok(f.help !== null && f.type !== null, `${where}: ${family} lacks HELP or TYPE before it`);
-    const labels = Object.fromEntries([...labelText.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)]
-      .map(([, k, v]) => [k, v]));
-    const identity = `${name}|${Object.entries(labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}`;
+    assert.ok(
+      f.help !== null && f.type !== null,
+      `${where}: ${family} lacks HELP or TYPE before it`,
+    );
+    const labels = Object.fromEntries(
+      [...labelText.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map(([, k, v]) => [
+        k,
+        v,
+      ]),
+    );
+    const identity = `${name}|${Object.entries(labels)
+      .sort()
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}`;
     assert.ok(!seenSamples.has(identity), `${where}: a duplicate sample`);
     seenSamples.add(identity);
     f.samples.push({ name, labels, value: Number(value) });
@@ -104,12 +136,14 @@ test('the exposition checker itself rejects malformed text', () => {
   const ok = '# HELP m_total Things.\n# TYPE m_total counter\nm_total{source="room:a"} 1\n';
   assert.equal(parseExposition(ok).get('m_total').samples[0].value, 1);
   const bad = {
-    'sample before HELP/TYPE': 'm_total{source="room:a"} 1\n# HELP m_total T.\n# TYPE m_total counter\n',
+    'sample before HELP/TYPE':
+      'm_total{source="room:a"} 1\n# HELP m_total T.\n# TYPE m_total counter\n',
     'two TYPE lines': ok + '# TYPE m_total counter\n',
     'no value': '# HELP m T.\n# TYPE m gauge\nm{source="room:a"}\n',
     'unquoted label': '# HELP m T.\n# TYPE m gauge\nm{source=room:a} 1\n',
     'duplicate sample': ok + 'm_total{source="room:a"} 2\n',
-    'interleaved families': ok + '# HELP g T.\n# TYPE g gauge\ng{source="room:a"} 1\nm_total{source="room:b"} 1\n',
+    'interleaved families':
+      ok + '# HELP g T.\n# TYPE g gauge\ng{source="room:a"} 1\nm_total{source="room:b"} 1\n',
     'no final newline': ok.slice(0, -1),
   };
   for (const [what, text] of Object.entries(bad)) {
@@ -124,11 +158,13 @@ describe('worker-template: health and metrics', () => {
   before(async () => {
     t = await startTemplate();
     const { api } = t;
-    await Promise.all(rooms.map(async (room, k) => {
-      for (let i = 1; i <= 4 + k; ++i) await api.addTask(room, `${room} task ${i}`);
-      await api.patchTask(room, 1, { done: true });
-      await api.deleteTask(room, 2);
-    }));
+    await Promise.all(
+      rooms.map(async (room, k) => {
+        for (let i = 1; i <= 4 + k; ++i) await api.addTask(room, `${room} task ${i}`);
+        await api.patchTask(room, 1, { done: true });
+        await api.deleteTask(room, 2);
+      }),
+    );
     for (const [k, h] of (await waitIdle(api, rooms)).entries()) healths.set(rooms[k], h);
   });
   after(async () => {
@@ -150,7 +186,10 @@ describe('worker-template: health and metrics', () => {
       assert.equal(h.quarantined, 0);
       assert.equal(h.lagMs, 0);
       assert.equal(h.appliedSeq, h.capturedSeq);
-      assert.ok(h.capturedSeq >= tasks.length + 2, `capturedSeq ${h.capturedSeq}: every write was captured`);
+      assert.ok(
+        h.capturedSeq >= tasks.length + 2,
+        `capturedSeq ${h.capturedSeq}: every write was captured`,
+      );
       assert.ok(h.rowsReplicated >= tasks.length, `rowsReplicated ${h.rowsReplicated}`);
       assert.ok(h.batchesSent >= 1 && h.statementsSent >= h.batchesSent && h.bytesSent > 0);
       assert.ok(h.totalSyncs >= 1 && h.syncErrors === 0 && h.errorRate === 0);
@@ -181,14 +220,27 @@ describe('worker-template: health and metrics', () => {
 
     for (const [name, f] of families) {
       for (const s of f.samples) {
-        assert.match(s.labels.source ?? '', /^room:[A-Za-z0-9_-]+$/, `${s.name} has no room source label`);
-        assert.ok(Number.isFinite(s.value) && s.value >= 0, `${s.name}{source="${s.labels.source}"} = ${s.value}`);
+        assert.match(
+          s.labels.source ?? '',
+          /^room:[A-Za-z0-9_-]+$/,
+          `${s.name} has no room source label`,
+        );
+        assert.ok(
+          Number.isFinite(s.value) && s.value >= 0,
+          `${s.name}{source="${s.labels.source}"} = ${s.value}`,
+        );
       }
       assert.ok(f.samples.length > 0, `${name} has no samples`);
     }
     const value = (name, room, extra = {}) => {
-      const hits = [...families.values()].flatMap((f) => f.samples).filter((s) => s.name === name &&
-        s.labels.source === `room:${room}` && Object.entries(extra).every(([k, v]) => s.labels[k] === v));
+      const hits = [...families.values()]
+        .flatMap((f) => f.samples)
+        .filter(
+          (s) =>
+            s.name === name &&
+            s.labels.source === `room:${room}` &&
+            Object.entries(extra).every(([k, v]) => s.labels[k] === v),
+        );
       assert.equal(hits.length, 1, `one ${name} sample for room ${room} ${JSON.stringify(extra)}`);
       return hits[0].value;
     };
@@ -196,10 +248,16 @@ describe('worker-template: health and metrics', () => {
       const h = healths.get(room);
       for (const name of FAMILIES) {
         const family = families.get(name);
-        assert.ok(family.samples.some((s) => s.labels.source === `room:${room}`), `${name} lacks room ${room}`);
+        assert.ok(
+          family.samples.some((s) => s.labels.source === `room:${room}`),
+          `${name} lacks room ${room}`,
+        );
       }
       // The numbers are the room's own (it has been idle since `healths` was taken).
-      assert.equal(value('d1sync_syncs_total', room, { status: 'ok' }), h.totalSyncs - h.syncErrors);
+      assert.equal(
+        value('d1sync_syncs_total', room, { status: 'ok' }),
+        h.totalSyncs - h.syncErrors,
+      );
       assert.equal(value('d1sync_syncs_total', room, { status: 'error' }), h.syncErrors);
       assert.equal(value('d1sync_sync_duration_seconds_count', room), h.batchesSent);
       assert.ok(value('d1sync_sync_duration_seconds_sum', room) >= 0);

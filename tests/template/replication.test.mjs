@@ -20,11 +20,16 @@ function prng(seed) {
 // Titles that need exact transport: quotes, Unicode, a NUL byte, SQL-looking text.
 function titleFor(room, i) {
   switch (i % 6) {
-    case 1: return `${room} #${i}: it's "quoted"`;
-    case 2: return `${room} #${i}: Ünïcødé ✓ 🚀`;
-    case 3: return `${room} #${i}: nul\u0000inside`;
-    case 4: return `${room} #${i}'); DROP TABLE tasks; --`;
-    default: return `${room} task ${i}`;
+    case 1:
+      return `${room} #${i}: it's "quoted"`;
+    case 2:
+      return `${room} #${i}: Ünïcødé ✓ 🚀`;
+    case 3:
+      return `${room} #${i}: nul\u0000inside`;
+    case 4:
+      return `${room} #${i}'); DROP TABLE tasks; --`;
+    default:
+      return `${room} task ${i}`;
   }
 }
 
@@ -40,10 +45,12 @@ async function writeRoom(api, room, seed) {
   const live = new Map();
   let n = 0;
   for (let burst = 0; burst < 6; ++burst) {
-    const added = await Promise.all(Array.from({ length: 5 }, () => {
-      const title = titleFor(room, ++n);
-      return api.addTask(room, title).then((task) => ({ task, title }));
-    }));
+    const added = await Promise.all(
+      Array.from({ length: 5 }, () => {
+        const title = titleFor(room, ++n);
+        return api.addTask(room, title).then((task) => ({ task, title }));
+      }),
+    );
     for (const { task, title } of added) {
       assert.equal(task.title, title);
       assert.equal(task.done, 0);
@@ -56,14 +63,18 @@ async function writeRoom(api, room, seed) {
     for (let k = 0; k < 2; ++k) {
       const id = pick(random, ids, touched);
       touched.add(id);
-      const patch = random() < 0.5 ? { done: random() < 0.7 }
-        : { title: `${room} renamed ${id} in burst ${burst}`, done: random() < 0.5 };
-      ops.push(api.patchTask(room, id, patch).then((task) => {
-        assert.equal(task.id, id);
-        const want = { title: patch.title ?? live.get(id).title, done: Number(patch.done) };
-        assert.deepEqual({ title: task.title, done: task.done }, want);
-        live.set(id, want);
-      }));
+      const patch =
+        random() < 0.5
+          ? { done: random() < 0.7 }
+          : { title: `${room} renamed ${id} in burst ${burst}`, done: random() < 0.5 };
+      ops.push(
+        api.patchTask(room, id, patch).then((task) => {
+          assert.equal(task.id, id);
+          const want = { title: patch.title ?? live.get(id).title, done: Number(patch.done) };
+          assert.deepEqual({ title: task.title, done: task.done }, want);
+          live.set(id, want);
+        }),
+      );
     }
     const victim = pick(random, ids, touched);
     ops.push(api.deleteTask(room, victim).then(() => live.delete(victim)));
@@ -98,22 +109,31 @@ describe('worker-template: rooms replicating into one D1 table', () => {
     let done = 0;
     for (const [k, room] of rooms.entries()) {
       // The room's own state is what the requests did ...
-      const local = await assertD1MatchesRoom(mf, api, room);  // ... and D1 holds exactly it.
+      const local = await assertD1MatchesRoom(mf, api, room); // ... and D1 holds exactly it.
       const model = models[k];
-      assert.deepEqual(local.map((r) => [r.id, r.title, r.done]),
+      assert.deepEqual(
+        local.map((r) => [r.id, r.title, r.done]),
         [...model.entries()].sort((a, b) => a[0] - b[0]).map(([id, m]) => [id, m.title, m.done]),
-        `room ${room}: its tasks are what the requests left`);
+        `room ${room}: its tasks are what the requests left`,
+      );
       assert.equal(local.length, 24, `room ${room}: 30 inserts, 6 deletes`);
       // The Worker's cross-room read path (GET /tasks, from D1) agrees.
       const viaWorker = await api.expect(200, 'GET', `/tasks?room=${room}&limit=1000`);
-      assert.deepEqual(viaWorker, local.map((r) => ({ room_id: room, ...r })));
+      assert.deepEqual(
+        viaWorker,
+        local.map((r) => ({ room_id: room, ...r })),
+      );
       total += local.length;
       done += local.filter((r) => r.done === 1).length;
     }
 
     const db = await mf.getD1Database('DB');
     const { results } = await db.prepare('SELECT DISTINCT room_id FROM tasks ORDER BY 1').all();
-    assert.deepEqual(results.map((r) => r.room_id), [...rooms].sort(), 'no rows under other room ids');
+    assert.deepEqual(
+      results.map((r) => r.room_id),
+      [...rooms].sort(),
+      'no rows under other room ids',
+    );
     assert.equal((await api.expect(200, 'GET', '/tasks?limit=1000')).length, total);
     const doneRows = await api.expect(200, 'GET', '/tasks?done=1&limit=1000');
     assert.equal(doneRows.length, done);
@@ -138,13 +158,19 @@ describe('worker-template: rooms replicating into one D1 table', () => {
       await db.batch([
         db.prepare("UPDATE tasks SET title = 'damaged', done = 1 WHERE room_id = ?").bind(room),
         db.prepare('DELETE FROM tasks WHERE room_id = ? AND id = 3').bind(room),
-        db.prepare("INSERT INTO tasks(room_id, id, title, done, updated_at) VALUES (?, 999, 'phantom', 0, 1)")
+        db
+          .prepare(
+            "INSERT INTO tasks(room_id, id, title, done, updated_at) VALUES (?, 999, 'phantom', 0, 1)",
+          )
           .bind(room),
       ]);
     }
     const damagedB = await d1Tasks(mf, b);
     assert.ok(damagedB.every((r) => r.title === 'damaged' || r.title === 'phantom'));
-    await assert.rejects(assertD1MatchesRoom(mf, api, a), 'the damage is visible before the resync');
+    await assert.rejects(
+      assertD1MatchesRoom(mf, api, a),
+      'the damage is visible before the resync',
+    );
 
     const res = await api.call('POST', `/rooms/${a}/resync`);
     assert.equal(res.status, 200, res.text);

@@ -20,10 +20,15 @@ describe('worker-template: bad requests', () => {
   // Sends the request and checks the status and that the body is JSON { error: "..." }.
   async function refused(status, method, url, body, options) {
     const res = await t.api.call(method, url, body, options);
-    const sent = options?.raw !== undefined ? JSON.stringify(options.raw) : JSON.stringify(body) ?? '';
+    const sent =
+      options?.raw !== undefined ? JSON.stringify(options.raw) : (JSON.stringify(body) ?? '');
     const what = `${method} ${url} ${sent.length > 60 ? `${sent.slice(0, 60)}...` : sent}`;
     assert.equal(res.status, status, `${what}: HTTP ${res.status} ${res.text.slice(0, 200)}`);
-    assert.match(res.headers.get('content-type') ?? '', /application\/json/, `${what}: content-type`);
+    assert.match(
+      res.headers.get('content-type') ?? '',
+      /application\/json/,
+      `${what}: content-type`,
+    );
     assert.equal(typeof res.body, 'object', `${what}: body ${res.text}`);
     assert.equal(typeof res.body.error, 'string', `${what}: body ${res.text}`);
     assert.ok(res.body.error.length > 0, `${what}: empty error`);
@@ -32,36 +37,82 @@ describe('worker-template: bad requests', () => {
   }
 
   test('malformed or non-object JSON bodies are 400', async () => {
-    for (const raw of ['{"title": ', 'not json', '', '[{"title":"x"}]', 'null', '"a title"', '42']) {
+    for (const raw of [
+      '{"title": ',
+      'not json',
+      '',
+      '[{"title":"x"}]',
+      'null',
+      '"a title"',
+      '42',
+    ]) {
       await refused(400, 'POST', `/rooms/${ROOM}/tasks`, undefined, { raw });
       await refused(400, 'PATCH', `/rooms/${ROOM}/tasks/${task.id}`, undefined, { raw });
     }
   });
 
   test('a missing, empty or oversized title is 400', async () => {
-    for (const body of [{}, { title: '' }, { title: '   ' }, { title: null }, { title: 7 },
-      { title: ['x'] }, { name: 'x' }, { title: 'x'.repeat(501) }]) {
+    for (const body of [
+      {},
+      { title: '' },
+      { title: '   ' },
+      { title: null },
+      { title: 7 },
+      { title: ['x'] },
+      { name: 'x' },
+      { title: 'x'.repeat(501) },
+    ]) {
       await refused(400, 'POST', `/rooms/${ROOM}/tasks`, body);
     }
-    await t.api.addTask('req-limit', 'x'.repeat(500));  // the limit itself is fine
-    for (const body of [{}, { title: '' }, { title: ' ' }, { title: 1 }, { done: 'yes' }, { done: 1 },
-      { done: null }, { title: 'x'.repeat(501) }, { other: true }]) {
+    await t.api.addTask('req-limit', 'x'.repeat(500)); // the limit itself is fine
+    for (const body of [
+      {},
+      { title: '' },
+      { title: ' ' },
+      { title: 1 },
+      { done: 'yes' },
+      { done: 1 },
+      { done: null },
+      { title: 'x'.repeat(501) },
+      { other: true },
+    ]) {
       await refused(400, 'PATCH', `/rooms/${ROOM}/tasks/${task.id}`, body);
     }
   });
 
   test('bad room ids are 400', async () => {
     const long = 'r'.repeat(65);
-    for (const id of ['bad.room', 'a%20b', long, 'a%2Fb', '%C3%BC', "o'reilly", '%ZZ', '%E0%A4%A']) {
+    for (const id of [
+      'bad.room',
+      'a%20b',
+      long,
+      'a%2Fb',
+      '%C3%BC',
+      "o'reilly",
+      '%ZZ',
+      '%E0%A4%A',
+    ]) {
       await refused(400, 'GET', `/rooms/${id}/tasks`);
       await refused(400, 'POST', `/rooms/${id}/tasks`, { title: 'x' });
       await refused(400, 'GET', `/rooms/${id}/health`);
     }
-    await t.api.listTasks('r'.repeat(64));  // 64 characters are allowed
+    await t.api.listTasks('r'.repeat(64)); // 64 characters are allowed
   });
 
   test('bad task ids are 400', async () => {
-    for (const id of ['abc', '0', '-1', '1.5', '1e3', '9007199254740993', '%20', '0x10', '+5', ' 7', '0b1']) {
+    for (const id of [
+      'abc',
+      '0',
+      '-1',
+      '1.5',
+      '1e3',
+      '9007199254740993',
+      '%20',
+      '0x10',
+      '+5',
+      ' 7',
+      '0b1',
+    ]) {
       await refused(400, 'PATCH', `/rooms/${ROOM}/tasks/${id}`, { done: true });
       await refused(400, 'DELETE', `/rooms/${ROOM}/tasks/${id}`);
     }
@@ -80,33 +131,67 @@ describe('worker-template: bad requests', () => {
   });
 
   test('unknown routes are 404', async () => {
-    for (const url of ['/', '/nope', '/rooms', `/rooms/${ROOM}`, `/rooms/${ROOM}/nope`,
-      `/rooms/${ROOM}/tasks/1/extra`, `/rooms/${ROOM}/health/x`, '/tasks/1', '/metrics/x']) {
+    for (const url of [
+      '/',
+      '/nope',
+      '/rooms',
+      `/rooms/${ROOM}`,
+      `/rooms/${ROOM}/nope`,
+      `/rooms/${ROOM}/tasks/1/extra`,
+      `/rooms/${ROOM}/health/x`,
+      '/tasks/1',
+      '/metrics/x',
+    ]) {
       await refused(404, 'GET', url);
     }
   });
 
   test('wrong methods on existing routes are 405', async () => {
     const cases = [
-      ['PUT', `/rooms/${ROOM}/tasks`], ['DELETE', `/rooms/${ROOM}/tasks`],
-      ['GET', `/rooms/${ROOM}/tasks/${task.id}`], ['POST', `/rooms/${ROOM}/tasks/${task.id}`],
+      ['PUT', `/rooms/${ROOM}/tasks`],
+      ['DELETE', `/rooms/${ROOM}/tasks`],
+      ['GET', `/rooms/${ROOM}/tasks/${task.id}`],
+      ['POST', `/rooms/${ROOM}/tasks/${task.id}`],
       ['PUT', `/rooms/${ROOM}/tasks/${task.id}`],
-      ['POST', `/rooms/${ROOM}/health`], ['DELETE', `/rooms/${ROOM}/health`],
-      ['GET', `/rooms/${ROOM}/resync`], ['PUT', `/rooms/${ROOM}/resync`],
-      ['POST', '/tasks'], ['DELETE', '/tasks'], ['POST', '/metrics'], ['PUT', '/metrics'],
+      ['POST', `/rooms/${ROOM}/health`],
+      ['DELETE', `/rooms/${ROOM}/health`],
+      ['GET', `/rooms/${ROOM}/resync`],
+      ['PUT', `/rooms/${ROOM}/resync`],
+      ['POST', '/tasks'],
+      ['DELETE', '/tasks'],
+      ['POST', '/metrics'],
+      ['PUT', '/metrics'],
     ];
-    for (const [method, url] of cases) await refused(405, method, url, method === 'GET' ? undefined : {});
+    for (const [method, url] of cases)
+      await refused(405, method, url, method === 'GET' ? undefined : {});
   });
 
   test('bad GET /tasks query parameters are 400', async () => {
-    for (const query of ['done=2', 'done=true', 'done=', 'done=-1', 'room=bad.room', 'room=',
-      `room=${'r'.repeat(65)}`, 'limit=0', 'limit=1001', 'limit=-5', 'limit=abc', 'limit=1.5',
-      'limit=', 'limit=1e2', 'limit=0x10', 'limit=+5', 'done=1&limit=0']) {
+    for (const query of [
+      'done=2',
+      'done=true',
+      'done=',
+      'done=-1',
+      'room=bad.room',
+      'room=',
+      `room=${'r'.repeat(65)}`,
+      'limit=0',
+      'limit=1001',
+      'limit=-5',
+      'limit=abc',
+      'limit=1.5',
+      'limit=',
+      'limit=1e2',
+      'limit=0x10',
+      'limit=+5',
+      'done=1&limit=0',
+    ]) {
       await refused(400, 'GET', `/tasks?${query}`);
     }
     // The good forms answer.
-    assert.deepEqual(await t.api.expect(200, 'GET', `/tasks?room=${ROOM}&done=0&limit=1000`),
-      [{ room_id: ROOM, ...task }]);
+    assert.deepEqual(await t.api.expect(200, 'GET', `/tasks?room=${ROOM}&done=0&limit=1000`), [
+      { room_id: ROOM, ...task },
+    ]);
     assert.equal((await t.api.expect(200, 'GET', '/tasks?limit=1')).length, 1);
   });
 
@@ -116,7 +201,12 @@ describe('worker-template: bad requests', () => {
     await waitIdle(t.api, [ROOM]);
     await assertD1MatchesRoom(t.mf, t.api, ROOM);
     const db = await t.mf.getD1Database('DB');
-    const { results } = await db.prepare('SELECT room_id, count(*) AS n FROM tasks GROUP BY 1 ORDER BY 1').all();
-    assert.deepEqual(results.filter((r) => r.room_id !== 'req-limit'), [{ room_id: ROOM, n: 1 }]);
+    const { results } = await db
+      .prepare('SELECT room_id, count(*) AS n FROM tasks GROUP BY 1 ORDER BY 1')
+      .all();
+    assert.deepEqual(
+      results.filter((r) => r.room_id !== 'req-limit'),
+      [{ room_id: ROOM, n: 1 }],
+    );
   });
 });

@@ -51,7 +51,10 @@ describe('D1 failures inside the Durable Object', () => {
     assert.equal(stale.length, 1);
     assert.equal(Buffer.from(stale[0].t.hex, 'hex').toString(), 'before the fault');
     // More local writes while D1 is failing.
-    await r.exec(`DELETE FROM items WHERE id = 3`, `INSERT INTO items VALUES (4, 4, 4.0, 'more', NULL)`);
+    await r.exec(
+      `DELETE FROM items WHERE id = 3`,
+      `INSERT INTO items VALUES (4, 4, 4.0, 'more', NULL)`,
+    );
     assert.equal((await r.health()).state, 'backoff');
 
     // Retries as the alarm would drive them: the remaining faults are consumed, then D1
@@ -61,20 +64,28 @@ describe('D1 failures inside the Durable Object', () => {
     const { faults } = await r.faults();
     assert.equal(faults.remaining, 0);
     assert.equal(faults.thrown, 3);
-    assert.ok(drained.errors.every((e) => e.code === 'D1_TRANSIENT'), JSON.stringify(drained.errors));
+    assert.ok(
+      drained.errors.every((e) => e.code === 'D1_TRANSIENT'),
+      JSON.stringify(drained.errors),
+    );
     assert.equal(drained.health.pendingChanges, 0);
     assert.equal(drained.health.state, 'idle');
     assert.equal(drained.health.healthy, true);
     assert.ok(drained.health.retries >= 1);
     const rows = await assertReplicated(mf, r, ITEMS);
-    assert.deepEqual(rows.map((row) => Buffer.from(row.id.hex, 'hex').toString()), ['1', '2', '4']);
+    assert.deepEqual(
+      rows.map((row) => Buffer.from(row.id.hex, 'hex').toString()),
+      ['1', '2', '4'],
+    );
   });
 
   test('a fault during the initial copy delays it, never loses or doubles rows', async () => {
     const r = room(mf, 'faulty-copy');
-    await r.exec(...SCHEMA,
+    await r.exec(
+      ...SCHEMA,
       `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 1000)
-       INSERT INTO items SELECT i, i, i / 3.0, 'copy ' || i, NULL FROM s`);
+       INSERT INTO items SELECT i, i, i / 3.0, 'copy ' || i, NULL FROM s`,
+    );
     await r.configure({ sourceId: 'faulty-copy', limits: { copyPageRows: 100 }, flushRetryMs: 0 });
     const some = await r.flush({ maxBatches: 3 });
     assert.equal(some.flushed, true, JSON.stringify(some.error));

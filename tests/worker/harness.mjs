@@ -98,16 +98,26 @@ export async function dumpD1(mf, { table, columns, orderBy, tenant }) {
 // Row-for-row equality of a DO table and its D1 copy: same storage class and bytes per cell,
 // REALs equal as numbers.
 export function assertSameRows(local, remote, label = 'rows') {
-  assert.equal(remote.length, local.length, `${label}: D1 has ${remote.length} rows, the DO ${local.length}`);
+  assert.equal(
+    remote.length,
+    local.length,
+    `${label}: D1 has ${remote.length} rows, the DO ${local.length}`,
+  );
   for (let i = 0; i < local.length; ++i) {
     for (const [column, cell] of Object.entries(local[i])) {
       const other = remote[i][column];
       const where = `${label}[${i}].${column}`;
-      assert.equal(other.type, cell.type, `${where}: type ${other.type} in D1, ${cell.type} in the DO`);
+      assert.equal(
+        other.type,
+        cell.type,
+        `${where}: type ${other.type} in D1, ${cell.type} in the DO`,
+      );
       if (cell.type === 'real') {
-        assert.ok(Object.is(Number(other.real), Number(cell.real)) ||
-                  (Number(other.real) === 0 && Number(cell.real) === 0),
-                  `${where}: ${other.real} in D1, ${cell.real} in the DO`);
+        assert.ok(
+          Object.is(Number(other.real), Number(cell.real)) ||
+            (Number(other.real) === 0 && Number(cell.real) === 0),
+          `${where}: ${other.real} in D1, ${cell.real} in the DO`,
+        );
       } else {
         assert.equal(other.hex, cell.hex, `${where}: bytes differ`);
       }

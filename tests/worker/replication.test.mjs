@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { assertReplicated, dumpD1, room, startMiniflare } from './harness.mjs';
 
 const ITEMS = { table: 'items', columns: ['id', 'n', 'r', 't', 'b'] };
-const TAGS = { table: 'tag s', columns: ['k', 'v'] };            // text key, WITHOUT ROWID
-const LOOSE = { table: 'loose', columns: ['rowid', 'a', 'b'], orderBy: ['rowid'] };  // no PK
+const TAGS = { table: 'tag s', columns: ['k', 'v'] }; // text key, WITHOUT ROWID
+const LOOSE = { table: 'loose', columns: ['rowid', 'a', 'b'], orderBy: ['rowid'] }; // no PK
 
 const SCHEMA = [
   'CREATE TABLE items(id INTEGER PRIMARY KEY, n INTEGER, r REAL, t TEXT, b BLOB)',
@@ -65,9 +65,9 @@ describe('replication inside workerd', () => {
   test('updates, key changes, deletes and INSERT OR REPLACE converge', async () => {
     await r.exec(
       `UPDATE items SET t = t || char(0) || 'more', r = r * 2 WHERE id IN (1, 2)`,
-      `UPDATE items SET id = 100 WHERE id = 3`,               // key change: old key deleted
+      `UPDATE items SET id = 100 WHERE id = 3`, // key change: old key deleted
       `DELETE FROM items WHERE id = 4`,
-      `INSERT OR REPLACE INTO items VALUES (7, 42, 2.5, 'replaced n=42', X'01')`,  // evicts id 6
+      `INSERT OR REPLACE INTO items VALUES (7, 42, 2.5, 'replaced n=42', X'01')`, // evicts id 6
       `UPDATE "tag s" SET k = 'renamed' WHERE k = 'select'`,
       `DELETE FROM "tag s" WHERE k = ''`,
       `DELETE FROM loose WHERE rowid = 2`,
@@ -76,13 +76,17 @@ describe('replication inside workerd', () => {
     const flushed = await r.flush();
     assert.equal(flushed.flushed, true, JSON.stringify(flushed.error));
     const items = await assertReplicated(mf, r, ITEMS);
-    assert.deepEqual(items.map((row) => Buffer.from(row.id.hex, 'hex').toString()),
-      ['1', '2', '5', '7', '100']);
+    assert.deepEqual(
+      items.map((row) => Buffer.from(row.id.hex, 'hex').toString()),
+      ['1', '2', '5', '7', '100'],
+    );
     assert.equal(items[0].r.real, '3');
-    assert.equal(items[1].r.real, 'Infinity');  // 1e308 * 2: SQLite stores +Inf
+    assert.equal(items[1].r.real, 'Infinity'); // 1e308 * 2: SQLite stores +Inf
     assert.equal(items[1].t.hex, Buffer.from('a\0b\0more').toString('hex').toUpperCase());
     const tags = await assertReplicated(mf, r, TAGS);
-    assert.ok(tags.some((row) => row.k.hex === Buffer.from('renamed').toString('hex').toUpperCase()));
+    assert.ok(
+      tags.some((row) => row.k.hex === Buffer.from('renamed').toString('hex').toUpperCase()),
+    );
     assert.equal(tags.length, 4);
     const loose = await assertReplicated(mf, r, LOOSE);
     assert.equal(loose.length, 2);
@@ -130,8 +134,10 @@ describe('replication inside workerd', () => {
     const multi = items.find((row) => row.id.hex === Buffer.from('204').toString('hex'));
     assert.equal(multi.t.hex.length, 2 * 1400000);
     const heap = await r.memory();
-    console.log(`[d1sync wasm memory] after replicating rows of up to 1,999,000 bytes: ${heap} B ` +
-      `(${(heap / 1048576).toFixed(2)} MiB)`);
+    console.log(
+      `[d1sync wasm memory] after replicating rows of up to 1,999,000 bytes: ${heap} B ` +
+        `(${(heap / 1048576).toFixed(2)} MiB)`,
+    );
     assert.ok(heap <= 64 * 1048576, `WASM memory ${heap} B`);
   });
 
@@ -155,11 +161,17 @@ describe('replication inside workerd', () => {
 
   test('D1 gets the user tables only, never _cf_* (the DO KV) nor the outbox', async () => {
     const db = await mf.getD1Database('DB');
-    const { results } = await db.prepare(
-      `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'
+    const { results } = await db
+      .prepare(
+        `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'
          AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_d1sync\\_%' ESCAPE '\\'
-       ORDER BY name`).all();
-    assert.deepEqual(results.map((row) => row.name), ['items', 'loose', 'tag s']);
+       ORDER BY name`,
+      )
+      .all();
+    assert.deepEqual(
+      results.map((row) => row.name),
+      ['items', 'loose', 'tag s'],
+    );
     // The DO really has a _cf_KV table (the fixture's configuration lives there).
     const local = await r.exec(`SELECT count(*) FROM sqlite_master WHERE name = '_cf_KV'`);
     assert.equal(local[0][0][0], 1);
@@ -197,7 +209,7 @@ describe('replication inside workerd', () => {
     assert.equal((await assertReplicated(mf, k, { table: 'k', columns: ['id', 'v'] })).length, 100);
     assert.equal((await assertReplicated(mf, k, NK)).length, 2);
     await k.exec(
-      `INSERT INTO nk(a) VALUES ('z')`,  // rowid 9223372036854775807
+      `INSERT INTO nk(a) VALUES ('z')`, // rowid 9223372036854775807
       `UPDATE nk SET a = 'X' WHERE rowid = 9223372036854775806`,
       `DELETE FROM k WHERE id IN (9223372036854775806, -9223372036854775807)`,
     );

@@ -70,17 +70,23 @@ class Workload {
 
   integer() {
     switch (this.int(5)) {
-      case 0: return this.int64();
-      case 1: return this.pick(['9223372036854775807', '-9223372036854775808', '0', '-1']);
-      case 2: return '9007199254740993';
-      default: return String(this.int(1000) - 100);
+      case 0:
+        return this.int64();
+      case 1:
+        return this.pick(['9223372036854775807', '-9223372036854775808', '0', '-1']);
+      case 2:
+        return '9007199254740993';
+      default:
+        return String(this.int(1000) - 100);
     }
   }
 
   real() {
     switch (this.int(8)) {
-      case 0: return this.pick(['-0.0', '0.1', '1e308', '5e-324', '-1.5', '4.35']);
-      case 1: return this.pick(['9e999', '-9e999']);   // ±Infinity
+      case 0:
+        return this.pick(['-0.0', '0.1', '1e308', '5e-324', '-1.5', '4.35']);
+      case 1:
+        return this.pick(['9e999', '-9e999']); // ±Infinity
       default: {
         let s = String((this.rand() - 0.5) * 10 ** (this.int(40) - 20));
         if (!/[.eE]/.test(s)) s += '.0';
@@ -111,32 +117,47 @@ class Workload {
 
   text() {
     switch (this.int(8)) {
-      case 0: return `'it''s ${this.int(1000)}'`;
-      case 1: return `'a' || char(0) || 'b${this.int(9)}'`;
-      case 2: return `'😀 ${this.int(50)} Ünïcødé'`;
-      case 3: return "''";
-      case 4: return this.chance(0.3) ? this.bigText() : `'t${this.int(100)}'`;
-      default: return `'row ${this.int(10000)}'`;
+      case 0:
+        return `'it''s ${this.int(1000)}'`;
+      case 1:
+        return `'a' || char(0) || 'b${this.int(9)}'`;
+      case 2:
+        return `'😀 ${this.int(50)} Ünïcødé'`;
+      case 3:
+        return "''";
+      case 4:
+        return this.chance(0.3) ? this.bigText() : `'t${this.int(100)}'`;
+      default:
+        return `'row ${this.int(10000)}'`;
     }
   }
 
   blob() {
     switch (this.int(5)) {
-      case 0: return "X''";
-      case 1: return this.chance(0.3) ? this.bigBlob() : `X'${this.hex(1 + this.int(64))}'`;
-      case 2: return 'NULL';
-      default: return `X'${this.hex(this.int(8))}'`;
+      case 0:
+        return "X''";
+      case 1:
+        return this.chance(0.3) ? this.bigBlob() : `X'${this.hex(1 + this.int(64))}'`;
+      case 2:
+        return 'NULL';
+      default:
+        return `X'${this.hex(this.int(8))}'`;
     }
   }
 
   // Any storage class, for the columns without a declared affinity worth respecting.
   value() {
     switch (this.int(6)) {
-      case 0: return 'NULL';
-      case 1: return this.integer();
-      case 2: return this.real();
-      case 3: return this.blob();
-      default: return this.text();
+      case 0:
+        return 'NULL';
+      case 1:
+        return this.integer();
+      case 2:
+        return this.real();
+      case 3:
+        return this.blob();
+      default:
+        return this.text();
     }
   }
 
@@ -145,7 +166,8 @@ class Workload {
   }
 
   id() {
-    if (this.chance(0.05)) return this.pick(['-3', '0', '9223372036854775807', '9223372036854775806']);
+    if (this.chance(0.05))
+      return this.pick(['-3', '0', '9223372036854775807', '9223372036854775806']);
     return String(1 + this.int(80));
   }
 
@@ -154,8 +176,10 @@ class Workload {
   }
 
   itemRow(id = this.id()) {
-    return `(${id}, ${this.nullable(() => this.integer())}, ${this.nullable(() => this.real())}, ` +
-      `${this.nullable(() => this.text())}, ${this.blob()}, ${this.unique()})`;
+    return (
+      `(${id}, ${this.nullable(() => this.integer())}, ${this.nullable(() => this.real())}, ` +
+      `${this.nullable(() => this.text())}, ${this.blob()}, ${this.unique()})`
+    );
   }
 
   keyA() {
@@ -236,7 +260,8 @@ class Workload {
 
   statements(count) {
     return Array.from({ length: count }, () =>
-      (this.chance(0.55) ? this.itemStatement() : this.pairStatement()));
+      this.chance(0.55) ? this.itemStatement() : this.pairStatement(),
+    );
   }
 }
 
@@ -277,8 +302,10 @@ function checkFlush(res, where) {
   }
   if (!res.flushed) {
     assert.equal(res.error.code, 'D1_TRANSIENT', `${where}: ${JSON.stringify(res.error)}`);
-    assert.ok(TRANSIENT.some((m) => (res.error.d1Message ?? res.error.message).includes(m)),
-      `${where}: ${JSON.stringify(res.error)}`);
+    assert.ok(
+      TRANSIENT.some((m) => (res.error.d1Message ?? res.error.message).includes(m)),
+      `${where}: ${JSON.stringify(res.error)}`,
+    );
   }
   assert.notEqual(res.health.state, 'error', `${where}: ${JSON.stringify(res.health)}`);
   assert.equal(res.health.quarantined, 0, `${where}: transient faults quarantine nothing`);
@@ -302,7 +329,12 @@ async function runSeed(seed, trace) {
     const { statements, withoutRowid } = schema(seed);
     trace.push(`seed ${seed}: pairs ${withoutRowid ? 'WITHOUT ROWID' : 'rowid table'}`);
     await r.exec(...statements, ...seedRows(w));
-    await r.configure({ sourceId: name, limits: LIMITS, flushRetryMs: FLUSH_RETRY_MS, start: false });
+    await r.configure({
+      sourceId: name,
+      limits: LIMITS,
+      flushRetryMs: FLUSH_RETRY_MS,
+      start: false,
+    });
 
     const restarts = { copy: 0, streaming: 0, idle: 0, other: 0 };
     let faultsInjected = 0;
@@ -325,9 +357,13 @@ async function runSeed(seed, trace) {
       const maxBatches = round < 3 ? 1 + w.int(2) : 2 + w.int(7);
       const res = await r.call('flush', { maxBatches });
       const health = checkFlush(res, `seed ${seed} round ${round}`);
-      line.push(`flush(${maxBatches}) -> ${!res.ok ? 'start failed' : res.flushed ? 'ok' : res.error.code}` +
-        (health ? ` [${health.state}, copy ${health.initialSync.done ? 'done' : 'running'}, ` +
-          `pending ${health.pendingChanges}]` : ''));
+      line.push(
+        `flush(${maxBatches}) -> ${!res.ok ? 'start failed' : res.flushed ? 'ok' : res.error.code}` +
+          (health
+            ? ` [${health.state}, copy ${health.initialSync.done ? 'done' : 'running'}, ` +
+              `pending ${health.pendingChanges}]`
+            : ''),
+      );
 
       // Writes captured after the flush, not sent before a restart.
       let unsent = false;
@@ -349,13 +385,20 @@ async function runSeed(seed, trace) {
           assert.equal(kind, 'copy', `seed ${seed}: the first restart interrupts the initial copy`);
           assert.equal(health.state, 'initial_sync');
           const partial = await dumpD1(mf, ITEMS);
-          assert.ok(partial.length < 45, `seed ${seed}: D1 holds part of items (${partial.length})`);
+          assert.ok(
+            partial.length < 45,
+            `seed ${seed}: D1 holds part of items (${partial.length})`,
+          );
         }
         ++restarts[kind];
         // D1's content must survive the restart untouched.
         const before = await dumpD1(mf, PAIRS);
         r = await restart();
-        assert.deepEqual(await dumpD1(mf, PAIRS), before, `seed ${seed} round ${round}: D1 persisted`);
+        assert.deepEqual(
+          await dumpD1(mf, PAIRS),
+          before,
+          `seed ${seed} round ${round}: D1 persisted`,
+        );
         line.push(`RESTART (${kind})`);
         // Sometimes D1 fails right away, while the restarted replicator starts.
         if (w.chance(0.25)) {
@@ -377,9 +420,14 @@ async function runSeed(seed, trace) {
     }
     assert.equal(drained.ok, true, JSON.stringify(drained.error));
     assert.equal(drained.flushed, true, JSON.stringify(drained.errors));
-    assert.ok(drained.errors.every((e) => e.code === 'D1_TRANSIENT'), JSON.stringify(drained.errors));
-    trace.push(`drained in ${drained.attempts} attempt(s); restarts ${JSON.stringify(restarts)}, ` +
-      `faults ${faultsInjected}`);
+    assert.ok(
+      drained.errors.every((e) => e.code === 'D1_TRANSIENT'),
+      JSON.stringify(drained.errors),
+    );
+    trace.push(
+      `drained in ${drained.attempts} attempt(s); restarts ${JSON.stringify(restarts)}, ` +
+        `faults ${faultsInjected}`,
+    );
     // The schedule did what it claims: restarts in the middle of the copy and of streaming.
     assert.ok(restarts.copy >= 1, `seed ${seed}: restarts ${JSON.stringify(restarts)}`);
     assert.ok(restarts.streaming >= 1, `seed ${seed}: restarts ${JSON.stringify(restarts)}`);
@@ -396,20 +444,30 @@ async function runSeed(seed, trace) {
       assert.ok(items.length > 0 && pairs.length > 0, `${label}: the comparison is not vacuous`);
       // Keys are unique in D1 too (the replica drops UNIQUE but must not double a row).
       const db = await mf.getD1Database('DB');
-      const dupItems = await db.prepare('SELECT count(*) AS n, count(DISTINCT id) AS d FROM items').first();
+      const dupItems = await db
+        .prepare('SELECT count(*) AS n, count(DISTINCT id) AS d FROM items')
+        .first();
       assert.equal(dupItems.n, dupItems.d, `${label}: doubled items`);
-      const dupPairs = await db.prepare(
-        `SELECT count(*) AS n FROM (SELECT a, b FROM pairs GROUP BY a, b HAVING count(*) > 1)`).first();
+      const dupPairs = await db
+        .prepare(
+          `SELECT count(*) AS n FROM (SELECT a, b FROM pairs GROUP BY a, b HAVING count(*) > 1)`,
+        )
+        .first();
       assert.equal(dupPairs.n, 0, `${label}: doubled pairs`);
-      const src = await db.prepare('SELECT applied_seq FROM _d1sync_sources WHERE source_id = ?')
-        .bind(name).first();
+      const src = await db
+        .prepare('SELECT applied_seq FROM _d1sync_sources WHERE source_id = ?')
+        .bind(name)
+        .first();
       assert.equal(src.applied_seq, health.appliedSeq, `${label}: D1's watermark`);
       return { items: items.length, pairs: pairs.length };
     };
     const counts = await checkConverged(`seed ${seed} after the rounds`);
     const [[[biggest]]] = await r.exec(
-      'SELECT max(max(coalesce(length(CAST(t AS BLOB)), 0), coalesce(length(b), 0))) FROM items');
-    trace.push(`converged: items ${counts.items}, pairs ${counts.pairs}, largest value ${biggest} bytes`);
+      'SELECT max(max(coalesce(length(CAST(t AS BLOB)), 0), coalesce(length(b), 0))) FROM items',
+    );
+    trace.push(
+      `converged: items ${counts.items}, pairs ${counts.pairs}, largest value ${biggest} bytes`,
+    );
 
     // One more restart over the converged state: nothing pending, and streaming still works.
     r = await restart();

@@ -39,7 +39,9 @@ test('an initial sync interrupted by a restart resumes and converges exactly', a
       db.prepare(`INSERT OR REPLACE INTO items(id, n, r, t, b) VALUES
         (3000, 1, 1.0, 'stray: absent in the DO', NULL), (4000, 2, 2.0, 'stray', X'01'),
         (4321, 3, 3.0, 'stray: overwritten', NULL), (${ROWS + 500}, 4, 4.0, 'stray: past the end', NULL)`),
-      db.prepare(`INSERT OR REPLACE INTO notes(k, body) VALUES ('note-00650x', 'stray'), ('zzz', 'stray')`),
+      db.prepare(
+        `INSERT OR REPLACE INTO notes(k, body) VALUES ('note-00650x', 'stray'), ('zzz', 'stray')`,
+      ),
     ]);
     // Writes made during the copy: captured, applied after it.
     await r.exec(
@@ -52,8 +54,10 @@ test('an initial sync interrupted by a restart resumes and converges exactly', a
     assert.equal(second.flushed, true, JSON.stringify(second.error));
     assert.equal(second.health.initialSync.done, false);
     const copiedBefore = await dumpD1(mf, ITEMS);
-    assert.ok(copiedBefore.length > 0 && copiedBefore.length < ROWS,
-      `D1 holds part of the table before the restart (${copiedBefore.length} rows)`);
+    assert.ok(
+      copiedBefore.length > 0 && copiedBefore.length < ROWS,
+      `D1 holds part of the table before the restart (${copiedBefore.length} rows)`,
+    );
     await mf.dispose();
     mf = undefined;
 
@@ -78,11 +82,14 @@ test('an initial sync interrupted by a restart resumes and converges exactly', a
     // Nothing doubled: the key is unique in D1 as well (compared row for row above, and
     // counted here without ORDER BY so a duplicate key would show).
     const db2 = await mf.getD1Database('DB');
-    const dup = await db2.prepare('SELECT count(*) AS n, count(DISTINCT id) AS d FROM items').first();
+    const dup = await db2
+      .prepare('SELECT count(*) AS n, count(DISTINCT id) AS d FROM items')
+      .first();
     assert.equal(dup.n, dup.d);
     // The watermark in D1 matches what the DO applied.
-    const src = await db2.prepare(
-      `SELECT applied_seq FROM _d1sync_sources WHERE source_id = 'restart'`).first();
+    const src = await db2
+      .prepare(`SELECT applied_seq FROM _d1sync_sources WHERE source_id = 'restart'`)
+      .first();
     assert.equal(src.applied_seq, done.health.appliedSeq);
 
     // Streaming after the restart still works.

@@ -9,10 +9,13 @@ const hexOf = (s) => Buffer.from(String(s)).toString('hex').toUpperCase();
 
 async function d1Tables(mf) {
   const db = await mf.getD1Database('DB');
-  const { results } = await db.prepare(
-    `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'
+  const { results } = await db
+    .prepare(
+      `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'
        AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_d1sync\\_%' ESCAPE '\\'
-     ORDER BY name`).all();
+     ORDER BY name`,
+    )
+    .all();
   return results.map((row) => row.name);
 }
 
@@ -34,25 +37,35 @@ describe('schema inside a Durable Object', () => {
           'PRIMARY KEY ("select", "we ""quote"" it"))',
         'CREATE TABLE gen(id INTEGER PRIMARY KEY AUTOINCREMENT, a INTEGER, ' +
           'twice INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL, ' +
-          'label TEXT GENERATED ALWAYS AS (\'#\' || a) STORED)',
+          "label TEXT GENERATED ALWAYS AS ('#' || a) STORED)",
       ],
     });
     await r.exec(
       `INSERT INTO "order" VALUES (1, 'a''b', 1.25), (1, 'a"b', 2.5), (2, '', NULL)`,
       `INSERT INTO gen(a) VALUES (1), (2), (3)`,
       `DELETE FROM gen WHERE id = 3`,
-      `INSERT INTO gen(a) VALUES (40)`,  // id 4: AUTOINCREMENT never reuses 3
+      `INSERT INTO gen(a) VALUES (40)`, // id 4: AUTOINCREMENT never reuses 3
     );
     const f = await r.flush();
     assert.equal(f.flushed, true, JSON.stringify(f.error));
     const order = await assertReplicated(mf, r, {
-      table: 'order', columns: ['select', 'we "quote" it', 'ünï cødé'],
+      table: 'order',
+      columns: ['select', 'we "quote" it', 'ünï cødé'],
       orderBy: ['select', 'we "quote" it'],
     });
     assert.equal(order.length, 3);
-    const gen = await assertReplicated(mf, r, { table: 'gen', columns: ['id', 'a', 'twice', 'label'] });
-    assert.deepEqual(gen.map((row) => text(row.id)), ['1', '2', '4']);
-    assert.deepEqual(gen.map((row) => text(row.label)), ['#1', '#2', '#40']);
+    const gen = await assertReplicated(mf, r, {
+      table: 'gen',
+      columns: ['id', 'a', 'twice', 'label'],
+    });
+    assert.deepEqual(
+      gen.map((row) => text(row.id)),
+      ['1', '2', '4'],
+    );
+    assert.deepEqual(
+      gen.map((row) => text(row.label)),
+      ['#1', '#2', '#40'],
+    );
     assert.equal(text(gen[2].twice), '80');
     assert.ok(!(await d1Tables(mf)).includes('sqlite_sequence'));
   });
@@ -68,7 +81,10 @@ describe('schema inside a Durable Object', () => {
     await r.configure({ sourceId: 'fts' });
     const f = await r.flush();
     assert.equal(f.flushed, true, JSON.stringify(f.error));
-    assert.ok(f.health.warnings.some((w) => /docs_fts/.test(w)), JSON.stringify(f.health.warnings));
+    assert.ok(
+      f.health.warnings.some((w) => /docs_fts/.test(w)),
+      JSON.stringify(f.health.warnings),
+    );
     const tables = await d1Tables(mf);
     assert.ok(tables.includes('docs'));
     assert.ok(!tables.some((t) => t.startsWith('docs_fts')), tables.join(','));
@@ -84,7 +100,10 @@ describe('schema inside a Durable Object', () => {
         'CREATE TABLE doomed(id INTEGER PRIMARY KEY, x TEXT)',
       ],
     });
-    await r.exec(`INSERT INTO people VALUES (1, 'ada'), (2, 'bob')`, `INSERT INTO doomed VALUES (1, 'x')`);
+    await r.exec(
+      `INSERT INTO people VALUES (1, 'ada'), (2, 'bob')`,
+      `INSERT INTO doomed VALUES (1, 'x')`,
+    );
     assert.equal((await r.flush()).flushed, true);
     assert.ok((await d1Tables(mf)).includes('doomed'));
 
@@ -99,7 +118,10 @@ describe('schema inside a Durable Object', () => {
     const f = await r.flush();
     assert.equal(f.flushed, true, JSON.stringify(f.error));
     assert.equal(f.health.pendingChanges, 0);
-    const people = await assertReplicated(mf, r, { table: 'people', columns: ['id', 'name', 'email'] });
+    const people = await assertReplicated(mf, r, {
+      table: 'people',
+      columns: ['id', 'name', 'email'],
+    });
     assert.equal(text(people[1].email), 'none');
     assert.equal(people[2].email.type, 'null');
     await assertReplicated(mf, r, { table: 'fresh', columns: ['k', 'v'] });
@@ -132,7 +154,10 @@ describe('schema inside a Durable Object', () => {
     const f = await r.flush();
     assert.equal(f.flushed, true, JSON.stringify(f.error));
     const rows = await assertReplicated(mf, r, { table: 't', columns: ['id', 'a', 'b'] });
-    assert.deepEqual(rows.map((row) => text(row.b)), ['b=2', 'b=3', 'b=4']);
+    assert.deepEqual(
+      rows.map((row) => text(row.b)),
+      ['b=2', 'b=3', 'b=4'],
+    );
     assert.ok(rows.every((row) => row.b.type === 'text'));
     // Capture works again after the rebuild.
     await r.exec(`UPDATE t SET a = 'TWO' WHERE id = 2`);
@@ -141,7 +166,7 @@ describe('schema inside a Durable Object', () => {
     assert.equal(text(again[0].a), 'TWO');
   });
 
-  test('resync({ table }) recopies one tenant\'s rows and leaves other tenants alone', async () => {
+  test("resync({ table }) recopies one tenant's rows and leaves other tenants alone", async () => {
     const a = room(mf, 'tenant-a');
     const b = room(mf, 'tenant-b');
     const schema = ['CREATE TABLE shared_t(id INTEGER PRIMARY KEY, v TEXT)'];
@@ -157,18 +182,35 @@ describe('schema inside a Durable Object', () => {
     await db.prepare(`INSERT INTO shared_t(room_id, id, v) VALUES ('a', 99, 'stray')`).run();
     await a.ok('resync', { table: 'shared_t' });
     const columns = ['id', 'v'];
-    const rowsA = await assertReplicated(mf, a, { table: 'shared_t', columns, tenant: { column: 'room_id', value: 'a' } });
-    assert.deepEqual(rowsA.map((row) => row.v.hex), [hexOf('a1'), hexOf('a2')]);
-    const rowsB = await assertReplicated(mf, b, { table: 'shared_t', columns, tenant: { column: 'room_id', value: 'b' } });
+    const rowsA = await assertReplicated(mf, a, {
+      table: 'shared_t',
+      columns,
+      tenant: { column: 'room_id', value: 'a' },
+    });
+    assert.deepEqual(
+      rowsA.map((row) => row.v.hex),
+      [hexOf('a1'), hexOf('a2')],
+    );
+    const rowsB = await assertReplicated(mf, b, {
+      table: 'shared_t',
+      columns,
+      tenant: { column: 'room_id', value: 'b' },
+    });
     assert.equal(rowsB.length, 3);
     // A third source claiming tenant value 'a' is refused with CONFIG.
     const c = room(mf, 'tenant-c');
     const refused = await c.call('configure', {
-      sourceId: 'tenant-c', schema, tenant: { column: 'room_id', value: 'a' },
+      sourceId: 'tenant-c',
+      schema,
+      tenant: { column: 'room_id', value: 'a' },
     });
     assert.equal(refused.ok, false);
     assert.equal(refused.error.code, 'CONFIG', JSON.stringify(refused.error));
-    assert.equal((await dumpD1(mf, { table: 'shared_t', columns, tenant: { column: 'room_id', value: 'a' } })).length, 2);
+    assert.equal(
+      (await dumpD1(mf, { table: 'shared_t', columns, tenant: { column: 'room_id', value: 'a' } }))
+        .length,
+      2,
+    );
   });
 
   test('a sourceId reused by a second Durable Object is FENCED', async () => {
@@ -193,7 +235,10 @@ describe('schema inside a Durable Object', () => {
     const took = await two.flush();
     assert.equal(took.flushed, true, JSON.stringify(took.error));
     const rows = await assertReplicated(mf, two, { table: 'f', columns: ['id', 'v'] });
-    assert.deepEqual(rows.map((row) => text(row.v)), ['new owner']);
+    assert.deepEqual(
+      rows.map((row) => text(row.v)),
+      ['new owner'],
+    );
     await one.exec(`INSERT INTO f VALUES (3, 'fenced write')`);
     const fenced = await one.flush();
     assert.equal(fenced.flushed, false);

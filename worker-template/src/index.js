@@ -41,7 +41,11 @@ export class Room extends DurableObject {
   async addTask(roomId, title) {
     await this.#bind(roomId);
     const task = this.sql
-      .exec('INSERT INTO tasks(title, done, updated_at) VALUES (?, 0, ?) RETURNING *', title, Date.now())
+      .exec(
+        'INSERT INTO tasks(title, done, updated_at) VALUES (?, 0, ?) RETURNING *',
+        title,
+        Date.now(),
+      )
       .one();
     await this.#replicateSoon();
     return task;
@@ -50,9 +54,14 @@ export class Room extends DurableObject {
   async updateTask(roomId, id, { title, done }) {
     await this.#bind(roomId);
     const rows = this.sql
-      .exec(`UPDATE tasks SET title = coalesce(?, title), done = coalesce(?, done), updated_at = ?
-             WHERE id = ? RETURNING *`, title ?? null, done === undefined ? null : Number(done),
-            Date.now(), id)
+      .exec(
+        `UPDATE tasks SET title = coalesce(?, title), done = coalesce(?, done), updated_at = ?
+             WHERE id = ? RETURNING *`,
+        title ?? null,
+        done === undefined ? null : Number(done),
+        Date.now(),
+        id,
+      )
       .toArray();
     if (rows.length) await this.#replicateSoon();
     return rows[0] ?? null;
@@ -60,7 +69,8 @@ export class Room extends DurableObject {
 
   async deleteTask(roomId, id) {
     await this.#bind(roomId);
-    const gone = this.sql.exec('DELETE FROM tasks WHERE id = ? RETURNING id', id).toArray().length > 0;
+    const gone =
+      this.sql.exec('DELETE FROM tasks WHERE id = ? RETURNING id', id).toArray().length > 0;
     if (gone) await this.#replicateSoon();
     return gone;
   }
@@ -92,11 +102,14 @@ export class Room extends DurableObject {
   async alarm() {
     const lastPurge = (await this.ctx.storage.get('lastPurge')) ?? 0;
     if (Date.now() - lastPurge >= PURGE_EVERY_MS) {
-      this.sql.exec('DELETE FROM tasks WHERE done = 1 AND updated_at < ?', Date.now() - PURGE_EVERY_MS);
+      this.sql.exec(
+        'DELETE FROM tasks WHERE done = 1 AND updated_at < ?',
+        Date.now() - PURGE_EVERY_MS,
+      );
       await this.ctx.storage.put('lastPurge', Date.now());
     }
     const sync = await this.#replicator();
-    if (sync) await sync.onAlarm();  // retries what D1 refused; throws only FENCED/CONFIG/SCHEMA
+    if (sync) await sync.onAlarm(); // retries what D1 refused; throws only FENCED/CONFIG/SCHEMA
     await this.#scheduleAlarm();
   }
 
@@ -136,7 +149,9 @@ export class Room extends DurableObject {
       }
       this.#sync = sync;
       return sync;
-    })().finally(() => { this.#starting = null; });
+    })().finally(() => {
+      this.#starting = null;
+    });
     return this.#starting;
   }
 
@@ -150,7 +165,7 @@ export class Room extends DurableObject {
     }
     this.#replicator()
       .then((sync) => sync?.flush())
-      .catch(() => {})  // health() reports it; the alarm retries with backoff
+      .catch(() => {}) // health() reports it; the alarm retries with backoff
       .finally(() => this.#scheduleAlarm());
   }
 
@@ -190,7 +205,8 @@ function room(env, roomId) {
 async function knownRooms(env) {
   try {
     const { results } = await env.DB.prepare(
-      "SELECT tenant_value FROM _d1sync_sources WHERE tenant_column = 'room_id' ORDER BY 1").all();
+      "SELECT tenant_value FROM _d1sync_sources WHERE tenant_column = 'room_id' ORDER BY 1",
+    ).all();
     // tenant_value holds the SQL literal ('room-a'); room ids never contain quotes.
     return results.map((r) => r.tenant_value.slice(1, -1)).filter((r) => ROOM_ID.test(r));
   } catch {
@@ -215,7 +231,9 @@ function mergeMetrics(texts) {
   // Group samples under their # lines, as the text format expects.
   const byName = new Map();
   for (const line of out) {
-    const name = line.startsWith('#') ? line.split(' ')[2] : line.split(/[{ ]/)[0].replace(/_(sum|count)$/, '');
+    const name = line.startsWith('#')
+      ? line.split(' ')[2]
+      : line.split(/[{ ]/)[0].replace(/_(sum|count)$/, '');
     if (!byName.has(name)) byName.set(name, []);
     byName.get(name).push(line);
   }
@@ -230,7 +248,11 @@ export default {
     try {
       if (parts[0] === 'rooms' && parts.length >= 2) {
         let roomId = '';
-        try { roomId = decodeURIComponent(parts[1]); } catch { /* malformed %-escape: a bad id */ }
+        try {
+          roomId = decodeURIComponent(parts[1]);
+        } catch {
+          /* malformed %-escape: a bad id */
+        }
         if (!ROOM_ID.test(roomId)) return problem(400, 'room ids are 1-64 letters, digits, _ or -');
         const stub = room(env, roomId);
         if (parts[2] === 'tasks' && parts.length === 3) {
@@ -238,28 +260,38 @@ export default {
           if (method === 'POST') {
             const b = await body(request);
             if (!b || typeof b.title !== 'string' || !b.title.trim() || b.title.length > 500) {
-              return problem(400, 'body must be JSON with a non-empty "title" of at most 500 characters');
+              return problem(
+                400,
+                'body must be JSON with a non-empty "title" of at most 500 characters',
+              );
             }
             return json(await stub.addTask(roomId, b.title), 201);
           }
           return problem(405, `${method} is not allowed on ${url.pathname}`);
         }
         if (parts[2] === 'tasks' && parts.length === 4) {
-          const id = /^\d+$/.test(parts[3]) ? Number(parts[3]) : NaN;  // not 1e3, 0x10, +5
-          if (!Number.isSafeInteger(id) || id <= 0) return problem(400, 'task ids are positive integers');
+          const id = /^\d+$/.test(parts[3]) ? Number(parts[3]) : NaN; // not 1e3, 0x10, +5
+          if (!Number.isSafeInteger(id) || id <= 0)
+            return problem(400, 'task ids are positive integers');
           if (method === 'PATCH') {
             const b = await body(request);
-            const okTitle = b && (b.title === undefined ||
-              (typeof b.title === 'string' && b.title.trim() && b.title.length <= 500));
+            const okTitle =
+              b &&
+              (b.title === undefined ||
+                (typeof b.title === 'string' && b.title.trim() && b.title.length <= 500));
             const okDone = b && (b.done === undefined || typeof b.done === 'boolean');
             if (!b || !okTitle || !okDone || (b.title === undefined && b.done === undefined)) {
-              return problem(400, 'body must be JSON with "title" (string of at most 500 characters) and/or "done" (boolean)');
+              return problem(
+                400,
+                'body must be JSON with "title" (string of at most 500 characters) and/or "done" (boolean)',
+              );
             }
             const task = await stub.updateTask(roomId, id, b);
             return task ? json(task) : problem(404, `no task ${id} in room ${roomId}`);
           }
           if (method === 'DELETE') {
-            return (await stub.deleteTask(roomId, id)) ? new Response(null, { status: 204 })
+            return (await stub.deleteTask(roomId, id))
+              ? new Response(null, { status: 204 })
               : problem(404, `no task ${id} in room ${roomId}`);
           }
           return problem(405, `${method} is not allowed on ${url.pathname}`);
@@ -279,27 +311,43 @@ export default {
         const roomFilter = url.searchParams.get('room');
         const limitText = url.searchParams.get('limit') ?? '100';
         const limit = /^\d+$/.test(limitText) ? Number(limitText) : NaN;
-        if (done !== null && done !== '0' && done !== '1') return problem(400, 'done must be 0 or 1');
+        if (done !== null && done !== '0' && done !== '1')
+          return problem(400, 'done must be 0 or 1');
         if (roomFilter !== null && !ROOM_ID.test(roomFilter)) return problem(400, 'bad room id');
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return problem(400, 'limit must be 1-1000');
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+          return problem(400, 'limit must be 1-1000');
         const where = [];
         const args = [];
-        if (done !== null) { where.push('done = ?'); args.push(Number(done)); }
-        if (roomFilter !== null) { where.push('room_id = ?'); args.push(roomFilter); }
+        if (done !== null) {
+          where.push('done = ?');
+          args.push(Number(done));
+        }
+        if (roomFilter !== null) {
+          where.push('room_id = ?');
+          args.push(roomFilter);
+        }
         try {
           const { results } = await env.DB.prepare(
             `SELECT room_id, id, title, done, updated_at FROM tasks
-             ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY room_id, id LIMIT ?`)
-            .bind(...args, limit).all();
+             ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY room_id, id LIMIT ?`,
+          )
+            .bind(...args, limit)
+            .all();
           return json(results);
         } catch (e) {
-          if (/no such table/.test(String(e?.message))) return json([]);  // nothing replicated yet
+          if (/no such table/.test(String(e?.message))) return json([]); // nothing replicated yet
           throw e;
         }
       }
       if (parts.length === 1 && parts[0] === 'metrics' && method === 'GET') {
         const rooms = await knownRooms(env);
-        const texts = await Promise.all(rooms.map((r) => room(env, r).getMetrics(r).catch(() => '')));
+        const texts = await Promise.all(
+          rooms.map((r) =>
+            room(env, r)
+              .getMetrics(r)
+              .catch(() => ''),
+          ),
+        );
         return new Response(mergeMetrics(texts), {
           headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
         });
