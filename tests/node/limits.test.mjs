@@ -102,62 +102,58 @@ for (const [width, rows] of [
   [50, 4000],
   [100, 2000],
 ]) {
-  test(
-    `VDBE budget, ${width} columns: copy and upserts carry near ${MEASURED[width]} rows per statement`,
-    { timeout: 5 * 60 * 1000 },
-    async () => {
-      const max = MEASURED[width];
-      const d1 = await env.fresh();
-      const db = await openLocal();
-      const t = table(width);
-      run(db, t.ddl);
-      run(
-        db,
-        `${seq(1, rows)} INSERT INTO ${t.name} SELECT i${t.values.map((v) => `, ${v}`).join('')} FROM n`,
-      );
-      const target = recordingTarget(d1);
-      const r = await replicator(db, target, { sourceId: `w${width}` });
-      const h0 = r.health();
+  test(`VDBE budget, ${width} columns: copy and upserts carry near ${MEASURED[width]} rows per statement`, async () => {
+    const max = MEASURED[width];
+    const d1 = await env.fresh();
+    const db = await openLocal();
+    const t = table(width);
+    run(db, t.ddl);
+    run(
+      db,
+      `${seq(1, rows)} INSERT INTO ${t.name} SELECT i${t.values.map((v) => `, ${v}`).join('')} FROM n`,
+    );
+    const target = recordingTarget(d1);
+    const r = await replicator(db, target, { sourceId: `w${width}` });
+    const h0 = r.health();
 
-      // The initial copy: multi-row INSERTs after a range delete.
-      const h1 = await sync(r);
-      const copyBatches = target.batches.slice(0);
-      const copyCounts = insertsInto(copyBatches, t.name);
-      expectNearCap(
-        `copy of ${width} columns`,
-        copyCounts,
-        rows,
-        max,
-        copyBatches.filter((b) => insertsInto([b], t.name).length).length,
-        h0,
-        h1,
-      );
-      assert.equal(await d1Value(d1, `SELECT count(*) FROM ${t.name}`), rows);
-      await expectSame(assert, db, d1, t.name);
+    // The initial copy: multi-row INSERTs after a range delete.
+    const h1 = await sync(r);
+    const copyBatches = target.batches.slice(0);
+    const copyCounts = insertsInto(copyBatches, t.name);
+    expectNearCap(
+      `copy of ${width} columns`,
+      copyCounts,
+      rows,
+      max,
+      copyBatches.filter((b) => insertsInto([b], t.name).length).length,
+      h0,
+      h1,
+    );
+    assert.equal(await d1Value(d1, `SELECT count(*) FROM ${t.name}`), rows);
+    await expectSame(assert, db, d1, t.name);
 
-      // Streaming: every row changed, sent as upserts (INSERT ... ON CONFLICT DO UPDATE).
-      const mark = target.batches.length;
-      run(db, `UPDATE ${t.name} SET ${width > 2 ? 'c2' : 'c1'} = 'u' || id`);
-      await r.flush();
-      const h2 = r.health();
-      const streamBatches = target.batches.slice(mark);
-      const upserts = streamBatches.flat().filter((s) => s.startsWith(`INSERT INTO "${t.name}" `));
-      assert.ok(upserts.length > 0 && upserts.every((s) => s.includes(' ON CONFLICT ')), 'upserts');
-      const streamCounts = insertsInto(streamBatches, t.name);
-      expectNearCap(
-        `upserts of ${width} columns`,
-        streamCounts,
-        rows,
-        max,
-        streamBatches.filter((b) => insertsInto([b], t.name).length).length,
-        h1,
-        h2,
-      );
-      await expectSame(assert, db, d1, t.name);
-      assert.equal(h2.pendingChanges, 0);
-      r.close();
-    },
-  );
+    // Streaming: every row changed, sent as upserts (INSERT ... ON CONFLICT DO UPDATE).
+    const mark = target.batches.length;
+    run(db, `UPDATE ${t.name} SET ${width > 2 ? 'c2' : 'c1'} = 'u' || id`);
+    await r.flush();
+    const h2 = r.health();
+    const streamBatches = target.batches.slice(mark);
+    const upserts = streamBatches.flat().filter((s) => s.startsWith(`INSERT INTO "${t.name}" `));
+    assert.ok(upserts.length > 0 && upserts.every((s) => s.includes(' ON CONFLICT ')), 'upserts');
+    const streamCounts = insertsInto(streamBatches, t.name);
+    expectNearCap(
+      `upserts of ${width} columns`,
+      streamCounts,
+      rows,
+      max,
+      streamBatches.filter((b) => insertsInto([b], t.name).length).length,
+      h1,
+      h2,
+    );
+    await expectSame(assert, db, d1, t.name);
+    assert.equal(h2.pendingChanges, 0);
+    r.close();
+  });
 }
 
 // The yardstick itself: on this local D1, an upsert in the engine's form (which also sets the
@@ -195,116 +191,104 @@ test("SPEC's measured maxima hold on this local D1", async () => {
   }
 });
 
-test(
-  'deletes by key carry thousands of keys per statement and D1 accepts them',
-  { timeout: 5 * 60 * 1000 },
-  async () => {
-    const d1 = await env.fresh();
-    const db = await openLocal();
-    const t = table(2);
-    run(db, t.ddl);
-    run(db, `${seq(1, 20000)} INSERT INTO ${t.name} SELECT i, i FROM n`);
-    const target = recordingTarget(d1);
-    const r = await replicator(db, target);
-    const h0 = await sync(r);
-    const mark = target.batches.length;
-    run(db, `DELETE FROM ${t.name} WHERE id % 4 <> 0`); // 15,000 keys
-    await r.flush();
-    const h1 = r.health();
-    const counts = deletesFrom(target.batches.slice(mark), t.name);
-    assert.equal(
-      counts.reduce((a, b) => a + b, 0),
-      15000,
-    );
-    assert.ok(Math.max(...counts) >= 4000, `at most ${Math.max(...counts)} keys per DELETE`);
-    assert.ok(counts.length <= 4, `${counts.length} DELETE statements for 15,000 keys`);
-    assert.equal(h1.syncErrors - h0.syncErrors, 0, h1.lastError ?? '');
-    assert.equal(await d1Value(d1, `SELECT count(*) FROM ${t.name}`), 5000);
-    await expectSame(assert, db, d1, t.name);
-    r.close();
-  },
-);
+test('deletes by key carry thousands of keys per statement and D1 accepts them', async () => {
+  const d1 = await env.fresh();
+  const db = await openLocal();
+  const t = table(2);
+  run(db, t.ddl);
+  run(db, `${seq(1, 20000)} INSERT INTO ${t.name} SELECT i, i FROM n`);
+  const target = recordingTarget(d1);
+  const r = await replicator(db, target);
+  const h0 = await sync(r);
+  const mark = target.batches.length;
+  run(db, `DELETE FROM ${t.name} WHERE id % 4 <> 0`); // 15,000 keys
+  await r.flush();
+  const h1 = r.health();
+  const counts = deletesFrom(target.batches.slice(mark), t.name);
+  assert.equal(
+    counts.reduce((a, b) => a + b, 0),
+    15000,
+  );
+  assert.ok(Math.max(...counts) >= 4000, `at most ${Math.max(...counts)} keys per DELETE`);
+  assert.ok(counts.length <= 4, `${counts.length} DELETE statements for 15,000 keys`);
+  assert.equal(h1.syncErrors - h0.syncErrors, 0, h1.lastError ?? '');
+  assert.equal(await d1Value(d1, `SELECT count(*) FROM ${t.name}`), 5000);
+  await expectSame(assert, db, d1, t.name);
+  r.close();
+});
 
-test(
-  'statements stay under 100,000 bytes when values are long, and D1 accepts them',
-  { timeout: 5 * 60 * 1000 },
-  async () => {
-    const d1 = await env.fresh();
-    const db = await openLocal();
-    run(
-      db,
-      `CREATE TABLE s(id INTEGER PRIMARY KEY, v TEXT, b BLOB);
+test('statements stay under 100,000 bytes when values are long, and D1 accepts them', async () => {
+  const d1 = await env.fresh();
+  const db = await openLocal();
+  run(
+    db,
+    `CREATE TABLE s(id INTEGER PRIMARY KEY, v TEXT, b BLOB);
     ${seq(1, 3000)} INSERT INTO s SELECT i, printf('%.*c', 200 + i % 300, 'x'), randomblob(50 + i % 100) FROM n;`,
-    );
-    const target = recordingTarget(d1);
-    const r = await replicator(db, target);
-    const h = await sync(r);
-    const data = target.batches.flat().filter((x) => x.startsWith('INSERT INTO "s" '));
-    const longest = Math.max(...data.map((x) => Buffer.byteLength(x)));
-    assert.ok(longest <= 100000, `a statement of ${longest} bytes`);
-    assert.ok(longest >= 80000, `statements are near the 100 KB cap (longest ${longest} bytes)`);
-    assert.equal(h.syncErrors, 0, h.lastError ?? '');
-    await expectSame(assert, db, d1, 's');
-    r.close();
-  },
-);
+  );
+  const target = recordingTarget(d1);
+  const r = await replicator(db, target);
+  const h = await sync(r);
+  const data = target.batches.flat().filter((x) => x.startsWith('INSERT INTO "s" '));
+  const longest = Math.max(...data.map((x) => Buffer.byteLength(x)));
+  assert.ok(longest <= 100000, `a statement of ${longest} bytes`);
+  assert.ok(longest >= 80000, `statements are near the 100 KB cap (longest ${longest} bytes)`);
+  assert.equal(h.syncErrors, 0, h.lastError ?? '');
+  await expectSame(assert, db, d1, 's');
+  r.close();
+});
 
 // Issue 10: rows of random-bit doubles render as exact REALs, (m*pow(2,e)), which cost D1 more
 // VDBE ops and bytes per value than a plain literal. The chunker must still fill statements
 // (up to the byte cap, which binds first for these rows, or the op cap) and D1 must accept every
 // one of them the first time.
 for (const width of [2, 10, 100]) {
-  test(
-    `Issue 10: all-REAL rows of random bits, ${width} columns, fill statements D1 accepts`,
-    { timeout: 5 * 60 * 1000 },
-    async () => {
-      const rows = width === 100 ? 400 : 6000;
-      const d1 = await env.fresh();
-      const db = await openLocal();
-      const cols = Array.from({ length: width - 1 }, (_, k) => `c${k + 1}`);
-      run(
-        db,
-        `CREATE TABLE r${width}(id INTEGER PRIMARY KEY${cols.map((c) => `, ${c} REAL`).join('')})`,
-      );
-      const values = randomDoubles(rows * cols.length, width).filter((d) => Number.isFinite(d));
-      run(db, 'BEGIN');
-      let next = 0;
-      for (let i = 1; i <= rows; ++i) {
-        const row = cols.map(() => values[next++ % values.length]);
-        run(db, `INSERT INTO r${width} VALUES (?${cols.map(() => ', ?').join('')})`, [i, ...row]);
-      }
-      run(db, 'COMMIT');
-      const target = recordingTarget(d1);
-      const r = await replicator(db, target, { sourceId: `r${width}` });
-      const h = await sync(r);
-      assert.equal(h.syncErrors, 0, h.lastError ?? '');
-      assert.equal(h.retries, 0);
-      assert.equal(h.quarantined, 0);
-      const inserts = target.batches.flat().filter((s) => s.startsWith(`INSERT INTO "r${width}" `));
-      const counts = inserts.map((s) => (s.match(/(?:VALUES |\),)\(\d+,/g) ?? []).length);
-      assert.equal(
-        counts.reduce((a, b) => a + b, 0),
-        rows,
-        'every row sent once',
-      );
-      assert.ok(
-        inserts.every((s) => s.includes('*pow(2,')),
-        'exact REALs',
-      );
-      const full = inserts.slice(0, -1);
-      const bytes = full.map((s) => Buffer.byteLength(s));
-      assert.ok(
-        bytes.every((b) => b <= 100000),
-        `statements of ${Math.max(...bytes)} bytes`,
-      );
-      // Full statements are near the byte cap, or near the op cap (5 ops a pow() product).
-      const opsPerRow = width + 5 * (width - 1);
-      assert.ok(
-        full.every((s, i) => bytes[i] >= 85000 || counts[i] * opsPerRow >= 0.8 * 21504 * 0.9),
-        `statements far below both caps: ${JSON.stringify(counts)} rows, ${JSON.stringify(bytes)} bytes`,
-      );
-      await expectSame(assert, db, d1, `r${width}`);
-      r.close();
-    },
-  );
+  test(`Issue 10: all-REAL rows of random bits, ${width} columns, fill statements D1 accepts`, async () => {
+    const rows = width === 100 ? 400 : 6000;
+    const d1 = await env.fresh();
+    const db = await openLocal();
+    const cols = Array.from({ length: width - 1 }, (_, k) => `c${k + 1}`);
+    run(
+      db,
+      `CREATE TABLE r${width}(id INTEGER PRIMARY KEY${cols.map((c) => `, ${c} REAL`).join('')})`,
+    );
+    const values = randomDoubles(rows * cols.length, width).filter((d) => Number.isFinite(d));
+    run(db, 'BEGIN');
+    let next = 0;
+    for (let i = 1; i <= rows; ++i) {
+      const row = cols.map(() => values[next++ % values.length]);
+      run(db, `INSERT INTO r${width} VALUES (?${cols.map(() => ', ?').join('')})`, [i, ...row]);
+    }
+    run(db, 'COMMIT');
+    const target = recordingTarget(d1);
+    const r = await replicator(db, target, { sourceId: `r${width}` });
+    const h = await sync(r);
+    assert.equal(h.syncErrors, 0, h.lastError ?? '');
+    assert.equal(h.retries, 0);
+    assert.equal(h.quarantined, 0);
+    const inserts = target.batches.flat().filter((s) => s.startsWith(`INSERT INTO "r${width}" `));
+    const counts = inserts.map((s) => (s.match(/(?:VALUES |\),)\(\d+,/g) ?? []).length);
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      rows,
+      'every row sent once',
+    );
+    assert.ok(
+      inserts.every((s) => s.includes('*pow(2,')),
+      'exact REALs',
+    );
+    const full = inserts.slice(0, -1);
+    const bytes = full.map((s) => Buffer.byteLength(s));
+    assert.ok(
+      bytes.every((b) => b <= 100000),
+      `statements of ${Math.max(...bytes)} bytes`,
+    );
+    // Full statements are near the byte cap, or near the op cap (5 ops a pow() product).
+    const opsPerRow = width + 5 * (width - 1);
+    assert.ok(
+      full.every((s, i) => bytes[i] >= 85000 || counts[i] * opsPerRow >= 0.8 * 21504 * 0.9),
+      `statements far below both caps: ${JSON.stringify(counts)} rows, ${JSON.stringify(bytes)} bytes`,
+    );
+    await expectSame(assert, db, d1, `r${width}`);
+    r.close();
+  });
 }
