@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+
 // Random-bit doubles and their bit-for-bit comparison, shared by tests/node/reals.test.mjs
 // (sqlite-wasm as the source) and tests/worker/reals.test.mjs (a Durable Object as the source).
 // Seeded random bit patterns as doubles (NaN skipped: SQLite stores it as NULL).
@@ -89,3 +91,20 @@ export const READS = [
   `SELECT ${exactCell('k')}, ${exactCell('v')} FROM kr ORDER BY k`,
   `SELECT ${exactCell('k')}, j, ${exactCell('v')} FROM kw ORDER BY k, j`,
 ];
+
+// Every READS query answers the same rows, bit for bit, locally (`readLocal(sql)` -> rows) and
+// in D1.
+export async function expectIdentical(readLocal, d1, label) {
+  for (const sql of READS) {
+    const local = await readLocal(sql);
+    const remote = await d1.prepare(sql).raw();
+    const d = diffRows(local, remote);
+    assert.equal(
+      d.count,
+      0,
+      `${label}: ${d.count} of ${local.length} rows differ in D1, e.g. ` +
+        `${JSON.stringify(d.first)} (${sql.slice(0, 60)}...)`,
+    );
+    assert.ok(local.length > 1000, `${label}: ${local.length} rows`);
+  }
+}
