@@ -18,7 +18,7 @@ constexpr std::string_view kCastHead = "CAST(X'";
 constexpr std::string_view kCastTail = "' AS TEXT)";
 constexpr std::string_view kPow = "*pow(2,";
 constexpr size_t kMaxDecimalBytes = 64;
-constexpr int64_t kMaxExactMantissa = int64_t{1} << 54;  // exclusive bound
+constexpr int64_t kMaxExactMantissa = int64_t{1} << 55;  // exclusive bound
 constexpr int64_t kMinPow = -1022, kMaxPow = 1023;
 constexpr int kSubnormalShift = 200;  // the exact form's split for e < -1022
 constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
@@ -388,12 +388,13 @@ class Scanner {
     IntText m;
     if (!intText(m, ChangesetError::Literal, where)) return false;
     if (m.minusZero) return fail(ChangesetError::Literal, m.start, "\"-0\" in an exact REAL");
-    // Below 2^54 in magnitude, and a double exactly (even above 2^53): the renderer's m is a
-    // 53-bit integer times 1 or 2.
+    // Below 2^55 in magnitude, and a double exactly: the renderer's m is a 53-bit integer
+    // times 1, 2 or 4 (render.cpp says when).
     if (!m.fits || m.value >= kMaxExactMantissa || m.value <= -kMaxExactMantissa ||
         static_cast<int64_t>(static_cast<double>(m.value)) != m.value)
       return fail(ChangesetError::Literal, m.start,
-                  "exact REAL mantissa not a double exactly (|m| < 2^54, even above 2^53)");
+                  "exact REAL mantissa not a double exactly (|m| < 2^55, a 53-bit integer times 1, "
+                  "2 or 4)");
     if (!expect(kPow, ChangesetError::Literal, where) || !power(where) ||
         !expect(")", ChangesetError::Literal, where))
       return false;
@@ -692,6 +693,11 @@ std::string_view TupleList::run(size_t first, size_t count) const {
   if (count == 0) return {};
   const size_t begin = first ? ends_[first - 1] + 1 : 0;
   return std::string_view(text_).substr(begin, ends_[first + count - 1] - begin);
+}
+
+void TupleList::reserve(size_t count, size_t bytes) {
+  text_.reserve(text_.size() + bytes + count);
+  ends_.reserve(ends_.size() + count);
 }
 
 void TupleList::append(std::string_view checkedTuple, size_t width, bool rowid) {

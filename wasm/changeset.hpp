@@ -71,8 +71,8 @@
 //                                 rounded reading (strtod); some SQLite builds (D1's) do not
 //                                 read every decimal that way, hence the exact form.
 //     (m*pow(2,e))                REAL, exactly m * 2^e, or m * 2^e * 2^f, with m, e, f written
-//     (m*pow(2,e)*pow(2,f))       as INTEGER literals, |m| < 2^54 and a double exactly (even
-//                                 above 2^53), -1022 <= e, f <= 1023.
+//     (m*pow(2,e)*pow(2,f))       as INTEGER literals, |m| < 2^55 and a double exactly (a
+//                                 53-bit integer times 1, 2 or 4), -1022 <= e, f <= 1023.
 //                                 m converts to a double exactly and each pow(2,k) is a normal
 //                                 power of two, which every libm computes exactly, so SQLite's
 //                                 value is each product rounded once as IEEE 754 does: what
@@ -200,6 +200,8 @@ class TupleList {
   size_t width() const { return width_; }
   bool rowid() const { return rowid_; }
   bool operator==(const TupleList& o) const { return text_ == o.text_ && ends_ == o.ends_; }
+  // Room for `count` more tuples of `bytes` bytes in all, so a list of large rows grows once.
+  void reserve(size_t count, size_t bytes);
 
  private:
   friend struct TableChanges;

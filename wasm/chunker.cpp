@@ -15,18 +15,6 @@ size_t upsertOverhead(size_t columns) {
   return 64 + 4 * columns;
 }
 
-// VDBE ops a row adds to a multi-row upsert: one per value and one for the row, plus what its
-// exact REALs cost (render.hpp).
-size_t rowOps(const RowLiteral& r, size_t perRow) {
-  size_t ops = perRow + exactRealOps(r.tuple);
-  for (const auto& v : r.values) ops += exactRealOps(v);
-  return ops;
-}
-
-std::string tuple(const std::string& key) {
-  return "(" + key + ")";
-}
-
 std::string columnList(const std::vector<std::string>& cols) {
   std::string out;
   for (const auto& c : cols) out += (out.empty() ? "" : ",") + quoteIdent(c);
@@ -141,6 +129,25 @@ void Chunker::fitRow(const TargetShape& s, RowLiteral& row, size_t maxTupleBytes
 std::vector<std::string> Chunker::upserts(const TargetShape& s,
                                           const std::vector<const RowLiteral*>& rows,
                                           size_t maxRows) const {
+  // Rows held value by value are joined into a tuple first; packed ones are used as they are.
+  std::vector<std::string> joined;
+  joined.reserve(rows.size());
+  std::vector<std::string_view> tuples;
+  tuples.reserve(rows.size());
+  for (const RowLiteral* r : rows) {
+    if (!r->tuple.empty()) continue;
+    std::string t = "(";
+    for (size_t i = 0; i < r->values.size(); ++i) t += (i ? "," : "") + r->values[i];
+    joined.push_back(t + ")");
+  }
+  size_t next = 0;
+  for (const RowLiteral* r : rows) tuples.push_back(r->tuple.empty() ? joined[next++] : r->tuple);
+  return upserts(s, tuples, maxRows);
+}
+
+std::vector<std::string> Chunker::upserts(const TargetShape& s,
+                                          const std::vector<std::string_view>& tuples,
+                                          size_t maxRows) const {
   std::vector<std::string> out;
   const std::string prefix = upsertPrefix(s);
   const std::string suffix = upsertSuffix(s);
@@ -159,25 +166,17 @@ std::vector<std::string> Chunker::upserts(const TargetShape& s,
     n = 0;
     ops = 0;
   };
-  for (const RowLiteral* r : rows) {
-    size_t add = r->tupleBytes() + (n ? 1 : 0);
-    size_t cost = rowOps(*r, perRow);
+  for (std::string_view t : tuples) {
+    size_t add = t.size() + (n ? 1 : 0);
+    // One op per value and one for the row, plus what its exact REALs cost (render.hpp).
+    size_t cost = perRow + exactRealOps(t);
     if (n > 0 && (n >= rowCap || ops + cost > opsRoom ||
                   stmt.size() + add + suffix.size() > limits_.maxStatementBytes))
       flush();
     ops += cost;
     if (n == 0) stmt = prefix;
     if (n) stmt += ',';
-    if (!r->tuple.empty()) {
-      stmt += r->tuple;
-    } else {
-      stmt += '(';
-      for (size_t i = 0; i < r->values.size(); ++i) {
-        if (i) stmt += ',';
-        stmt += r->values[i];
-      }
-      stmt += ')';
-    }
+    stmt += t;
     ++n;
   }
   flush();
@@ -215,6 +214,12 @@ std::vector<std::string> Chunker::upsertWithParts(const TargetShape& s,
 std::vector<std::string> Chunker::deletes(const TargetShape& s,
                                           const std::vector<std::string>& keys,
                                           size_t maxRows) const {
+  return deletes(s, std::vector<std::string_view>(keys.begin(), keys.end()), maxRows);
+}
+
+std::vector<std::string> Chunker::deletes(const TargetShape& s,
+                                          const std::vector<std::string_view>& keys,
+                                          size_t maxRows) const {
   std::vector<std::string> out;
   const bool composite = s.keyColumns.size() > 1;
   std::string prefix = "DELETE FROM " + quoteIdent(s.table) + " WHERE ";
@@ -228,11 +233,11 @@ std::vector<std::string> Chunker::deletes(const TargetShape& s,
   const size_t opsRoom = limits_.vdbeBudget() > 64 ? limits_.vdbeBudget() - 64 : 0;
   std::string stmt;
   size_t n = 0, ops = 0;
-  for (const auto& key : keys) {
-    std::string item = composite ? tuple(key) : key;
+  for (std::string_view key : keys) {
+    size_t itemBytes = key.size() + (composite ? 2 : 0);
     size_t cost = perKey + exactRealOps(key);
     if (n > 0 && (n >= rowCap || ops + cost > opsRoom ||
-                  stmt.size() + item.size() + 1 + suffix.size() > limits_.maxStatementBytes)) {
+                  stmt.size() + itemBytes + 1 + suffix.size() > limits_.maxStatementBytes)) {
       out.push_back(stmt + suffix);
       n = 0;
       ops = 0;
@@ -240,7 +245,9 @@ std::vector<std::string> Chunker::deletes(const TargetShape& s,
     ops += cost;
     if (n == 0) stmt = prefix;
     if (n) stmt += ',';
-    stmt += item;
+    if (composite) stmt += '(';
+    stmt += key;
+    if (composite) stmt += ')';
     ++n;
   }
   if (n) out.push_back(stmt + suffix);
@@ -249,9 +256,20 @@ std::vector<std::string> Chunker::deletes(const TargetShape& s,
 
 std::string Chunker::rangeDelete(const TargetShape& s, const std::string* low,
                                  const std::string* high) const {
-  std::string cols =
-      s.keyColumns.size() > 1 ? "(" + columnList(s.keyColumns) + ")" : columnList(s.keyColumns);
-  auto bound = [&](const std::string& k) { return s.keyColumns.size() > 1 ? tuple(k) : k; };
+  auto view = [](const std::string* k) -> std::optional<std::string_view> {
+    if (!k) return std::nullopt;
+    return std::string_view(*k);
+  };
+  return rangeDelete(s, view(low), view(high));
+}
+
+std::string Chunker::rangeDelete(const TargetShape& s, std::optional<std::string_view> low,
+                                 std::optional<std::string_view> high) const {
+  const bool composite = s.keyColumns.size() > 1;
+  std::string cols = composite ? "(" + columnList(s.keyColumns) + ")" : columnList(s.keyColumns);
+  auto bound = [&](std::string_view k) {
+    return composite ? "(" + std::string(k) + ")" : std::string(k);
+  };
   std::vector<std::string> terms;
   if (s.tenantColumn) terms.push_back(quoteIdent(*s.tenantColumn) + "=" + s.tenantLiteral);
   if (low) terms.push_back(cols + ">" + bound(*low));

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "limits.hpp"
@@ -63,13 +64,22 @@ class Chunker {
   std::vector<std::string> upserts(const TargetShape& shape,
                                    const std::vector<const RowLiteral*>& rows,
                                    size_t maxRows) const;
+  // The same for row tuples "(lit,...)" as they stand.
+  std::vector<std::string> upserts(const TargetShape& shape,
+                                   const std::vector<std::string_view>& tuples,
+                                   size_t maxRows) const;
   // The single-row upsert and the UPDATEs that append its parts.
   std::vector<std::string> upsertWithParts(const TargetShape& shape, const RowLiteral& row) const;
+  // Keys as comma-separated literals ("1,'a'"), the form the outbox keeps.
   std::vector<std::string> deletes(const TargetShape& shape, const std::vector<std::string>& keys,
                                    size_t maxRows) const;
-  // Deletes D1 rows with low < key <= high (a missing bound is unbounded).
+  std::vector<std::string> deletes(const TargetShape& shape,
+                                   const std::vector<std::string_view>& keys, size_t maxRows) const;
+  // Deletes D1 rows with low < key <= high (a missing bound is unbounded); bounds as keys.
   std::string rangeDelete(const TargetShape& shape, const std::string* low,
                           const std::string* high) const;
+  std::string rangeDelete(const TargetShape& shape, std::optional<std::string_view> low,
+                          std::optional<std::string_view> high) const;
 
   // Tuple bytes a row may have and still fit alone in one upsert.
   size_t rowRoom(const TargetShape& shape) const;

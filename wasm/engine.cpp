@@ -25,6 +25,7 @@ Engine::Engine(LocalDb& local, Options options)
     : local_(local),
       options_(std::move(options)),
       chunker_(options_.limits),
+      planner_(options_.limits, chunker_),
       backoff_(options_.seed ^ 0x2545f4914f6cdd1dULL),
       random_(options_.seed),
       changePageLimit_(options_.limits.pageChanges) {
@@ -372,15 +373,14 @@ Step Engine::sendJob(int64_t nowMs) {
   std::vector<std::string> stmts;
   stmts.push_back(guardStatement(fenceId_, state_.epoch, state_.appliedSeq, state_.lastBatch));
   if (shape_.mode == SchemaMode::Strict) stmts.push_back("PRAGMA defer_foreign_keys = ON");
-  for (auto& s : renderUnits(job)) stmts.push_back(std::move(s));
+  for (auto& s : planner_.render(job, page_->changes, page_->shapes)) stmts.push_back(std::move(s));
   int64_t applied = last && page_->kind == Page::Changes ? page_->uptoSeq : state_.appliedSeq;
   stmts.push_back(advanceStatement(fenceId_, applied, id, nowMs));
   flightBatch_ = id;
   flightStatements_ = stmts.size();
   flightBytes_ = 0;
   for (const auto& s : stmts) flightBytes_ += s.size();
-  flightRows_ = 0;
-  for (const auto& u : job.units) flightRows_ += static_cast<int64_t>(u.rows());
+  flightRows_ = static_cast<int64_t>(job.rows());
   flightStartMs_ = nowMs;
   return send(Flight::Job, std::move(stmts));
 }
@@ -494,18 +494,18 @@ void Engine::finishPage(int64_t nowMs) {
 
 // Returns false (the error recorded) when the quarantine could not be written: the change
 // must then stay in the outbox.
-bool Engine::quarantine(const Unit& u, ErrorCode code, const std::string& error, int64_t nowMs) {
-  const std::string& key = u.kind == Unit::Upsert ? u.row.key : u.key;
+bool Engine::quarantine(const std::string& table, const std::string& key, ErrorCode code,
+                        const std::string& error, int64_t nowMs) {
   // One row per (table, key): a replaced entry does not change the count (an index seek).
-  auto known = local_.exec("SELECT 1 FROM _d1sync_quarantine WHERE tbl=" + quoteText(u.table) +
+  auto known = local_.exec("SELECT 1 FROM _d1sync_quarantine WHERE tbl=" + quoteText(table) +
                            " AND key=" + quoteText(key));
-  if (localFailed("cannot quarantine a change of " + u.table + " (it stays in the outbox)", known))
+  if (localFailed("cannot quarantine a change of " + table + " (it stays in the outbox)", known))
     return false;
   auto r = local_.exec(
       "INSERT OR REPLACE INTO _d1sync_quarantine(tbl, key, code, error, at_ms) VALUES (" +
-      quoteText(u.table) + ", " + quoteText(key) + ", " + quoteText(codeName(code)) + ", " +
+      quoteText(table) + ", " + quoteText(key) + ", " + quoteText(codeName(code)) + ", " +
       quoteText(error) + ", " + std::to_string(nowMs) + ")");
-  if (localFailed("cannot quarantine a change of " + u.table + " (it stays in the outbox)", r)) {
+  if (localFailed("cannot quarantine a change of " + table + " (it stays in the outbox)", r)) {
     quarantined_ = -1;  // recounted: the insert may have run
     return false;
   }
@@ -546,55 +546,49 @@ void Engine::onJobFailed(const std::string& error, int64_t nowMs) {
     case D1Failure::Limit:
     case D1Failure::Row:
     case D1Failure::DeferredFk:
-      onUnitsRefused(f, error, nowMs);
+      onRecordsRefused(f, error, nowMs);
       break;
   }
   persist();
 }
 
-// D1 refused the front job for its size or for a row: split it, send a lone unit once more,
-// then quarantine it; what can be neither split nor quarantined is retried with backoff.
-void Engine::onUnitsRefused(D1Failure f, const std::string& error, int64_t nowMs) {
+// D1 refused the front job for its size or for a row: split it, send a lone record once
+// more, then quarantine it; what can be neither split nor quarantined is retried with backoff.
+void Engine::onRecordsRefused(D1Failure f, const std::string& error, int64_t nowMs) {
   Job job = std::move(page_->jobs.front());
   page_->jobs.pop_front();
-  if (job.units.size() > 1) {
-    size_t half = job.units.size() / 2;
+  const size_t records = job.records();
+  auto lone = loneRecord(job, page_->changes);
+  if (records > 1) {
     Job a, b;
-    a.units.assign(std::make_move_iterator(job.units.begin()),
-                   std::make_move_iterator(job.units.begin() + half));
-    b.units.assign(std::make_move_iterator(job.units.begin() + half),
-                   std::make_move_iterator(job.units.end()));
-    size_t cap = std::min(job.maxRows, std::max<size_t>(1, half));
-    a.maxRows = b.maxRows = f == D1Failure::Limit ? std::max<size_t>(1, cap / 2) : job.maxRows;
+    const size_t maxRows = job.maxRows;
+    splitJob(std::move(job), a, b);
+    size_t cap = std::min(maxRows, std::max<size_t>(1, records / 2));
+    a.maxRows = b.maxRows = f == D1Failure::Limit ? std::max<size_t>(1, cap / 2) : maxRows;
     page_->jobs.push_front(std::move(b));
     page_->jobs.push_front(std::move(a));
-  } else if (job.units.size() == 1 && !job.retried) {
-    // One refusal of a lone unit may be a fluke of D1's; a row too long for one statement
+  } else if (lone && !job.retried) {
+    // One refusal of a lone record may be a fluke of D1's; a row too long for one statement
     // goes again with every value it can spare sent in parts.
     job.retried = true;
-    Unit& u = job.units[0];
-    if (f == D1Failure::Limit && u.kind == Unit::Upsert) {
-      for (const auto& t : tables_)
-        if (t.name == u.table) chunker_.fitRow(shapeOf(t, state_.tables[t.name].shadow), u.row, 0);
-    }
+    job.allParts = f == D1Failure::Limit && lone->upsert;
     page_->jobs.push_front(std::move(job));
-  } else if (job.units.size() == 1 &&
-             (job.units[0].kind == Unit::Upsert || job.units[0].kind == Unit::Delete)) {
-    if (!quarantine(job.units[0], codeFor(f), error, nowMs)) {
+  } else if (lone) {
+    if (!quarantine(lone->table, lone->key, codeFor(f), error, nowMs)) {
       // Not written: the change stays in the job (and the outbox) and goes again later.
       ++state_.counters.retries;
       scheduleRetry(nowMs);
       page_->jobs.push_front(std::move(job));
       return;
     }
-    job.units.clear();
+    job.slices.clear();
     // The last job carries the page's watermark advance: send it even with nothing else.
     if (page_->jobs.empty()) page_->jobs.push_front(std::move(job));
   } else {
     // A schema statement, a range delete or the watermark advance alone cannot be split or
     // quarantined (D1 under load answers "out of memory" even to those): keep sending it with
     // backoff; health() shows the error meanwhile.
-    if (job.units.empty())
+    if (records == 0)
       recordError(codeFor(f), "D1 refused the watermark update alone (retrying): " + error);
     ++state_.counters.retries;
     scheduleRetry(nowMs);

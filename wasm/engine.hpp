@@ -28,12 +28,14 @@
 #include <vector>
 
 #include "backoff.hpp"
+#include "changeset.hpp"
 #include "chunker.hpp"
 #include "ddl.hpp"
 #include "errors.hpp"
 #include "fence.hpp"
 #include "host.hpp"
 #include "limits.hpp"
+#include "planner.hpp"
 #include "schema.hpp"
 #include "state.hpp"
 
@@ -121,21 +123,6 @@ class Engine {
  private:
   enum class Phase { Init, Claim, Takeover, Running, Failed };
 
-  struct Unit {
-    enum Kind { Upsert, Delete, RangeDelete, Statement } kind = Statement;
-    std::string table;  // local name
-    std::string key;    // Delete
-    RowLiteral row;     // Upsert
-    bool hasLow = false, hasHigh = false;
-    std::string low, high;  // RangeDelete
-    std::string sql;        // Statement
-    size_t rows() const { return kind == Upsert ? 1 : 0; }
-  };
-  struct Job {
-    std::vector<Unit> units;
-    size_t maxRows = SIZE_MAX;
-    bool retried = false;  // a lone unit D1 refused once: sent once more before giving up
-  };
   struct CopyEffect {
     std::string table;
     bool hasCursor = false;
@@ -153,7 +140,9 @@ class Engine {
     std::vector<std::pair<std::string, TablePhase>> phases;      // Schema: table -> new phase
     std::vector<std::string> dropped;                            // Schema: tables gone locally
     std::vector<std::pair<std::string, std::string>> maxRowids;  // Changes: table -> max(rowid)
-    std::deque<Job> jobs;
+    Changeset changes;                // Copy, Changes: what D1 gets (the source half's output)
+    std::vector<TargetShape> shapes;  // where each of its tables lands in D1
+    std::deque<Job> jobs;             // the D1 half's plan for it
     int64_t rows = 0;
   };
   enum class Flight { None, Claim, Takeover, Probe, Job };
@@ -171,9 +160,10 @@ class Engine {
   Step sendJob(int64_t nowMs);
   void onJobDone(int64_t nowMs);
   void onJobFailed(const std::string& error, int64_t nowMs);
-  void onUnitsRefused(D1Failure f, const std::string& error, int64_t nowMs);
+  void onRecordsRefused(D1Failure f, const std::string& error, int64_t nowMs);
   void onProbe(const D1Response& r, int64_t nowMs);
-  bool quarantine(const Unit& u, ErrorCode code, const std::string& error, int64_t nowMs);
+  bool quarantine(const std::string& table, const std::string& key, ErrorCode code,
+                  const std::string& error, int64_t nowMs);
   void finishPage(int64_t nowMs);
   void scheduleRetry(int64_t nowMs);
   bool persist();
@@ -198,20 +188,32 @@ class Engine {
   static std::string shadowName(const std::string& table);
 
   // engine_pages.cpp
+  // copy_reader.cpp
   Read copyPage(std::optional<Page>& out);
+  bool copyBounds(const Table& t, const TableState& ts, CopyEffect& e);
+  bool readCopySlice(const Table& t, const TableState& ts, CopyEffect& e, size_t& budget,
+                     std::vector<RowLiteral>& rows);
+  bool copyChanges(const Table& t, const TableState& ts, const CopyEffect& e,
+                   std::vector<RowLiteral>& rows, TableChanges& tc);
+  // outbox_reader.cpp
   Read changesPage(std::optional<Page>& out);
+  bool outboxTop(int64_t& next);
+  bool checkOutboxKeys(const Table& t, std::vector<std::string>& keys);
+  bool readChanges(const Table& t, std::vector<std::string>& keys,
+                   const std::unordered_map<std::string, char>& lastOp, TableChanges& tc);
   bool readRows(const Table& t, const std::string& sql, size_t keyColumn,
                 std::vector<RowLiteral>& rows, std::vector<size_t>* unitIndex);
   bool readExactRows(const Table& t, std::vector<RowLiteral>& rows,
                      const std::vector<size_t>& which);
   bool fetchBigValues(const Table& t, RowLiteral& row, const std::vector<size_t>& columns,
                       const std::vector<bool>& text);
-  void planJobs(Page& page, std::vector<Unit> units);
+  TableChanges tableChanges(const Table& t) const;
+  bool addRow(const Table& t, TableChanges& out, RowLiteral& row, bool deleteTooLong);
+  void planPage(Page& page);
   // engine_rowid.cpp
   bool checkRowids(const Rows& log, Page& page);
   void noteVanishedRows(const Table& t, const std::vector<std::string>& absent,
                         const std::unordered_map<std::string, char>& lastOp);
-  std::vector<std::string> renderUnits(const Job& job) const;
   std::string selectList(const Table& t, const std::string& alias) const;
   std::string packedSelect(const Table& t, const std::string& alias) const;
 
@@ -228,6 +230,7 @@ class Engine {
   LocalDb& local_;
   Options options_;
   Chunker chunker_;
+  Planner planner_;
   D1Shape shape_;
   FenceId fenceId_;
   State state_;

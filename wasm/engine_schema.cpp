@@ -210,13 +210,8 @@ bool Engine::refreshSchema(int64_t nowMs) {
 std::optional<Engine::Page> Engine::schemaPage() {
   Page page;
   page.kind = Page::Schema;
-  std::vector<Unit> units;
-  auto stmt = [&](std::string sql) {
-    Unit u;
-    u.kind = Unit::Statement;
-    u.sql = std::move(sql);
-    units.push_back(std::move(u));
-  };
+  std::vector<std::string> statements;
+  auto stmt = [&](std::string sql) { statements.push_back(std::move(sql)); };
   for (const auto& t : tables_) {
     TableState& ts = state_.tables[t.name];
     if (ts.phase == TablePhase::Create) {
@@ -278,8 +273,8 @@ std::optional<Engine::Page> Engine::schemaPage() {
     }
     page.dropped.push_back(name);
   }
-  if (units.empty() && page.phases.empty() && page.dropped.empty()) return std::nullopt;
-  planJobs(page, std::move(units));
+  if (statements.empty() && page.phases.empty() && page.dropped.empty()) return std::nullopt;
+  page.jobs = planner_.planStatements(std::move(statements));
   return page;
 }
 

@@ -24,7 +24,9 @@ std::string textLiteral(const std::string& x) {
 // integral, or "Ne-3" (N = round(v*1000)) when the IEEE division N/1000 gives v back, both for
 // |v| < 9e12; -0.0; the infinities; else v as m*2^e. The exponent k comes from floor(log2())
 // less one, so a log2 rounded up to the integer just above (v just below a power of two) still
-// leaves m = v*2^(52-k) integral: m < 2^54, a 53-bit integer times 1 or 2. Below 2, v is scaled
+// leaves m = v*2^(52-k) integral: a 53-bit integer times 1 or 2. A log2 that comes out just
+// below an exact power of two (SQLite computes it as log(x)/log(2) where libm has no log2())
+// makes k one lower and m a 53-bit integer times 4, still exact: m < 2^55. Below 2, v is scaled
 // in two steps (2^(52-k) overflows for v < 2^-970), and a value whose e = k-52 would fall below
 // -1022 is written in the two-factor form.
 std::string realLiteral(const std::string& x, bool signedZero) {
@@ -226,7 +228,7 @@ std::vector<std::string> splitKeyLiteral(const std::string& key) {
   return out;
 }
 
-size_t exactRealOps(const std::string& text) {
+size_t exactRealOps(std::string_view text) {
   size_t stars = 0;
   for (const char* p = text.data();
        (p = static_cast<const char*>(std::memchr(p, '*', text.data() + text.size() - p))) !=

@@ -2,7 +2,7 @@
 // host number type ever holds them. Literal forms:
 //   NULL | integer              quote() / CAST(x AS TEXT)
 //   real, decimal               "N.0" (v integral) or "Ne-3" (v = N/1000 rounded), |N| < 2^53
-//   real, exact                 (m*pow(2,e)) with m an integer below 2^54 and e >= -1022, or
+//   real, exact                 (m*pow(2,e)) with m an integer below 2^55 and e >= -1022, or
 //                               (m*pow(2,e+200)*pow(2,-200)) below that; any other finite REAL
 //   9e999 / -9e999              the infinities; -0.0 where `signedZero` (else 0.0, as stored)
 //   'text'                      ASCII text without NUL (quote())
@@ -46,6 +46,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "schema.hpp"
@@ -89,7 +90,7 @@ size_t literalPayloadBytes(const std::string& literal);
 constexpr size_t kOpsPerPow = 5;
 // Extra VDBE ops of the exact REALs in a literal or a tuple: kOpsPerPow per '*' (a '*' inside
 // text counts too, which only errs on the safe side).
-size_t exactRealOps(const std::string& text);
+size_t exactRealOps(std::string_view text);
 
 // Splits a comma-separated key literal list into its literals (an exact REAL's comma is inside
 // its parentheses).

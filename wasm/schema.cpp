@@ -28,6 +28,26 @@ std::vector<std::string> Table::keyExprs(const std::string& alias) const {
   return out;
 }
 
+std::string Table::keyValueExpr(const std::string& alias) const {
+  auto e = keyExprs(alias);
+  if (e.size() == 1) return e[0];
+  std::string out;
+  for (const auto& x : e) out += (out.empty() ? "(" : ",") + x;
+  return out + ")";
+}
+
+std::string Table::keyValue(const std::string& literals) const {
+  return keySize() == 1 ? literals : "(" + literals + ")";
+}
+
+std::vector<size_t> Table::tupleOrder() const {
+  std::vector<size_t> out;
+  if (keyKind == KeyKind::Declared) out = key;
+  for (size_t i : storedColumns())
+    if (std::find(out.begin(), out.end(), i) == out.end()) out.push_back(i);
+  return out;
+}
+
 std::vector<std::string> Table::keyColumnNames() const {
   if (keyKind == KeyKind::Rowid) return {d1RowidColumn};
   std::vector<std::string> out;

@@ -69,6 +69,13 @@ struct Table {
   size_t keySize() const { return keyKind == KeyKind::Rowid ? 1 : key.size(); }
   // Local SQL expressions for each key part, on a row reachable as `alias` (e.g. NEW, "t").
   std::vector<std::string> keyExprs(const std::string& alias) const;
+  // The key as one SQL value to compare: "k" or ("k1","k2") (keyExprs joined).
+  std::string keyValueExpr(const std::string& alias) const;
+  // A key given as comma-separated literals, as a value to compare with keyValueExpr.
+  std::string keyValue(const std::string& literals) const;
+  // Stored columns in the order a row tuple carries them: the declared key first (a rowid key
+  // is not among them: it leads the tuple on its own).
+  std::vector<size_t> tupleOrder() const;
   // D1 column names for each key part.
   std::vector<std::string> keyColumnNames() const;
   const Column* column(const std::string& name) const;

@@ -164,8 +164,11 @@ TEST(Changeset, ReadsEveryLiteralFormTheLocalSqliteRenders) {
   EXPECT_EQ(parsed("1E5").real, 1e5);
   EXPECT_EQ(parsed("(3*pow(2,-1))").real, 1.5);
   EXPECT_EQ(parsed("(-9007199254740992*pow(2,0))").real, -9007199254740992.0);
-  // The renderer's m may be a 53-bit integer times 2 (even, below 2^54).
+  // The renderer's m may be a 53-bit integer times 2 or 4 (below 2^55), as where the local
+  // SQLite's log2() comes out just below an exact power of two.
   EXPECT_EQ(parsed("(18014398509481982*pow(2,-1))").real, 9007199254740991.0);
+  EXPECT_EQ(parsed("(18014398509481984*pow(2,-998))").real, std::ldexp(1.0, -944));
+  EXPECT_EQ(parsed("(-36028797018963964*pow(2,-2))").real, -9007199254740991.0);
   EXPECT_EQ(parsed("(1*pow(2,-874)*pow(2,-200))").real, std::numeric_limits<double>::denorm_min());
   EXPECT_EQ(parsed("'it''s'").bytes, "it's");
   EXPECT_EQ(parsed("'\xF0\x9F\x8E\x89'").bytes, "\xF0\x9F\x8E\x89");
@@ -286,7 +289,8 @@ TEST(Changeset, RejectsEveryMalformedLiteralAndSaysWhy) {
       {"(1*pow(2,1)+1)", ChangesetError::Literal, "expected \")\""},
       {"(1*pow(2,-1023))", ChangesetError::Literal, "power of two outside [-1022, 1023]"},
       {"(9007199254740993*pow(2,0))", ChangesetError::Literal, "not a double exactly"},
-      {"(18014398509481984*pow(2,0))", ChangesetError::Literal, "not a double exactly"},
+      {"(18014398509481985*pow(2,0))", ChangesetError::Literal, "not a double exactly"},
+      {"(36028797018963968*pow(2,0))", ChangesetError::Literal, "not a double exactly"},
       {"(1*pow(2,1)*pow(2,1)*pow(2,1))", ChangesetError::Literal, "expected \")\""},
       {"x'00'", ChangesetError::Literal, "expected a value"},
       {"X'00'||'a'", ChangesetError::Syntax, "bytes after the value, from '|'"},

@@ -640,8 +640,9 @@ TEST(Chunker, MaxRowsArgumentCapsStatements) {
   EXPECT_EQ(dels.size(), 4u);
   ASSERT_TRUE(d1.batch(dels).ok);
   EXPECT_EQ(countOf(d1, "SELECT count(*) FROM t"), 0);
-  EXPECT_TRUE(chunker.upserts(s, {}, 10).empty());
-  EXPECT_TRUE(chunker.deletes(s, {}, 10).empty());
+  EXPECT_TRUE(chunker.upserts(s, std::vector<const RowLiteral*>{}, 10).empty());
+  EXPECT_TRUE(chunker.upserts(s, std::vector<std::string_view>{}, 10).empty());
+  EXPECT_TRUE(chunker.deletes(s, std::vector<std::string>{}, 10).empty());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1149,10 +1150,11 @@ TEST(Chunker, DeletesByKeyHitExactlyTheirRows) {
                         "SELECT 9223372036854775807)"})
                   .ok);
   ASSERT_EQ(countOf(d1, "SELECT count(*) FROM c"), 12);
-  auto stmts = chunker.deletes(s,
-                               {"'x,y',-9223372036854775808", "'it''s',9223372036854775807",
-                                "CAST(X'6100' AS TEXT),-9223372036854775808"},
-                               100);
+  auto stmts = chunker.deletes(
+      s,
+      std::vector<std::string>{"'x,y',-9223372036854775808", "'it''s',9223372036854775807",
+                               "CAST(X'6100' AS TEXT),-9223372036854775808"},
+      100);
   ASSERT_EQ(stmts.size(), 1u);
   auto r = d1.batch(stmts);
   ASSERT_TRUE(r.ok) << r.error;
@@ -1171,7 +1173,10 @@ TEST(Chunker, DeletesByKeyHitExactlyTheirRows) {
                         "INSERT INTO o VALUES (-9223372036854775808), (0), (9223372036854775807)"})
                   .ok);
   ASSERT_TRUE(
-      d1.batch(chunker.deletes(one, {"-9223372036854775808", "9223372036854775807"}, 10)).ok);
+      d1
+          .batch(chunker.deletes(
+              one, std::vector<std::string>{"-9223372036854775808", "9223372036854775807"}, 10))
+          .ok);
   EXPECT_EQ(countOf(d1, "SELECT count(*) FROM o"), 1);
   EXPECT_EQ(countOf(d1, "SELECT id FROM o"), 0);
 }

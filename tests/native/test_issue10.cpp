@@ -6,6 +6,7 @@
 #include "fault_harness.hpp"
 #include "faulty_local.hpp"
 #include "fixtures.hpp"
+#include "sql_text.hpp"
 
 namespace d1sync::native {
 namespace {
@@ -398,6 +399,51 @@ TEST_F(Issue10, TheQuarantineListIsPaged) {
   EXPECT_EQ(health()["quarantined"], 0);
   sync();
   expectSame("items");
+}
+
+// Keys come back from the outbox as text anyone with the local database can write: each is
+// checked as the table's key in SQL literals before it goes into a query, local or D1's.
+TEST_F(Issue10, OutboxKeysThatAreNotLiteralsAreQuarantinedNeverRun) {
+  local->run(
+      "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
+      "CREATE TABLE w(k TEXT, n INTEGER, v, PRIMARY KEY(k, n)) WITHOUT ROWID;"
+      "CREATE TABLE r(v TEXT);"  // keyed by rowid
+      "INSERT INTO t VALUES (1, 'a'); INSERT INTO w VALUES ('x', 1, 'y'); INSERT INTO r VALUES "
+      "('z')");
+  driver();
+  sync();
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"t", "1); DROP TABLE t; --"},    // SQL, not a literal
+      {"t", "1,2"},                     // two literals for a one-column key
+      {"w", "'x'"},                     // one literal for a two-column key
+      {"w", "'x',1 UNION SELECT 1,2"},  // trailing SQL
+      {"r", "'1'"},                     // a rowid must be an INTEGER literal
+      {"t", "(1*pow(2,0))+0"},          // an expression around an exact REAL
+      {"t", "X'0'"},                    // odd hex
+  };
+  for (const auto& [table, key] : bad)
+    local->run("INSERT INTO _d1sync_log(tbl, op, key, at_ms) VALUES (" + quoteText(table) +
+               ", 'U', " + quoteText(key) + ", 0)");
+  local->run("INSERT INTO t VALUES (2, 'b'); UPDATE w SET v = 'y2'; INSERT INTO r VALUES ('z2')");
+  sync();
+  EXPECT_EQ(local->exec("SELECT count(*) FROM t").rows.at(0, 0), "2") << "nothing ran locally";
+  expectSame("t");
+  expectSame("w");
+  expectSame("r", "", "rowid");
+  auto q = json::parse(drv->engine().quarantinedJson());
+  ASSERT_EQ(q.size(), bad.size());
+  std::vector<std::pair<std::string, std::string>> held;
+  for (const auto& e : q) {
+    held.emplace_back(e["table"], e["key"]);
+    EXPECT_EQ(e["code"], "INTERNAL");
+    EXPECT_TRUE(has(e["error"].get<std::string>(), "not the table's key as SQL literals"))
+        << e["error"];
+  }
+  auto expected = bad;
+  std::sort(held.begin(), held.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(held, expected);
+  EXPECT_EQ(health()["pendingChanges"], 0);
 }
 
 }  // namespace
