@@ -182,6 +182,9 @@ class Engine {
 
   // engine_schema.cpp
   bool refreshSchema(int64_t nowMs);
+  bool readLocalTables(const std::vector<MasterEntry>& entries, std::vector<Table>& next);
+  bool followTable(const Table& t, const std::vector<MasterEntry>& entries);
+  void applyResyncRequests();
   std::optional<Page> schemaPage();
   bool installCapture(const Table& t, bool replace = false);
   TargetShape shapeOf(const Table& t, bool shadow) const;

@@ -104,6 +104,18 @@ bool Engine::refreshSchema(int64_t nowMs) {
   }
   auto entries = parseMaster(m.rows);
   std::vector<Table> next;
+  if (!readLocalTables(entries, next)) return false;
+  if (shape_.mode == SchemaMode::Strict) orderByParents(next);
+  for (const auto& t : next)
+    if (!followTable(t, entries)) return false;
+  tables_ = std::move(next);
+  if (!page_) applyResyncRequests();
+  return true;
+}
+
+// The replicated tables as they are now; a table whose SQL and indexes did not change is not
+// read again.
+bool Engine::readLocalTables(const std::vector<MasterEntry>& entries, std::vector<Table>& next) {
   for (const auto& e : entries) {
     if (e.type != "table") continue;
     if (options_.tables && std::find(options_.tables->begin(), options_.tables->end(), e.name) ==
@@ -120,16 +132,17 @@ bool Engine::refreshSchema(int64_t nowMs) {
     for (const auto& t : tables_)
       if (t.name == e.name && t.sql == e.sql) cached = &t;
     if (cached) {
-      next.push_back(*cached);
-      // Index changes do not touch the table's SQL: refresh when an index entry changed.
+      // Index changes do not touch the table's SQL: read it again when an index entry changed.
       size_t indexes = 0;
       for (const auto& x : entries)
         if (x.type == "index" && x.tblName == e.name) ++indexes;
       size_t known = 0;
       for (const auto& ix : cached->indexes)
         if (ix.origin != "pk") ++known;
-      if (indexes == known) continue;
-      next.pop_back();
+      if (indexes == known) {
+        next.push_back(*cached);
+        continue;
+      }
     }
     std::string error;
     auto t = readTable(local_, e, entries, error);
@@ -144,67 +157,69 @@ bool Engine::refreshSchema(int64_t nowMs) {
     }
     next.push_back(std::move(*t));
   }
-  if (shape_.mode == SchemaMode::Strict) orderByParents(next);
-
-  for (const auto& t : next) {
-    const CaptureState capture = captureState(t, entries);
-    const bool triggersOk = capture == CaptureState::Current;
-    auto it = state_.tables.find(t.name);
-    if (capture == CaptureState::Missing && it != state_.tables.end() && !it->second.recopy &&
-        (it->second.phase == TablePhase::Live || it->second.phase == TablePhase::Copy)) {
-      // Writes made while the triggers were missing were not captured: the table is copied
-      // again. Saved before the triggers return, since once they are back nothing shows they
-      // were ever missing (a local write can land and still report failure).
-      it->second.recopy = true;
-      if (!persist()) {
-        recordError(ErrorCode::Internal, "saving d1sync's state: " + lastLocalError_);
-        return false;
-      }
-    }
-    // Triggers an older d1sync wrote are replaced in this same local transaction, so no
-    // write goes uncaptured in between.
-    if (!triggersOk && !installCapture(t, capture == CaptureState::Stale)) return false;
-    if (it == state_.tables.end()) {
-      TableState ts;
-      ts.sql = t.sql;
-      state_.tables[t.name] = ts;
-      continue;
-    }
-    TableState& ts = it->second;
-    if (ts.sql != t.sql && !ts.sql.empty()) {
-      bool sameKey = ts.key.empty() || ts.key == t.keyColumnNames();
-      if (sameKey && onlyAddsColumns(ts.sql, t.sql, t)) {
-        // ADD COLUMN: schemaPage() adds it to D1 and the copy/outbox carry on.
-      } else if (shape_.tenant && sameKey) {
-        ts.recopy = true;  // recopy this tenant's rows into the shared table
-      } else if (shape_.tenant) {
-        fail(ErrorCode::Schema, "table " + t.name +
-                                    " changed its primary key; a D1 table shared with other "
-                                    "tenants cannot follow");
-        return false;
-      } else {
-        ts.phase = TablePhase::Create;
-        ts.shadow = true;
-        ts.resetCopy();
-      }
-    }
-    ts.sql = t.sql;
-  }
-  tables_ = std::move(next);
-
-  if (!page_) {
-    for (auto& [name, ts] : state_.tables) {
-      if (!resyncAll_ && !resyncRequests_.count(name) && !ts.recopy) continue;
-      ts.recopy = false;
-      if (ts.phase == TablePhase::Live || ts.phase == TablePhase::Copy) {
-        ts.phase = TablePhase::Copy;
-        ts.resetCopy();
-      }
-    }
-    resyncAll_ = false;
-    resyncRequests_.clear();
-  }
   return true;
+}
+
+// Keeps one table's capture in place and decides what a change of its SQL means for D1.
+bool Engine::followTable(const Table& t, const std::vector<MasterEntry>& entries) {
+  const CaptureState capture = captureState(t, entries);
+  auto it = state_.tables.find(t.name);
+  if (capture == CaptureState::Missing && it != state_.tables.end() && !it->second.recopy &&
+      (it->second.phase == TablePhase::Live || it->second.phase == TablePhase::Copy)) {
+    // Writes made while the triggers were missing were not captured: the table is copied
+    // again. Saved before the triggers return, since once they are back nothing shows they
+    // were ever missing (a local write can land and still report failure).
+    it->second.recopy = true;
+    if (!persist()) {
+      recordError(ErrorCode::Internal, "saving d1sync's state: " + lastLocalError_);
+      return false;
+    }
+  }
+  // Triggers an older d1sync wrote are replaced in this same local transaction, so no write
+  // goes uncaptured in between.
+  if (capture != CaptureState::Current && !installCapture(t, capture == CaptureState::Stale))
+    return false;
+  if (it == state_.tables.end()) {
+    TableState ts;
+    ts.sql = t.sql;
+    state_.tables[t.name] = ts;
+    return true;
+  }
+  TableState& ts = it->second;
+  if (ts.sql != t.sql && !ts.sql.empty()) {
+    bool sameKey = ts.key.empty() || ts.key == t.keyColumnNames();
+    if (sameKey && onlyAddsColumns(ts.sql, t.sql, t)) {
+      // ADD COLUMN: schemaPage() adds it to D1 and the copy/outbox carry on.
+    } else if (shape_.tenant && sameKey) {
+      ts.recopy = true;  // recopy this tenant's rows into the shared table
+    } else if (shape_.tenant) {
+      fail(ErrorCode::Schema, "table " + t.name +
+                                  " changed its primary key; a D1 table shared with other "
+                                  "tenants cannot follow");
+      return false;
+    } else {
+      ts.phase = TablePhase::Create;
+      ts.shadow = true;
+      ts.resetCopy();
+    }
+  }
+  ts.sql = t.sql;
+  return true;
+}
+
+// Recopies asked for (resync(), a vanished row, an outbox gap, missing capture) start here,
+// between pages.
+void Engine::applyResyncRequests() {
+  for (auto& [name, ts] : state_.tables) {
+    if (!resyncAll_ && !resyncRequests_.count(name) && !ts.recopy) continue;
+    ts.recopy = false;
+    if (ts.phase == TablePhase::Live || ts.phase == TablePhase::Copy) {
+      ts.phase = TablePhase::Copy;
+      ts.resetCopy();
+    }
+  }
+  resyncAll_ = false;
+  resyncRequests_.clear();
 }
 
 std::optional<Engine::Page> Engine::schemaPage() {
