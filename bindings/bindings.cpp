@@ -96,7 +96,8 @@ class EngineHandle {
     static const char* const kKinds[] = {"send", "wait", "idle", "failed", "rejected"};
     out.kind = kKinds[s.kind];
     if (s.kind == Step::Send) {
-      sent_ = encodeStatements(s.request.statements);
+      sentId_ = s.batch.id;
+      sent_ = encodeStatements(s.batch.statements);
       out.statements = val(emscripten::typed_memory_view(
           sent_.size(), reinterpret_cast<const unsigned char*>(sent_.data())));
     }
@@ -107,20 +108,28 @@ class EngineHandle {
     return out;
   }
 
-  // `results` is an array of {columns, cells}, one per statement, when ok.
+  // The adapter between a JS target and the engine's BatchResult (wasm/target.hpp). When ok,
+  // `results` is an array of {columns, cells, rowsRead, rowsWritten}, one per statement (the
+  // row counts are D1's meta; absent counts are 0). When not, `error` is the target's message,
+  // classified here, once: the engine acts on the class and keeps the text only to show it.
   void complete(bool ok, const std::string& error, val results, double now) {
     sent_.clear();
     sent_.shrink_to_fit();
-    D1Response r;
+    BatchResult r;
+    r.id = sentId_;
     r.ok = ok;
-    r.error = error;
     if (ok) {
       const size_t n = results["length"].as<size_t>();
       r.results.resize(n);
       for (size_t i = 0; i < n; ++i) {
         val item = results[i];
         decodeRows(item["columns"].as<size_t>(), item["cells"].as<std::string>(), r.results[i]);
+        r.rowsRead += count(item["rowsRead"]);
+        r.rowsWritten += count(item["rowsWritten"]);
       }
+    } else {
+      r.failure.kind = classifyD1Error(error);
+      r.failure.message = error;
     }
     engine_->complete(r, static_cast<int64_t>(now));
   }
@@ -152,8 +161,15 @@ class EngineHandle {
 
  private:
   static StatusOut out(const Status& s) { return {codeName(s.code), s.message}; }
+  // A row count from D1's meta: a finite, non-negative number, else 0 (absent, or not a count).
+  static int64_t count(const val& v) {
+    if (!v.isNumber()) return 0;
+    const double d = v.as<double>();
+    return d >= 0 && d < 9007199254740992.0 ? static_cast<int64_t>(d) : 0;
+  }
   JsLocalDb local_;
-  std::string sent_;  // the statements of the last send step, viewed by JS
+  std::string sent_;     // the statements of the last send step, viewed by JS
+  uint64_t sentId_ = 0;  // the id of the last send step's batch
   std::string configError_;
   std::unique_ptr<Engine> engine_;
 };

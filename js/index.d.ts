@@ -50,8 +50,14 @@ export interface Source {
 /** Where the engine writes (opaque; make one with {@link d1BindingTarget}). */
 export interface Target {
   readonly kind: string;
-  /** Applies statements in one atomic batch; rejects with the database's error. */
-  batch(statements: string[]): Promise<{ columns: number; cells: string }[]>;
+  /**
+   * Applies statements in one atomic batch; rejects with the database's error. One result per
+   * statement; `rowsRead` / `rowsWritten` are the database's own counts (D1's meta), left out
+   * when unknown (counted as 0).
+   */
+  batch(
+    statements: string[],
+  ): Promise<{ columns: number; cells: string; rowsRead?: number; rowsWritten?: number }[]>;
 }
 
 /** A SQLite-backed Durable Object's `ctx.storage` (new_sqlite_classes migration). */
@@ -146,6 +152,9 @@ export interface Health {
   statementsSent: number;
   batchesSent: number;
   bytesSent: number;
+  /** Rows D1 reported reading / writing (its meta) for the batches it committed. */
+  d1RowsRead: number;
+  d1RowsWritten: number;
   epoch: number;
   /** The same value nextRetryAt() returns. */
   nextRetryAt: number | null;

@@ -291,8 +291,8 @@ Step Engine::send(Flight kind, std::vector<std::string> statements) {
   ++drive_.batches;
   Step s;
   s.kind = Step::Send;
-  s.request.id = ++requestId_;
-  s.request.statements = std::move(statements);
+  s.batch.id = ++requestId_;
+  s.batch.statements = std::move(statements);
   return s;
 }
 
@@ -385,7 +385,7 @@ Step Engine::sendJob(int64_t nowMs) {
   return send(Flight::Job, std::move(stmts));
 }
 
-void Engine::complete(const D1Response& r, int64_t nowMs) {
+void Engine::complete(const BatchResult& r, int64_t nowMs) {
   now_ = nowMs;
   Flight f = flight_;
   flight_ = Flight::None;
@@ -394,6 +394,10 @@ void Engine::complete(const D1Response& r, int64_t nowMs) {
   if (f != Flight::None) {
     ++state_.counters.totalSyncs;
     if (!r.ok) ++state_.counters.syncErrors;
+    if (r.ok) {
+      state_.counters.d1RowsRead += r.rowsRead;
+      state_.counters.d1RowsWritten += r.rowsWritten;
+    }
   }
   switch (f) {
     case Flight::None:
@@ -411,7 +415,7 @@ void Engine::complete(const D1Response& r, int64_t nowMs) {
       if (r.ok) {
         onJobDone(nowMs);
       } else {
-        onJobFailed(r.error, nowMs);
+        onJobFailed(r.failure, nowMs);
       }
       return;
   }
@@ -520,8 +524,9 @@ bool Engine::countQuarantined() {
   return true;
 }
 
-void Engine::onJobFailed(const std::string& error, int64_t nowMs) {
-  D1Failure f = classifyD1Error(error);
+void Engine::onJobFailed(const BatchFailure& failure, int64_t nowMs) {
+  D1Failure f = failure.kind;
+  const std::string& error = failure.message;
   recordError(codeFor(f), error);
   switch (f) {
     case D1Failure::Fenced:
@@ -597,17 +602,17 @@ void Engine::onRecordsRefused(D1Failure f, const std::string& error, int64_t now
   if (page_->jobs.empty()) finishPage(nowMs);
 }
 
-void Engine::onProbe(const D1Response& r, int64_t nowMs) {
+void Engine::onProbe(const BatchResult& r, int64_t nowMs) {
   if (!r.ok || r.results.empty()) {
-    D1Failure f = classifyD1Error(r.error);
-    recordError(codeFor(f), r.error);
+    D1Failure f = r.ok ? D1Failure::Other : r.failure.kind;
+    recordError(codeFor(f), r.failure.message);
     if (f == D1Failure::Schema) {  // _d1sync_sources is gone: D1 was reset
       needProbe_ = false;
       page_.reset();
       phase_ = Phase::Claim;
       return;
     }
-    if (!retryUnknown(f, r.error, nowMs)) return;
+    if (!retryUnknown(f, r.failure.message, nowMs)) return;
     ++state_.counters.retries;
     scheduleRetry(nowMs);
     return;

@@ -3,14 +3,19 @@
 //   Engine e(local, options);                  // CONSTRUCTOR: borrows `local`, which must outlive
 //   it for (;;) {
 //     Step s = e.next(now);                    // METHOD, inside one local transaction
-//     if (s.kind == Step::Send)  e.complete(d1.batch(s.request), now);   // also in a transaction
+//     if (s.kind == Step::Send)  e.complete(target.apply(s.batch), now);  // also in a transaction
 //     if (s.kind == Step::Wait)  sleep until s.waitUntilMs (or return and let an alarm call back)
 //     if (s.kind == Step::Idle)  break;        // everything captured so far is in D1
 //     if (s.kind == Step::Failed) stop;        // FENCED, CONFIG, SCHEMA, INTERNAL: for good
 //     if (s.kind == Step::Rejected) stop;      // the drive's retry budget ran out: retry later
 //   }
 //
-// One D1 request is in flight at a time; batches reach D1 strictly in order.
+// One D1 request is in flight at a time; batches reach D1 strictly in order. A Batch and its
+// BatchResult are described in target.hpp: a synchronous host calls a Target's apply(), an
+// asynchronous one (JS) runs the batch itself and builds the BatchResult through an adapter
+// that classifies D1's message once (bindings/bindings.cpp). The engine acts on the result's
+// typed failure class, never on its text; it sums the rows the target reports read and
+// written into health() and metrics().
 //
 // The drive policy is the engine's, the same for every host: beginDrive() starts a flush (its
 // retry budget, a batch cap, or "until started"); next() says when it ends and with which
@@ -38,6 +43,7 @@
 #include "planner.hpp"
 #include "schema.hpp"
 #include "state.hpp"
+#include "target.hpp"
 
 namespace d1sync {
 
@@ -64,7 +70,7 @@ struct Step {
   // Failed: the engine stopped for good (terminal()). Rejected: the drive gave up waiting (its
   // retry budget is spent); the engine keeps its backoff and nextRunAt() says when to retry.
   enum Kind { Send, Wait, Idle, Failed, Rejected } kind = Idle;
-  D1Request request;                 // Send
+  Batch batch;                       // Send
   int64_t waitUntilMs = 0;           // Wait
   ErrorCode code = ErrorCode::None;  // Failed, Rejected
   std::string message;               // Failed, Rejected
@@ -83,7 +89,7 @@ class Engine {
   ~Engine();
 
   Step next(int64_t nowMs);
-  void complete(const D1Response& response, int64_t nowMs);
+  void complete(const BatchResult& result, int64_t nowMs);
 
   // Starts a drive (one flush): next() answers Idle once `maxBatches` requests were sent
   // (negative: no cap) or, with `untilStarted`, once started(); and Rejected once the waits it
@@ -159,9 +165,9 @@ class Engine {
   Step send(Flight kind, std::vector<std::string> statements);
   Step sendJob(int64_t nowMs);
   void onJobDone(int64_t nowMs);
-  void onJobFailed(const std::string& error, int64_t nowMs);
+  void onJobFailed(const BatchFailure& failure, int64_t nowMs);
   void onRecordsRefused(D1Failure f, const std::string& error, int64_t nowMs);
-  void onProbe(const D1Response& r, int64_t nowMs);
+  void onProbe(const BatchResult& r, int64_t nowMs);
   bool quarantine(const std::string& table, const std::string& key, ErrorCode code,
                   const std::string& error, int64_t nowMs);
   void finishPage(int64_t nowMs);
@@ -176,8 +182,8 @@ class Engine {
   // engine_claim.cpp
   std::optional<std::string> pendingMark(const char* kind);
   Step claim(int64_t nowMs);
-  void onClaim(const D1Response& r, int64_t nowMs);
-  void onTakeover(const D1Response& r, int64_t nowMs);
+  void onClaim(const BatchResult& r, int64_t nowMs);
+  void onTakeover(const BatchResult& r, int64_t nowMs);
   void reconcileD1Tables(const Rows& d1Tables);
 
   // engine_schema.cpp

@@ -93,12 +93,12 @@ Step Engine::claim(int64_t nowMs) {
   return send(Flight::Claim, claimStatements(fenceId_, state_.appliedSeq, claimMark_, nowMs));
 }
 
-void Engine::onClaim(const D1Response& r, int64_t nowMs) {
+void Engine::onClaim(const BatchResult& r, int64_t nowMs) {
   if (!r.ok || r.results.size() <= kClaimTablesStatement) {
-    D1Failure f = classifyD1Error(r.error);
-    recordError(codeFor(f),
-                r.error.empty() ? "D1 answered the claim with too few results" : r.error);
-    if (!retryUnknown(f, r.error, nowMs)) return;
+    D1Failure f = r.ok ? D1Failure::Other : r.failure.kind;
+    const std::string& error = r.failure.message;
+    recordError(codeFor(f), error.empty() ? "D1 answered the claim with too few results" : error);
+    if (!retryUnknown(f, error, nowMs)) return;
     ++state_.counters.retries;
     scheduleRetry(nowMs);
     return;
@@ -156,11 +156,11 @@ void Engine::onClaim(const D1Response& r, int64_t nowMs) {
   persist();
 }
 
-void Engine::onTakeover(const D1Response& r, int64_t nowMs) {
+void Engine::onTakeover(const BatchResult& r, int64_t nowMs) {
   if (!r.ok || r.results.size() < 2) {
-    D1Failure f = classifyD1Error(r.error);
-    recordError(codeFor(f), r.error);
-    if (!retryUnknown(f, r.error, nowMs)) return;
+    D1Failure f = r.ok ? D1Failure::Other : r.failure.kind;
+    recordError(codeFor(f), r.failure.message);
+    if (!retryUnknown(f, r.failure.message, nowMs)) return;
     ++state_.counters.retries;
     scheduleRetry(nowMs);
     return;

@@ -26,6 +26,9 @@ enum class D1Failure {
   Other,       // anything else: retried with backoff, reported as INTERNAL
 };
 
+// D1's message to its class. Called where a D1-like target's text enters (the JS adapter in
+// bindings/bindings.cpp, the native D1 simulator); the engine reads BatchFailure::kind
+// (target.hpp) instead.
 D1Failure classifyD1Error(const std::string& message);
 ErrorCode codeFor(D1Failure failure);
 

@@ -130,6 +130,8 @@ std::string Engine::healthJson(int64_t nowMs) {
       {"statementsSent", c.statementsSent},
       {"batchesSent", c.batchesSent},
       {"bytesSent", c.bytesSent},
+      {"d1RowsRead", c.d1RowsRead},
+      {"d1RowsWritten", c.d1RowsWritten},
       {"epoch", state_.epoch},
       {"nextRetryAt", next ? json(*next) : json(nullptr)},
       {"warnings", warnings_},
@@ -175,6 +177,12 @@ std::string Engine::metricsText(int64_t nowMs) {
   if (known) o += "d1sync_lag_seconds{" + src + "} " + number(lag < 0 ? 0 : lag) + "\n";
   o += "# HELP d1sync_rows_total Rows written to D1.\n# TYPE d1sync_rows_total counter\n";
   o += "d1sync_rows_total{" + src + "} " + std::to_string(c.rowsReplicated) + "\n";
+  o += "# HELP d1sync_d1_rows_read_total Rows D1 reported reading for the batches it "
+       "committed.\n# TYPE d1sync_d1_rows_read_total counter\n";
+  o += "d1sync_d1_rows_read_total{" + src + "} " + std::to_string(c.d1RowsRead) + "\n";
+  o += "# HELP d1sync_d1_rows_written_total Rows D1 reported writing for the batches it "
+       "committed.\n# TYPE d1sync_d1_rows_written_total counter\n";
+  o += "d1sync_d1_rows_written_total{" + src + "} " + std::to_string(c.d1RowsWritten) + "\n";
   o += "# HELP d1sync_quarantined Changes D1 refused for good.\n# TYPE d1sync_quarantined gauge\n";
   if (known) o += "d1sync_quarantined{" + src + "} " + std::to_string(live.quarantined) + "\n";
   return o;

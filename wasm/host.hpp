@@ -1,6 +1,7 @@
 // The seam between the engine and whoever runs it. The engine never does I/O: it asks the host
 // to run SQL on the local database (synchronously, a whole page per call) and hands the host
-// whole batches of statements to apply on D1, whose outcome the host reports back later.
+// whole batches of statements to apply on D1, whose outcome the host reports back later (the
+// batch and its result are in target.hpp).
 #pragma once
 
 #include <cstddef>
@@ -41,23 +42,6 @@ class LocalDb {
  public:
   virtual ~LocalDb() = default;
   virtual QueryResult exec(const std::string& sql) = 0;
-};
-
-// One atomic D1 batch: every statement commits or none does.
-struct D1Request {
-  uint64_t id = 0;  // matches the D1Response the host hands back
-  std::vector<std::string> statements;
-  size_t bytes() const {
-    size_t n = 0;
-    for (const auto& s : statements) n += s.size();
-    return n;
-  }
-};
-
-struct D1Response {
-  bool ok = true;
-  std::string error;          // D1's message, verbatim, when !ok
-  std::vector<Rows> results;  // one per statement when ok
 };
 
 }  // namespace d1sync

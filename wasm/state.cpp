@@ -83,6 +83,8 @@ std::string stateToJson(const State& s) {
                    {"statementsSent", c.statementsSent},
                    {"batchesSent", c.batchesSent},
                    {"bytesSent", c.bytesSent},
+                   {"d1RowsRead", c.d1RowsRead},
+                   {"d1RowsWritten", c.d1RowsWritten},
                    {"lastSyncAt", c.lastSyncAt},
                    {"lastSuccessAt", c.lastSuccessAt},
                    {"syncSecondsSum", c.syncSecondsSum},
@@ -151,6 +153,8 @@ bool stateFromJson(const std::string& text, State& s) {
     k.statementsSent = get<int64_t>(*c, "statementsSent", 0);
     k.batchesSent = get<int64_t>(*c, "batchesSent", 0);
     k.bytesSent = get<int64_t>(*c, "bytesSent", 0);
+    k.d1RowsRead = get<int64_t>(*c, "d1RowsRead", 0);
+    k.d1RowsWritten = get<int64_t>(*c, "d1RowsWritten", 0);
     k.lastSyncAt = get<int64_t>(*c, "lastSyncAt", 0);
     k.lastSuccessAt = get<int64_t>(*c, "lastSuccessAt", 0);
     k.syncSecondsSum = get<double>(*c, "syncSecondsSum", 0);

@@ -52,6 +52,8 @@ struct Counters {
   int64_t statementsSent = 0;
   int64_t batchesSent = 0;
   int64_t bytesSent = 0;
+  int64_t d1RowsRead = 0;     // rows D1 reported reading for the batches it committed
+  int64_t d1RowsWritten = 0;  // rows D1 reported writing for the batches it committed
   int64_t lastSyncAt = 0;
   int64_t lastSuccessAt = 0;
   double syncSecondsSum = 0;

@@ -64,27 +64,39 @@ QueryResult D1Simulator::query(const std::string& sql) {
   return execAll(db_, sql);
 }
 
-D1Response D1Simulator::batch(const std::vector<std::string>& stmts) {
+BatchResult D1Simulator::apply(const Batch& batch) {
+  const auto& stmts = batch.statements;
   ++batches;
   statements += stmts.size();
-  D1Response out;
+  // D1 answers with text; being D1-like, the simulator classifies it where it is produced.
+  auto failed = [&](std::string message, int64_t statement) {
+    D1Failure kind = classifyD1Error(message);
+    return BatchResult::failed(batch.id, kind, std::move(message), statement);
+  };
   Fault fault;
   bool faulty = !faults_.empty();
   if (faulty) {
     fault = faults_.front();
     faults_.pop_front();
-    if (fault.kind == Fault::FailBeforeCommit) {
-      out.ok = false;
-      out.error = fault.message;
-      return out;
-    }
+    if (fault.kind == Fault::FailBeforeCommit &&
+        (fault.statement < 0 || fault.statement >= static_cast<int64_t>(stmts.size())))
+      return failed(fault.message, -1);
   }
+  std::vector<Rows> results;
+  int64_t rowsRead = 0;
+  const sqlite3_int64 changesBefore = sqlite3_total_changes64(db_);
   execAll(db_, "BEGIN");
-  for (const auto& sql : stmts) {
+  for (size_t i = 0; i < stmts.size(); ++i) {
+    const std::string& sql = stmts[i];
+    if (faulty && fault.kind == Fault::FailBeforeCommit &&
+        fault.statement == static_cast<int64_t>(i)) {
+      execAll(db_, "ROLLBACK");
+      return failed(fault.message, fault.statement);
+    }
     sqlite3_stmt* st = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st, nullptr);
     if (rc == SQLITE_OK && !st) {
-      out.results.emplace_back();
+      results.emplace_back();
       continue;
     }
     Rows rows;
@@ -92,27 +104,26 @@ D1Response D1Simulator::batch(const std::vector<std::string>& stmts) {
       rows.columns = static_cast<size_t>(sqlite3_column_count(st));
       while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         for (size_t c = 0; c < rows.columns; ++c) {
-          int i = static_cast<int>(c);
-          if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+          int col = static_cast<int>(c);
+          if (sqlite3_column_type(st, col) == SQLITE_NULL) {
             rows.add("", true);
           } else {
-            const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
-            rows.add(std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, i))));
+            const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+            rows.add(std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, col))));
           }
         }
       }
       if (rc == SQLITE_DONE) rc = SQLITE_OK;
     }
     if (rc != SQLITE_OK) {
-      out.ok = false;
-      out.error = d1Error(db_, rc);
+      std::string message = d1Error(db_, rc);
       sqlite3_finalize(st);
       execAll(db_, "ROLLBACK");
-      out.results.clear();
-      return out;
+      return failed(std::move(message), static_cast<int64_t>(i));
     }
     sqlite3_finalize(st);
-    out.results.push_back(std::move(rows));
+    rowsRead += static_cast<int64_t>(rows.size());
+    results.push_back(std::move(rows));
   }
   auto commit = execAll(db_, "COMMIT");
   if (!commit.ok) {
@@ -122,18 +133,12 @@ D1Response D1Simulator::batch(const std::vector<std::string>& stmts) {
         "following SQLite statement failed: " +
         commit.error;
     execAll(db_, "ROLLBACK");
-    out.ok = false;
-    out.error = msg;
-    out.results.clear();
-    return out;
+    return failed(std::move(msg), -1);
   }
   ++committed;
-  if (faulty && fault.kind == Fault::LoseAnswer) {
-    out.ok = false;
-    out.error = fault.message;
-    out.results.clear();
-  }
-  return out;
+  if (faulty && fault.kind == Fault::LoseAnswer) return failed(fault.message, -1);
+  const int64_t rowsWritten = static_cast<int64_t>(sqlite3_total_changes64(db_) - changesBefore);
+  return BatchResult::succeeded(batch.id, std::move(results), rowsRead, rowsWritten);
 }
 
 }  // namespace d1sync::native

@@ -9,10 +9,10 @@
 
 namespace d1sync::native {
 
-Driver::Driver(SqliteLocal& local, D1Simulator& d1, Options options, LocalDb* engineDb)
+Driver::Driver(SqliteLocal& local, Target& target, Options options, LocalDb* engineDb)
     : local_(local),
       engineDb_(engineDb ? *engineDb : local),
-      d1_(d1),
+      target_(target),
       options_(std::move(options)),
       now_(std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
@@ -44,7 +44,7 @@ Step Driver::runRequests(size_t n, bool dropLastAnswer) {
     }
     if (s.kind != Step::Send) return s;
     ++requests;
-    D1Response r = d1_.batch(s.request.statements);
+    BatchResult r = target_.apply(s.batch);
     now_ += 1;
     if (dropLastAnswer && i + 1 == n) return s;
     local_.run("BEGIN");
@@ -64,7 +64,7 @@ Step Driver::run(size_t maxRequests) {
     }
     if (s.kind != Step::Send) return s;
     ++requests;
-    D1Response r = d1_.batch(s.request.statements);
+    BatchResult r = target_.apply(s.batch);
     now_ += 1;
     local_.run("BEGIN");
     engine_->complete(r, now_);

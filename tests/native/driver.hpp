@@ -1,5 +1,6 @@
-// Drives an Engine against the D1 simulator the way a JS host does: each engine call inside
-// one local transaction, one D1 request at a time, waits skipped on a simulated clock.
+// Drives an Engine against a Target (the D1 simulator, or a wrapper around it) the way a JS
+// host does: each engine call inside one local transaction, one batch at a time, waits
+// skipped on a simulated clock.
 #pragma once
 
 #include <memory>
@@ -8,6 +9,7 @@
 #include "d1_simulator.hpp"
 #include "engine.hpp"
 #include "sqlite_local.hpp"
+#include "target.hpp"
 
 namespace d1sync::native {
 
@@ -17,7 +19,7 @@ class Driver {
   // with the local SQLite's own time.
   // `engineDb`, when given, is what the engine reads and writes through (a FaultyLocal over
   // `local`); the driver's own transactions always go to `local`.
-  Driver(SqliteLocal& local, D1Simulator& d1, Options options, LocalDb* engineDb = nullptr);
+  Driver(SqliteLocal& local, Target& target, Options options, LocalDb* engineDb = nullptr);
 
   // Runs until the engine is idle or failed. Stops after `maxRequests` D1 requests (a guard
   // against a livelock in a test, not a time limit); returns the last step.
@@ -38,7 +40,7 @@ class Driver {
   Step step();
   SqliteLocal& local_;
   LocalDb& engineDb_;
-  D1Simulator& d1_;
+  Target& target_;
   Options options_;
   std::unique_ptr<Engine> engine_;
   int64_t now_;

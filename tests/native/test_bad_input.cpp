@@ -1299,7 +1299,7 @@ TEST_F(BadInput, WrongBindingMalformedAnswersAreNotTakenForSuccess) {
     local->run("COMMIT");
     return s;
   };
-  auto complete = [&](const D1Response& r) {
+  auto complete = [&](const BatchResult& r) {
     local->run("BEGIN");
     e.complete(r, drv->now());
     local->run("COMMIT");
@@ -1307,7 +1307,7 @@ TEST_F(BadInput, WrongBindingMalformedAnswersAreNotTakenForSuccess) {
   // The claim answered "ok" with no results at all (a binding that returns nothing).
   Step s = next();
   ASSERT_EQ(s.kind, Step::Send);
-  D1Response empty;
+  BatchResult empty;
   empty.ok = true;
   complete(empty);
   EXPECT_FALSE(e.started());
@@ -1322,7 +1322,7 @@ TEST_F(BadInput, WrongBindingMalformedAnswersAreNotTakenForSuccess) {
     s = next();
   }
   ASSERT_EQ(s.kind, Step::Send);
-  D1Response failed;
+  BatchResult failed;
   failed.ok = false;
   complete(failed);
   s = next();
@@ -1344,7 +1344,7 @@ TEST_F(BadInput, WrongBindingMalformedAnswersAreNotTakenForSuccess) {
     s = next();
   }
   ASSERT_EQ(s.kind, Step::Send);
-  D1Response r = d1->batch(s.request.statements);
+  BatchResult r = d1->apply(s.batch);
   complete(r);
   complete(r);
   ASSERT_NO_FATAL_FAILURE(sync());

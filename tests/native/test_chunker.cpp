@@ -336,7 +336,7 @@ TEST(Literal, EveryValueRoundTripsOneInsertPerValue) {
     roundTrip(type, [](D1Simulator& d1, const std::vector<RowLiteral>& rows) {
       for (const auto& row : rows) {
         auto r = d1.batch({"INSERT INTO v VALUES (" + row.values[0] + ", " + row.values[1] + ")"});
-        EXPECT_TRUE(r.ok) << r.error << " for literal " << row.values[1];
+        EXPECT_TRUE(r.ok) << r.failure.message << " for literal " << row.values[1];
       }
     });
   }
@@ -353,10 +353,10 @@ TEST(Literal, EveryValueRoundTripsThroughMultiRowUpserts) {
     auto stmts = chunker.upserts(s, ptrs(rows), chunker.maxUpsertRows(s));
     ASSERT_EQ(stmts.size(), 1u);
     auto r = d1.batch(stmts);
-    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_TRUE(r.ok) << r.failure.message;
     // Upserting over existing rows keeps the values exact too.
     r = d1.batch(stmts);
-    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_TRUE(r.ok) << r.failure.message;
   });
 }
 
@@ -389,7 +389,7 @@ TEST(Literal, EveryValueRoundTripsThroughTenantUpserts) {
                   .ok);
   auto stmts = chunker.upserts(s, ptrs(rows), 1000);
   auto b = d1.batch(stmts);
-  ASSERT_TRUE(b.ok) << b.error;
+  ASSERT_TRUE(b.ok) << b.failure.message;
   std::vector<std::string> what(std::begin(kValues), std::end(kValues));
   expectSameGrid(readCells(local.handle(), "SELECT id, c FROM v ORDER BY id"),
                  readCells(d1.handle(), "SELECT id, c FROM v WHERE room = 'r1' ORDER BY id"), what);
@@ -495,11 +495,11 @@ TEST(Chunker, UpsertsOfMaxRowsAreAcceptedAtEveryWidth) {
     D1Simulator d1;
     ASSERT_TRUE(d1.batch({createFor(s)}).ok);
     auto r = d1.batch(stmts);
-    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_TRUE(r.ok) << r.failure.message;
     EXPECT_EQ(countOf(d1, "SELECT count(*) FROM t"), static_cast<int64_t>(n));
     // The same statement over existing rows takes the DO UPDATE path.
     r = d1.batch(stmts);
-    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_TRUE(r.ok) << r.failure.message;
     // One more row than the cap goes to a second statement.
     auto more = smallRows(n + 1, m.width);
     EXPECT_EQ(chunker.upserts(s, ptrs(more), std::numeric_limits<size_t>::max()).size(), 2u);
@@ -537,10 +537,10 @@ TEST(Chunker, TenantUpsertsOfMaxRowsAreAccepted) {
     D1Simulator d1;
     ASSERT_TRUE(d1.batch({createFor(s)}).ok);
     auto r = d1.batch(stmts);
-    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_TRUE(r.ok) << r.failure.message;
     EXPECT_EQ(countOf(d1, "SELECT count(*) FROM t WHERE room = 'r1'"), static_cast<int64_t>(n));
     r = d1.batch(stmts);
-    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_TRUE(r.ok) << r.failure.message;
   }
 }
 
@@ -594,9 +594,9 @@ TEST(Chunker, DeletesOfMaxRowsAreAccepted) {
         fill.push_back("INSERT INTO d(" + cols + ") SELECT 'r2'," + cols.substr(6) +
                        " FROM d WHERE room = 'r1'");
       auto f = d1.batch(fill);
-      ASSERT_TRUE(f.ok) << f.error;
+      ASSERT_TRUE(f.ok) << f.failure.message;
       auto r = d1.batch(stmts);
-      EXPECT_TRUE(r.ok) << r.error << " (" << n << " keys in one statement)";
+      EXPECT_TRUE(r.ok) << r.failure.message << " (" << n << " keys in one statement)";
       if (!r.ok) continue;  // report every key width, not just the first that fails
       EXPECT_EQ(countOf(d1, "SELECT count(*) FROM d WHERE " +
                                 std::string(tenant ? "room = 'r1'" : "true")),
@@ -689,7 +689,7 @@ TEST(Chunker, StatementsStayUnderTheByteCapAndCarryEveryRowOnce) {
                         "(NEW.id); END"})
                   .ok);
   auto b = d1.batch(stmts);
-  ASSERT_TRUE(b.ok) << b.error;
+  ASSERT_TRUE(b.ok) << b.failure.message;
   EXPECT_EQ(countOf(d1, "SELECT count(*) FROM hits"), n);
   EXPECT_EQ(countOf(d1, "SELECT count(DISTINCT id) FROM hits"), n);
   expectSameGrid(readCells(local.handle(), "SELECT * FROM big ORDER BY id"),
@@ -720,7 +720,7 @@ TEST(Chunker, DeletesStayUnderTheByteCap) {
   fill.push_back("INSERT INTO tk VALUES ('survivor', 1)");
   ASSERT_TRUE(d1.batch(fill).ok);
   auto r = d1.batch(stmts);
-  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(r.ok) << r.failure.message;
   EXPECT_EQ(countOf(d1, "SELECT count(*) FROM tk"), 1);
 }
 
@@ -753,14 +753,14 @@ void applyAll(D1Simulator& d1, const std::vector<std::string>& stmts) {
     bytes += s.size();
     if (bytes > 1000000) {
       auto r = d1.batch(batch);
-      ASSERT_TRUE(r.ok) << r.error;
+      ASSERT_TRUE(r.ok) << r.failure.message;
       batch.clear();
       bytes = 0;
     }
   }
   if (!batch.empty()) {
     auto r = d1.batch(batch);
-    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_TRUE(r.ok) << r.failure.message;
   }
 }
 
@@ -898,7 +898,7 @@ TEST(Chunker, PartsAsTheEngineBuildsThemForBigMarkers) {
                   .ok);
   for (const auto& st : stmts) EXPECT_LE(st.size(), limits.maxStatementBytes);
   auto b = d1.batch(stmts);
-  ASSERT_TRUE(b.ok) << b.error;
+  ASSERT_TRUE(b.ok) << b.failure.message;
   expectSameGrid(readCells(local.handle(), "SELECT k, typeof(v), v, w FROM p"),
                  readCells(d1.handle(), "SELECT k, typeof(v), v, w FROM p WHERE room = 42"));
   EXPECT_EQ(countOf(d1, "SELECT count(*) FROM p WHERE room = 7 AND v = 'other tenant'"), 1);
@@ -937,7 +937,7 @@ TEST(Chunker, FitRowNeverMovesAKeyColumn) {
   D1Simulator d1;
   ASSERT_TRUE(d1.batch({ddl + ") WITHOUT ROWID"}).ok);
   auto b = d1.batch(stmts);
-  ASSERT_TRUE(b.ok) << b.error;
+  ASSERT_TRUE(b.ok) << b.failure.message;
   expectSameGrid(readCells(local.handle(), "SELECT * FROM kt"),
                  readCells(d1.handle(), "SELECT * FROM kt"));
 }
@@ -968,7 +968,7 @@ TEST(Chunker, PartUpdatesLeaveRoomForALongKey) {
   D1Simulator d1;
   ASSERT_TRUE(d1.batch({"CREATE TABLE lk(k TEXT NOT NULL PRIMARY KEY, v BLOB) WITHOUT ROWID"}).ok);
   auto b = d1.batch(stmts);
-  ASSERT_TRUE(b.ok) << b.error;
+  ASSERT_TRUE(b.ok) << b.failure.message;
   expectSameGrid(readCells(local.handle(), "SELECT * FROM lk"),
                  readCells(d1.handle(), "SELECT * FROM lk"));
 }
@@ -1045,7 +1045,7 @@ TEST(Chunker, RangeDeleteSingleKey) {
                   "INSERT INTO r SELECT i, i FROM n"})
             .ok);
     auto r = d1.batch({sql});
-    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_TRUE(r.ok) << r.failure.message;
     auto left = d1.query("SELECT id FROM r ORDER BY id");
     std::vector<int> ids;
     for (size_t i = 0; i < left.rows.size(); ++i) ids.push_back(std::stoi(left.rows.at(i, 0)));
@@ -1157,7 +1157,7 @@ TEST(Chunker, DeletesByKeyHitExactlyTheirRows) {
       100);
   ASSERT_EQ(stmts.size(), 1u);
   auto r = d1.batch(stmts);
-  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(r.ok) << r.failure.message;
   EXPECT_EQ(countOf(d1, "SELECT count(*) FROM c WHERE room = 'r2'"), 6);
   EXPECT_EQ(countOf(d1, "SELECT count(*) FROM c WHERE room = 'r1'"), 3);
   EXPECT_EQ(countOf(d1,

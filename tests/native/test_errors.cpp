@@ -13,7 +13,7 @@ namespace {
 std::string d1Message(D1Simulator& d1, const std::vector<std::string>& stmts) {
   auto r = d1.batch(stmts);
   EXPECT_FALSE(r.ok) << "expected the batch to fail: " << (stmts.empty() ? "" : stmts.back());
-  return r.error;
+  return r.failure.message;
 }
 
 TEST(Errors, CodeNamesAreStable) {

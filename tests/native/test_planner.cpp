@@ -35,7 +35,7 @@ void applyAll(D1Simulator& d1, const Planner& p, const Changeset& c) {
   const auto shapes = shapesOf(c);
   for (const Job& job : p.plan(c, shapes)) {
     auto r = d1.batch(p.render(job, c, shapes));
-    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_TRUE(r.ok) << r.failure.message;
   }
 }
 

@@ -262,7 +262,7 @@ TEST(Reals, Issue10EveryAffinityRendersTheStoredValue) {
     for (size_t i = 0; i < r.rows.size(); ++i)
       inserts.push_back("INSERT INTO v VALUES (" + r.rows.at(i, 0) + "," + r.rows.at(i, 1) + ")");
     auto b = d1.batch(inserts);
-    ASSERT_TRUE(b.ok) << b.error;
+    ASSERT_TRUE(b.ok) << b.failure.message;
     EXPECT_IDENTICAL(compareBits(local.handle(), d1.handle(), "SELECT id, c FROM v", 1),
                      values.size());
   }
@@ -382,7 +382,7 @@ TEST(Reals, Issue10AllExactRealRowsStayUnderTheVdbeCap) {
       ASSERT_TRUE(d1.batch({createOf(s)}).ok);
       for (const auto& st : stmts) {
         auto r = d1.batch({st});
-        ASSERT_TRUE(r.ok) << r.error;
+        ASSERT_TRUE(r.ok) << r.failure.message;
         EXPECT_LE(st.size(), limits.maxStatementBytes);
       }
       auto count = d1.query("SELECT count(*) FROM t");

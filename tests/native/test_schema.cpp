@@ -69,7 +69,7 @@ void createInD1(D1Simulator& d1, const Table& t, const std::string& d1Name, cons
   auto r = d1.batch(stmts);
   std::string all;
   for (const auto& s : stmts) all += s + ";\n";
-  ASSERT_TRUE(r.ok) << r.error << "\n" << all;
+  ASSERT_TRUE(r.ok) << r.failure.message << "\n" << all;
 }
 
 struct IndexInfo {
@@ -374,7 +374,7 @@ TEST(Ddl, ReplicaKeepsColumnsKeyAndIndexesButNoConstraints) {
   auto r =
       d1.batch({"INSERT INTO users(id, email, age, team, score) VALUES "
                 "(1, 'a@x', 50, 999, 5000), (2, 'A@X', -5, 999, 5000), (3, 'b', 50, 999, 1)"});
-  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(r.ok) << r.failure.message;
   // Generated columns are recomputed, the collation and the defaults are D1's too.
   EXPECT_EQ(
       lines(d1.query("SELECT \"full\", low, tag, typeof(score), score FROM users WHERE id=2")),
@@ -578,7 +578,7 @@ TEST(Ddl, DefaultsOfEveryKindExecuteAndGiveTheSameValues) {
   for (const char* name : {"b", "d", "f", "g", "h", "j", "k", "l"}) {
     auto r =
         d1.batch({"ALTER TABLE alt ADD COLUMN " + columnDefinition(*t.column(name), D1Shape{})});
-    EXPECT_TRUE(r.ok) << name << ": " << r.error;
+    EXPECT_TRUE(r.ok) << name << ": " << r.failure.message;
   }
 }
 
@@ -622,7 +622,7 @@ TEST(Ddl, DropIndexDdlNamesWhatCreateIndexDdlMade) {
   createInD1(d1, t, "users", D1Shape{});
   ASSERT_EQ(d1Indexes(d1, "users").size(), 4u);
   auto r = d1.batch(dropIndexDdl(t));
-  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(r.ok) << r.failure.message;
   EXPECT_TRUE(d1Indexes(d1, "users").empty());
 }
 

@@ -20,6 +20,8 @@ const COUNTERS = [
   'statementsSent',
   'batchesSent',
   'bytesSent',
+  'd1RowsRead',
+  'd1RowsWritten',
 ];
 const FAMILIES = [
   'd1sync_syncs_total',
@@ -28,6 +30,8 @@ const FAMILIES = [
   'd1sync_pending_changes',
   'd1sync_lag_seconds',
   'd1sync_rows_total',
+  'd1sync_d1_rows_read_total',
+  'd1sync_d1_rows_written_total',
   'd1sync_quarantined',
 ];
 
