@@ -15,6 +15,7 @@ std::string bookkeepingDdl() {
          "WHEN OLD.seq = (SELECT max(seq) FROM _d1sync_log) BEGIN SELECT RAISE(IGNORE); END;"
          "CREATE TABLE IF NOT EXISTS _d1sync_state(id INTEGER PRIMARY KEY CHECK (id = 1), "
          "doc TEXT NOT NULL);"
+         "CREATE TABLE IF NOT EXISTS _d1sync_tables(name TEXT PRIMARY KEY, doc TEXT NOT NULL);"
          "CREATE TABLE IF NOT EXISTS _d1sync_quarantine(id INTEGER PRIMARY KEY AUTOINCREMENT, "
          "tbl TEXT NOT NULL, key TEXT NOT NULL, code TEXT NOT NULL, error TEXT NOT NULL, "
          "at_ms INTEGER NOT NULL);"

@@ -166,16 +166,37 @@ std::string Engine::newBatchId() {
 }
 
 bool Engine::persist() {
-  // Every write to a Durable Object's storage is billed: skip the ones that change nothing.
-  std::string doc = stateToJson(state_);
-  if (doc == persisted_) return true;
-  auto r = local_.exec("INSERT OR REPLACE INTO _d1sync_state(id, doc) VALUES (1, " +
-                       quoteText(doc) + ")");
+  // Every write to a Durable Object's storage is billed: only what changed is written, and a
+  // batch changes the small document, not the tables' ones.
+  std::string doc = stateToJson(state_, false);
+  std::map<std::string, std::string> tables;
+  for (const auto& [name, t] : state_.tables) tables[name] = tableStateToJson(t);
+  std::string sql;
+  if (!persistedTables_) sql += "DELETE FROM _d1sync_tables;";
+  for (const auto& [name, tdoc] : tables) {
+    if (persistedTables_) {
+      auto it = persistedTables_->find(name);
+      if (it != persistedTables_->end() && it->second == tdoc) continue;
+    }
+    sql += "INSERT OR REPLACE INTO _d1sync_tables(name, doc) VALUES (" + quoteText(name) + ", " +
+           quoteText(tdoc) + ");";
+  }
+  if (persistedTables_)
+    for (const auto& [name, tdoc] : *persistedTables_)
+      if (!tables.count(name))
+        sql += "DELETE FROM _d1sync_tables WHERE name=" + quoteText(name) + ";";
+  if (doc != persisted_)
+    sql += "INSERT OR REPLACE INTO _d1sync_state(id, doc) VALUES (1, " + quoteText(doc) + ")";
+  if (sql.empty()) return true;
+  auto r = local_.exec(sql);
   if (r.ok) {
     persisted_ = std::move(doc);
+    persistedTables_ = std::move(tables);
   } else {
     lastLocalError_ = r.error;
-    persisted_.clear();  // unknown now: the next persist writes whatever it holds
+    // Unknown now (some statements may have run): the next persist writes everything.
+    persisted_.clear();
+    persistedTables_.reset();
   }
   return r.ok;
 }
@@ -200,6 +221,8 @@ bool isTenantLiteral(const std::string& lit) {
 bool Engine::loadState() {
   auto r = local_.exec("SELECT doc FROM _d1sync_state WHERE id=1");
   if (localFailed("cannot read _d1sync_state", r)) return false;
+  auto tables = local_.exec("SELECT name, doc FROM _d1sync_tables");
+  if (localFailed("cannot read _d1sync_tables", tables)) return false;
   const Counters before = state_.counters;  // errors of earlier attempts stay visible
   if (r.rows.size() == 1) {
     persisted_ = r.rows.at(0, 0);
@@ -213,11 +236,22 @@ bool Engine::loadState() {
                                   "': keep the sourceId, or uninstall d1sync first");
       return false;
     }
+    // An older database kept its tables inside the document: the next persist moves them.
+    persistedTables_.emplace();
+    for (size_t i = 0; i < tables.rows.size(); ++i) {
+      const std::string& name = tables.rows.at(i, 0);
+      if (!tableStateFromJson(tables.rows.at(i, 1), state_.tables[name])) {
+        fail(ErrorCode::Internal, "_d1sync_tables holds no readable document for " + name);
+        return false;
+      }
+      (*persistedTables_)[name] = tables.rows.at(i, 1);
+    }
   } else {
     state_ = State{};
     state_.sourceId = options_.sourceId;
     state_.incarnation = hexId(random_, 2);
     persisted_.clear();
+    persistedTables_.reset();
   }
   if (!before.lastError.empty()) {
     state_.counters.lastError = before.lastError;

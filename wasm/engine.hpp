@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -243,7 +244,9 @@ class Engine {
   D1Shape shape_;
   FenceId fenceId_;
   State state_;
-  std::string persisted_;  // the state document last written locally
+  std::string persisted_;  // the _d1sync_state document last written locally
+  // The _d1sync_tables documents last written; none: unknown, rewrite them all.
+  std::optional<std::map<std::string, std::string>> persistedTables_;
   Phase phase_ = Phase::Init;
   Status fatal_;
   Backoff backoff_;

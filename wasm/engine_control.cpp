@@ -42,11 +42,12 @@ Status Engine::uninstall() {
     sql += "DROP TRIGGER IF EXISTS " + quoteIdent(triggers.rows.at(i, 0)) + ";";
   sql +=
       "DROP TABLE IF EXISTS _d1sync_log; DROP TABLE IF EXISTS _d1sync_state; "
-      "DROP TABLE IF EXISTS _d1sync_quarantine";
+      "DROP TABLE IF EXISTS _d1sync_tables; DROP TABLE IF EXISTS _d1sync_quarantine";
   auto r = local_.exec(sql);
   if (!r.ok) return {ErrorCode::Internal, "uninstall: " + r.error};
   state_ = State{};
   persisted_.clear();
+  persistedTables_.reset();
   quarantined_ = -1;
   loaded_ = false;
   tables_.clear();

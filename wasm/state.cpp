@@ -53,28 +53,63 @@ void readStrings(const json& j, const char* key, std::vector<std::string>& out) 
     if (v.is_string()) out.push_back(v.get<std::string>());
 }
 
+json tableJson(const TableState& t) {
+  return {{"sql", t.sql},
+          {"columns", t.columns},
+          {"key", t.key},
+          {"indexes", t.indexes},
+          {"phase", phaseName(t.phase)},
+          {"shadow", t.shadow},
+          {"dropFirst", t.dropFirst},
+          {"copyStarted", t.copyStarted},
+          {"hasCursor", t.hasCursor},
+          {"cursor", t.cursor},
+          {"bounded", t.bounded},
+          {"upto", t.upto},
+          {"copied", t.copied},
+          {"total", t.total},
+          {"maxRowid", t.maxRowid},
+          {"recopy", t.recopy}};
+}
+
+TableState tableFrom(const json& j) {
+  TableState t;
+  t.sql = get<std::string>(j, "sql", "");
+  readStrings(j, "columns", t.columns);
+  readStrings(j, "key", t.key);
+  readStrings(j, "indexes", t.indexes);
+  t.phase = phaseFrom(get<std::string>(j, "phase", "create"));
+  t.shadow = get<bool>(j, "shadow", false);
+  t.dropFirst = get<bool>(j, "dropFirst", false);
+  t.copyStarted = get<bool>(j, "copyStarted", false);
+  t.hasCursor = get<bool>(j, "hasCursor", false);
+  t.cursor = get<std::string>(j, "cursor", "");
+  t.bounded = get<bool>(j, "bounded", false);
+  t.upto = get<std::string>(j, "upto", "");
+  t.copied = get<int64_t>(j, "copied", 0);
+  t.total = get<int64_t>(j, "total", 0);
+  t.maxRowid = get<std::string>(j, "maxRowid", "");
+  t.recopy = get<bool>(j, "recopy", false);
+  return t;
+}
+
 }  // namespace
 
-std::string stateToJson(const State& s) {
+std::string tableStateToJson(const TableState& t) {
+  return tableJson(t).dump();
+}
+
+bool tableStateFromJson(const std::string& text, TableState& t) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  t = tableFrom(j);
+  return true;
+}
+
+std::string stateToJson(const State& s, bool withTables) {
   json tables = json::object();
-  for (const auto& [name, t] : s.tables) {
-    tables[name] = {{"sql", t.sql},
-                    {"columns", t.columns},
-                    {"key", t.key},
-                    {"indexes", t.indexes},
-                    {"phase", phaseName(t.phase)},
-                    {"shadow", t.shadow},
-                    {"dropFirst", t.dropFirst},
-                    {"copyStarted", t.copyStarted},
-                    {"hasCursor", t.hasCursor},
-                    {"cursor", t.cursor},
-                    {"bounded", t.bounded},
-                    {"upto", t.upto},
-                    {"copied", t.copied},
-                    {"total", t.total},
-                    {"maxRowid", t.maxRowid},
-                    {"recopy", t.recopy}};
-  }
+  if (withTables)
+    for (const auto& [name, t] : s.tables) tables[name] = tableJson(t);
   const Counters& c = s.counters;
   json counters = {{"totalSyncs", c.totalSyncs},
                    {"syncErrors", c.syncErrors},
@@ -100,8 +135,8 @@ std::string stateToJson(const State& s) {
               {"pendingClaim", s.pendingClaim},
               {"batchCounter", s.batchCounter},
               {"everClaimed", s.everClaimed},
-              {"tables", tables},
               {"counters", counters}};
+  if (withTables) doc["tables"] = tables;
   return doc.dump();
 }
 
@@ -123,23 +158,7 @@ bool stateFromJson(const std::string& text, State& s) {
     for (auto it = tables->begin(); it != tables->end(); ++it) {
       const json& j = it.value();
       if (!j.is_object()) continue;
-      TableState t;
-      t.sql = get<std::string>(j, "sql", "");
-      readStrings(j, "columns", t.columns);
-      readStrings(j, "key", t.key);
-      readStrings(j, "indexes", t.indexes);
-      t.phase = phaseFrom(get<std::string>(j, "phase", "create"));
-      t.shadow = get<bool>(j, "shadow", false);
-      t.dropFirst = get<bool>(j, "dropFirst", false);
-      t.copyStarted = get<bool>(j, "copyStarted", false);
-      t.hasCursor = get<bool>(j, "hasCursor", false);
-      t.cursor = get<std::string>(j, "cursor", "");
-      t.bounded = get<bool>(j, "bounded", false);
-      t.upto = get<std::string>(j, "upto", "");
-      t.copied = get<int64_t>(j, "copied", 0);
-      t.total = get<int64_t>(j, "total", 0);
-      t.maxRowid = get<std::string>(j, "maxRowid", "");
-      t.recopy = get<bool>(j, "recopy", false);
+      TableState t = tableFrom(j);
       out.tables[it.key()] = std::move(t);
     }
   }

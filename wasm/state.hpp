@@ -1,6 +1,8 @@
-// What the engine persists in the local database (_d1sync_state, one JSON document), so a new
-// engine over the same database resumes exactly: the fencing identity, the watermark, each
-// table's copy progress and the health counters.
+// What the engine persists in the local database, so a new engine over the same database
+// resumes exactly: the fencing identity, the watermark and the health counters in
+// _d1sync_state (one small JSON document, rewritten when a batch lands), and each table's copy
+// progress in _d1sync_tables (one document per table, rewritten only when that table's state
+// changes). An older database keeps the tables inside the one document: it is read as well.
 #pragma once
 
 #include <cstdint>
@@ -75,9 +77,15 @@ struct State {
   Counters counters;
 };
 
-std::string stateToJson(const State& s);
-// Returns false (state untouched) when `json` is not a state document.
+// The whole state as one document; without `withTables`, the document _d1sync_state holds.
+std::string stateToJson(const State& s, bool withTables = true);
+// Returns false (state untouched) when `json` is not a state document. Tables inside it (an
+// older database's) are read too.
 bool stateFromJson(const std::string& json, State& s);
+// One table's document in _d1sync_tables.
+std::string tableStateToJson(const TableState& t);
+// Returns false (`t` untouched) when `json` is not a table document.
+bool tableStateFromJson(const std::string& json, TableState& t);
 
 const char* phaseName(TablePhase p);
 

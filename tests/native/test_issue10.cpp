@@ -401,6 +401,59 @@ TEST_F(Issue10, TheQuarantineListIsPaged) {
   expectSame("items");
 }
 
+// A batch rewrites the small state document, not every table's: with many tables, the bytes
+// written per batch stay those of one document.
+TEST_F(Issue10, ABatchRewritesTheStateDocumentNotTheTablesOnes) {
+  std::string ddl;
+  for (int i = 0; i < 20; ++i)
+    ddl += "CREATE TABLE t" + std::to_string(i) + "(id INTEGER PRIMARY KEY, v TEXT);";
+  local->run(ddl + "INSERT INTO t0 VALUES (1, 'a')");
+  driver();
+  sync();
+  EXPECT_EQ(local->exec("SELECT count(*) FROM _d1sync_tables").rows.at(0, 0), "20");
+  local->run(
+      // Temporary: neither replicated nor captured.
+      "CREATE TEMP TABLE writes(tbl TEXT); "
+      "CREATE TEMP TRIGGER count_tables AFTER INSERT ON main._d1sync_tables BEGIN "
+      "INSERT INTO writes VALUES ('tables'); END; "
+      "CREATE TEMP TRIGGER count_state AFTER INSERT ON main._d1sync_state BEGIN "
+      "INSERT INTO writes VALUES ('state'); END");
+  for (int i = 2; i < 12; ++i) {
+    local->run("INSERT INTO t0 VALUES (" + std::to_string(i) + ", 'x')");
+    sync();
+  }
+  EXPECT_EQ(local->exec("SELECT count(*) FROM writes WHERE tbl='tables'").rows.at(0, 0), "0");
+  EXPECT_GE(std::stoi(local->exec("SELECT count(*) FROM writes WHERE tbl='state'").rows.at(0, 0)),
+            10);
+  EXPECT_EQ(local->exec("SELECT instr(doc, '\"tables\"') FROM _d1sync_state").rows.at(0, 0), "0");
+  expectSame("t0");
+}
+
+// A database an older d1sync kept in one document (tables inside) resumes where it was, and
+// its tables move to _d1sync_tables.
+TEST_F(Issue10, AnOlderStateDocumentWithItsTablesInsideResumesWithoutACopy) {
+  local->run("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+  local->run(
+      "WITH RECURSIVE n(i) AS (VALUES(1) UNION ALL SELECT i+1 FROM n WHERE i<300) "
+      "INSERT INTO t SELECT i, 'v' || i FROM n");
+  driver();
+  sync();
+  const std::string core = local->exec("SELECT doc FROM _d1sync_state").rows.at(0, 0);
+  const std::string table =
+      local->exec("SELECT doc FROM _d1sync_tables WHERE name='t'").rows.at(0, 0);
+  json old = json::parse(core);
+  old["tables"] = {{"t", json::parse(table)}};
+  local->run("DELETE FROM _d1sync_tables; UPDATE _d1sync_state SET doc = " + quoteText(old.dump()));
+  const int64_t replicated = health()["rowsReplicated"];
+  drv->restart();
+  local->run("INSERT INTO t VALUES (301, 'new')");
+  sync();
+  expectSame("t");
+  EXPECT_EQ(health()["rowsReplicated"].get<int64_t>(), replicated + 1) << "no recopy";
+  EXPECT_EQ(local->exec("SELECT doc FROM _d1sync_tables WHERE name='t'").rows.at(0, 0), table);
+  EXPECT_EQ(local->exec("SELECT instr(doc, '\"tables\"') FROM _d1sync_state").rows.at(0, 0), "0");
+}
+
 // Keys come back from the outbox as text anyone with the local database can write: each is
 // checked as the table's key in SQL literals before it goes into a query, local or D1's.
 TEST_F(Issue10, OutboxKeysThatAreNotLiteralsAreQuarantinedNeverRun) {
