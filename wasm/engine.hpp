@@ -193,6 +193,8 @@ class Engine {
   bool followTable(const Table& t, const std::vector<MasterEntry>& entries);
   void applyResyncRequests();
   std::optional<Page> schemaPage();
+  bool alterTable(const Table& t, const TableState& ts, std::vector<std::string>& out);
+  void dropGoneTables(Page& page, std::vector<std::string>& out);
   bool installCapture(const Table& t, bool replace = false);
   TargetShape shapeOf(const Table& t, bool shadow) const;
   static std::string shadowName(const std::string& table);

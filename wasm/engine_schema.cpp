@@ -242,37 +242,45 @@ std::optional<Engine::Page> Engine::schemaPage() {
       for (auto& s : createIndexDdl(t, t.name, shape_)) stmt(std::move(s));
       page.phases.emplace_back(t.name, TablePhase::Live);
     } else {
-      std::vector<std::string> missing;
-      for (const auto& c : t.columns)
-        if (!containsNoCase(ts.columns, c.name)) missing.push_back(c.name);
-      bool extra = false;
-      for (const auto& c : ts.columns)
-        if (!t.column(c)) extra = true;
-      if (extra && !shape_.tenant) {
+      const size_t before = statements.size();
+      if (!alterTable(t, ts, statements)) {
         // D1 holds columns the local table lacks: rebuild it to match.
         ts.phase = TablePhase::Create;
         ts.shadow = true;
         ts.resetCopy();
         return schemaPage();
       }
-      // Indexes created or dropped locally since D1 got the table (none exist on a shadow).
-      std::vector<std::string> indexes = ts.shadow ? ts.indexes : createIndexDdl(t, t.name, shape_);
-      std::vector<std::string> added, removed;
-      for (const auto& ix : indexes)
-        if (std::find(ts.indexes.begin(), ts.indexes.end(), ix) == ts.indexes.end())
-          added.push_back(ix);
-      for (const auto& ix : ts.indexes)
-        if (std::find(indexes.begin(), indexes.end(), ix) == indexes.end()) removed.push_back(ix);
-      if (missing.empty() && added.empty() && removed.empty()) continue;
-      std::string name = ts.shadow ? shadowName(t.name) : t.name;
-      for (const auto& c : t.columns)
-        if (!containsNoCase(ts.columns, c.name))
-          stmt("ALTER TABLE " + quoteIdent(name) + " ADD COLUMN " + columnDefinition(c, shape_));
-      for (const auto& ix : removed) stmt("DROP INDEX IF EXISTS " + quoteIdent(indexName(ix)));
-      for (auto& ix : added) stmt(std::move(ix));
-      page.phases.emplace_back(t.name, ts.phase);
+      if (statements.size() > before) page.phases.emplace_back(t.name, ts.phase);
     }
   }
+  dropGoneTables(page, statements);
+  if (statements.empty() && page.phases.empty() && page.dropped.empty()) return std::nullopt;
+  page.jobs = planner_.planStatements(std::move(statements));
+  return page;
+}
+
+// Columns added and indexes created or dropped locally since D1 got the table (a shadow has
+// no indexes until it is swapped in). False when D1 has a column the local table lacks.
+bool Engine::alterTable(const Table& t, const TableState& ts, std::vector<std::string>& out) {
+  for (const auto& c : ts.columns)
+    if (!t.column(c) && !shape_.tenant) return false;
+  const std::string name = ts.shadow ? shadowName(t.name) : t.name;
+  for (const auto& c : t.columns)
+    if (!containsNoCase(ts.columns, c.name))
+      out.push_back("ALTER TABLE " + quoteIdent(name) + " ADD COLUMN " +
+                    columnDefinition(c, shape_));
+  std::vector<std::string> indexes = ts.shadow ? ts.indexes : createIndexDdl(t, t.name, shape_);
+  for (const auto& ix : ts.indexes)
+    if (std::find(indexes.begin(), indexes.end(), ix) == indexes.end())
+      out.push_back("DROP INDEX IF EXISTS " + quoteIdent(indexName(ix)));
+  for (auto& ix : indexes)
+    if (std::find(ts.indexes.begin(), ts.indexes.end(), ix) == ts.indexes.end())
+      out.push_back(std::move(ix));
+  return true;
+}
+
+// Tables gone locally: dropped in D1, or with a tenant, this tenant's rows deleted.
+void Engine::dropGoneTables(Page& page, std::vector<std::string>& out) {
   for (const auto& [name, ts] : state_.tables) {
     bool present = false;
     for (const auto& t : tables_)
@@ -280,17 +288,14 @@ std::optional<Engine::Page> Engine::schemaPage() {
     if (present) continue;
     if (shape_.tenant) {
       if (ts.phase != TablePhase::Create)
-        stmt("DELETE FROM " + quoteIdent(name) + " WHERE " + quoteIdent(shape_.tenant->column) +
-             "=" + shape_.tenant->literal);
+        out.push_back("DELETE FROM " + quoteIdent(name) + " WHERE " +
+                      quoteIdent(shape_.tenant->column) + "=" + shape_.tenant->literal);
     } else {
-      stmt("DROP TABLE IF EXISTS " + quoteIdent(name));
-      stmt("DROP TABLE IF EXISTS " + quoteIdent(shadowName(name)));
+      out.push_back("DROP TABLE IF EXISTS " + quoteIdent(name));
+      out.push_back("DROP TABLE IF EXISTS " + quoteIdent(shadowName(name)));
     }
     page.dropped.push_back(name);
   }
-  if (statements.empty() && page.phases.empty() && page.dropped.empty()) return std::nullopt;
-  page.jobs = planner_.planStatements(std::move(statements));
-  return page;
 }
 
 }  // namespace d1sync
