@@ -54,40 +54,56 @@ std::vector<std::string> limitNames() {
   return out;
 }
 
-std::string parseOptions(const std::string& text, Options& o) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return "options must be a JSON object";
-  auto sid = j.find("sourceId");
-  if (sid == j.end() || !sid->is_string() || sid->get<std::string>().empty())
-    return "sourceId must be a non-empty string";
-  o.sourceId = sid->get<std::string>();
-  if (o.sourceId.size() > 512) return "sourceId is longer than 512 bytes";
-  auto tables = j.find("tables");
-  if (tables != j.end() && !tables->is_null()) {
-    if (!tables->is_array()) return "tables must be an array of table names";
-    std::vector<std::string> names;
-    for (const auto& t : *tables) {
-      if (!t.is_string() || t.get<std::string>().empty()) return "tables must hold table names";
-      names.push_back(t.get<std::string>());
-    }
-    o.tables = names;
+namespace {
+
+std::string parseTables(const json& tables, Options& o) {
+  if (tables.is_null()) return {};
+  if (!tables.is_array()) return "tables must be an array of table names";
+  std::vector<std::string> names;
+  for (const auto& t : tables) {
+    if (!t.is_string() || t.get<std::string>().empty()) return "tables must hold table names";
+    names.push_back(t.get<std::string>());
   }
-  auto tenant = j.find("tenant");
-  if (tenant != j.end() && !tenant->is_null()) {
-    if (!tenant->is_object()) return "tenant must be { column, value }";
-    auto col = tenant->find("column");
-    auto val = tenant->find("value");
-    if (col == tenant->end() || !col->is_string() || col->get<std::string>().empty())
-      return "tenant.column must be a non-empty string";
-    o.tenantColumn = col->get<std::string>();
-    if (val != tenant->end() && val->is_string()) {
-      o.tenantLiteral = quoteText(val->get<std::string>());
-    } else if (val != tenant->end() && val->is_number_integer()) {
-      o.tenantLiteral = std::to_string(val->get<int64_t>());
-    } else {
-      return "tenant.value must be a string or an integer";
-    }
+  o.tables = names;
+  return {};
+}
+
+std::string parseTenant(const json& tenant, Options& o) {
+  if (tenant.is_null()) return {};
+  if (!tenant.is_object()) return "tenant must be { column, value }";
+  auto col = tenant.find("column");
+  auto val = tenant.find("value");
+  if (col == tenant.end() || !col->is_string() || col->get<std::string>().empty())
+    return "tenant.column must be a non-empty string";
+  o.tenantColumn = col->get<std::string>();
+  if (val != tenant.end() && val->is_string()) {
+    o.tenantLiteral = quoteText(val->get<std::string>());
+  } else if (val != tenant.end() && val->is_number_integer()) {
+    o.tenantLiteral = std::to_string(val->get<int64_t>());
+  } else {
+    return "tenant.value must be a string or an integer";
   }
+  return {};
+}
+
+std::string parseLimits(const json& limits, Limits& L) {
+  if (limits.is_null()) return {};
+  if (!limits.is_object()) return "limits must be an object";
+  for (const auto& f : kLimitFields) {
+    int64_t v = 0;
+    std::string err = readLimit(limits, f.name, f.max, v);
+    if (!err.empty()) return err;
+    if (v) f.set(L, v);
+  }
+  for (auto it = limits.begin(); it != limits.end(); ++it) {
+    bool known = false;
+    for (const auto& f : kLimitFields) known = known || it.key() == f.name;
+    if (!known) return "limits." + it.key() + " is not a known limit";
+  }
+  return {};
+}
+
+std::string parseScalars(const json& j, Options& o) {
   auto schema = j.find("schema");
   if (schema != j.end() && !schema->is_null()) {
     if (*schema == "replica")
@@ -112,22 +128,27 @@ std::string parseOptions(const std::string& text, Options& o) {
              std::to_string(kMaxFlushRetryMs) + " (a day)";
     o.flushRetryMs = retry->get<int64_t>();
   }
-  auto limits = j.find("limits");
-  if (limits != j.end() && !limits->is_null()) {
-    if (!limits->is_object()) return "limits must be an object";
-    Limits& L = o.limits;
-    for (const auto& f : kLimitFields) {
-      int64_t v = 0;
-      std::string err = readLimit(*limits, f.name, f.max, v);
-      if (!err.empty()) return err;
-      if (v) f.set(L, v);
-    }
-    for (auto it = limits->begin(); it != limits->end(); ++it) {
-      bool known = false;
-      for (const auto& f : kLimitFields) known = known || it.key() == f.name;
-      if (!known) return "limits." + it.key() + " is not a known limit";
-    }
-  }
+  return {};
+}
+
+}  // namespace
+
+std::string parseOptions(const std::string& text, Options& o) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return "options must be a JSON object";
+  auto sid = j.find("sourceId");
+  if (sid == j.end() || !sid->is_string() || sid->get<std::string>().empty())
+    return "sourceId must be a non-empty string";
+  o.sourceId = sid->get<std::string>();
+  if (o.sourceId.size() > 512) return "sourceId is longer than 512 bytes";
+  const json none;
+  auto part = [&](const char* key) -> const json& {
+    auto it = j.find(key);
+    return it == j.end() ? none : *it;
+  };
+  for (auto err : {parseTables(part("tables"), o), parseTenant(part("tenant"), o),
+                   parseScalars(j, o), parseLimits(part("limits"), o.limits)})
+    if (!err.empty()) return err;
   for (auto it = j.begin(); it != j.end(); ++it) {
     static const char* const kKnown[] = {"sourceId", "tables", "tenant",       "schema",
                                          "takeover", "seed",   "flushRetryMs", "limits"};
