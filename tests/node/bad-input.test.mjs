@@ -683,7 +683,7 @@ test('sqlite_sequence, AUTOINCREMENT and _cf_ tables', async () => {
   const h = await sync(r);
   await expectSame(assert, db, d1, 'a');
   assert.equal(await d1Value(d1, 'SELECT count(*) FROM a WHERE id = 5'), 0);
-  for (const t of ['sqlite_stat1', '_cf_KV', '_d1sync_log', '_d1sync_state']) {
+  for (const t of ['sqlite_stat1', '_cf_KV', '_d1sync_log', '_d1sync_state', '_d1sync_tables']) {
     assert.equal(await d1HasTable(d1, t), false, t);
   }
   for (const t of ['sqlite_sequence', 'sqlite_stat1', '_cf_KV'])
@@ -696,6 +696,34 @@ test('sqlite_sequence, AUTOINCREMENT and _cf_ tables', async () => {
   await expectSame(assert, db, d1, 'a');
   assert.equal(await d1Value(d1, 'SELECT max(id) FROM a'), 7);
   assert.equal(await d1HasTable(d1, '_cf_KV'), false);
+  r.close();
+});
+
+test('outbox keys that are not SQL literals are quarantined, never run locally or in D1', async () => {
+  const d1 = await env.fresh();
+  const db = await openLocal();
+  run(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'a');");
+  const r = await replicator(db, d1);
+  await sync(r);
+  const bad = ['1); DROP TABLE t; --', '1,2', "X'0'", "'a' || 'b'"];
+  for (const key of bad) {
+    db.exec({
+      sql: "INSERT INTO _d1sync_log(tbl, op, key, at_ms) VALUES ('t', 'U', ?, 0)",
+      bind: [key],
+    });
+  }
+  run(db, "INSERT INTO t VALUES (2, 'b');");
+  const h = await sync(r);
+  assert.equal(h.pendingChanges, 0);
+  assert.equal(h.quarantined, bad.length);
+  assert.equal(localValue(db, 'SELECT count(*) FROM t'), 2);
+  await expectSame(assert, db, d1, 't');
+  const held = await r.quarantined();
+  assert.deepEqual(held.map((q) => q.key).sort(), [...bad].sort());
+  for (const q of held) {
+    assert.equal(q.code, 'INTERNAL');
+    assert.match(q.error, /not the table's key as SQL literals/);
+  }
   r.close();
 });
 
