@@ -224,6 +224,43 @@ std::optional<LoneRecord> loneRecord(const Job& job, const Changeset& changes) {
   return r;
 }
 
+Changeset jobChangeset(const Job& job, const Changeset& changes, const ChangesetHeader& header) {
+  Changeset out;
+  out.header = header;
+  for (size_t i = 0; i < changes.tables.size(); ++i) {
+    const TableChanges& t = changes.tables[i];
+    TableChanges part;
+    part.name = t.name;
+    part.columns = t.columns;
+    part.rowidKey = t.rowidKey;
+    part.keyWidth = t.keyWidth;
+    bool any = false;
+    // The format wants a table's range deletes, then its deletes, then its upserts.
+    for (Slice::Kind kind : {Slice::Range, Slice::Delete, Slice::Upsert}) {
+      for (const Slice& s : job.slices) {
+        if (s.table != i || s.kind != kind) continue;
+        any = true;
+        for (size_t r = s.first; r < s.first + s.count; ++r) {
+          if (kind == Slice::Range) {
+            const RangeDelete& range = t.rangeDeletes[r];
+            auto view = [](const std::optional<std::string>& b) -> std::optional<std::string_view> {
+              if (!b) return std::nullopt;
+              return std::string_view(*b);
+            };
+            part.addRangeDelete(view(range.low), view(range.high));
+          } else if (kind == Slice::Delete) {
+            part.addDelete(t.deletes[r]);
+          } else {
+            part.addUpsert(t.upserts[r]);
+          }
+        }
+      }
+    }
+    if (any) out.tables.push_back(std::move(part));
+  }
+  return out;
+}
+
 TargetShape shapeFor(const TableChanges& table, const std::string& d1Name,
                      const std::optional<std::string>& tenantColumn,
                      const std::string& tenantLiteral) {

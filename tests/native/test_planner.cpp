@@ -138,6 +138,43 @@ TEST(Planner, JobsStayWithinTheBatchLimitsAndCoverEveryRecordOnce) {
   EXPECT_EQ(upserts, 3000u);
 }
 
+// What a host will send a sync endpoint: each job as a changeset of its own, which the
+// receiver decodes, plans and renders into the very statements the sender would have sent.
+TEST(Planner, EachJobTravelsAsAChangesetOfItsOwnAndRendersTheSame) {
+  std::string text = std::string(kHeader) + "T \"p\" key=1 (\"id\",\"v\")\nR (0) (900)\n";
+  for (int i = 0; i < 40; ++i) text += "D (" + std::to_string(1000 + i) + ")\n";
+  for (int i = 0; i < 400; ++i)
+    text += "U (" + std::to_string(i) + ",'p" + std::to_string(i) + "')\n";
+  text += "T \"c\" rowid (\"rowid\",\"p\",\"x\")\n";
+  for (int i = 0; i < 30; ++i) text += "D (" + std::to_string(5000 + i) + ")\n";
+  for (int i = 0; i < 300; ++i)
+    text += "U (" + std::to_string(i) + "," + std::to_string(i % 400) + ",X'0A0B')\n";
+  text += "END\n";
+  Changeset c = decoded(text);
+  Limits limits;
+  limits.maxStatementsPerBatch = 8;
+  limits.maxStatementBytes = 1500;
+  limits.maxBatchBytes = 2000;
+  Chunker chunker(limits);
+  Planner planner(limits, chunker);
+  const auto shapes = shapesOf(c);
+  auto jobs = planner.plan(c, shapes);
+  ASSERT_GT(jobs.size(), 5u);
+  size_t records = 0;
+  for (const Job& job : jobs) {
+    Changeset part = jobChangeset(job, c, c.header);
+    std::string bytes;
+    ASSERT_TRUE(encodeChangeset(part, bytes).ok());
+    Changeset received = decoded(bytes);
+    const auto theirShapes = shapesOf(received);
+    auto theirJobs = planner.plan(received, theirShapes);
+    ASSERT_EQ(theirJobs.size(), 1u);
+    EXPECT_EQ(planner.render(theirJobs[0], received, theirShapes), planner.render(job, c, shapes));
+    records += theirJobs[0].records();
+  }
+  EXPECT_EQ(records, 1u + 40 + 400 + 30 + 300);
+}
+
 TEST(Planner, SplittingAJobHalvesItsRecordsAcrossSlices) {
   Job job;
   job.slices = {Slice{Slice::Delete, 1, 0, 3}, Slice{Slice::Upsert, 0, 5, 4}};
