@@ -37,12 +37,11 @@ Engine::Read Engine::copyPage(std::optional<Page>& out) {
   return Read::Ready;
 }
 
-// Where the copy ends: saved when it began, or the largest key present now (later rows come
-// through the outbox).
+// The ranges still to copy: saved, or for a copy that starts now, one range up to the largest
+// key present now (later rows come through the outbox).
 bool Engine::copyBounds(const Table& t, const TableState& ts, CopyEffect& e) {
   if (ts.copyStarted) {
-    e.bounded = ts.bounded;
-    e.upto = ts.upto;
+    e.ranges = ts.ranges;
     e.total = ts.total;
     return true;
   }
@@ -52,29 +51,39 @@ bool Engine::copyBounds(const Table& t, const TableState& ts, CopyEffect& e) {
                        quoteIdent(t.name) + ") FROM " + quoteIdent(t.name) + " ORDER BY " + desc +
                        " LIMIT 1");
   if (localFailed("reading " + t.name, r)) return false;
-  e.bounded = r.rows.size() == 1;
-  if (e.bounded) {
-    e.upto = r.rows.at(0, 0);
+  KeyRange all;
+  if (r.rows.size() == 1) {
+    all.upto = r.rows.at(0, 0);
     e.total = std::strtoll(r.rows.at(0, 1).c_str(), nullptr, 10);
   }
+  e.ranges = {all};
   return true;
 }
 
-// The rows after the cursor, in chunks sized by the bytes rows turned out to have, so a page
-// stays near pageBytes whether rows hold ten bytes or a megabyte.
+// The front range's rows after its cursor, in chunks sized by the bytes rows turned out to
+// have, so a page stays near pageBytes whether rows hold ten bytes or a megabyte. A range read
+// to its end leaves the queue; otherwise its cursor moves to the last row read.
 bool Engine::readCopySlice(const Table& t, const TableState& ts, CopyEffect& e, size_t& budget,
                            std::vector<RowLiteral>& rows) {
+  (void)ts;
   const Limits& L = options_.limits;
-  e.finished = !e.bounded;
+  if (e.ranges.empty()) {
+    e.finished = true;
+    return true;
+  }
+  KeyRange& range = e.ranges.front();
+  e.replaces = true;
+  e.deleteLow = range.low;
+  bool done = !range.upto;
   size_t chunk = std::min<size_t>(budget, 256);
   size_t bytes = 0;
   std::string order;
   for (const auto& k : t.keyExprs("")) order += (order.empty() ? "" : ",") + k;
-  while (e.bounded && budget > 0 && bytes < L.pageBytes) {
-    std::string where = t.keyValueExpr("") + "<=" + t.keyValue(e.upto);
-    const std::string& cursor = rows.empty() ? ts.cursor : rows.back().key;
-    if (ts.hasCursor || !rows.empty())
-      where += " AND " + t.keyValueExpr("") + ">" + t.keyValue(cursor);
+  while (!done && budget > 0 && bytes < L.pageBytes) {
+    std::string where = t.keyValueExpr("") + "<=" + t.keyValue(*range.upto);
+    const std::optional<std::string>& cursor =
+        rows.empty() ? range.low : std::optional<std::string>(rows.back().key);
+    if (cursor) where += " AND " + t.keyValueExpr("") + ">" + t.keyValue(*cursor);
     std::string sql = "SELECT " + packedSelect(t, "") + " FROM " + quoteIdent(t.name) + " WHERE " +
                       where + " ORDER BY " + order + " LIMIT " + std::to_string(chunk);
     size_t before = rows.size();
@@ -84,17 +93,20 @@ bool Engine::readCopySlice(const Table& t, const TableState& ts, CopyEffect& e, 
     for (size_t i = before; i < rows.size(); ++i) chunkBytes += rows[i].bytes();
     bytes += chunkBytes;
     budget -= std::min(budget, got);
-    if (got < chunk) {
-      e.finished = true;
-      break;
-    }
+    done = got < chunk;
     size_t perRow = std::max<size_t>(1, chunkBytes / std::max<size_t>(1, got));
     size_t room = L.pageBytes > bytes ? (L.pageBytes - bytes) / perRow : 0;
     chunk = std::min(budget, std::max<size_t>(1, room));
   }
   e.rows = static_cast<int64_t>(rows.size());
-  e.hasCursor = ts.hasCursor || !rows.empty();
-  e.cursor = rows.empty() ? ts.cursor : rows.back().key;
+  if (done) {
+    e.deleteHigh = range.high;
+    e.ranges.pop_front();
+  } else {
+    e.deleteHigh = range.low =
+        rows.empty() ? range.low : std::optional<std::string>(rows.back().key);
+  }
+  e.finished = e.ranges.empty();
   return true;
 }
 
@@ -102,15 +114,18 @@ bool Engine::readCopySlice(const Table& t, const TableState& ts, CopyEffect& e, 
 // then its rows upserted.
 bool Engine::copyChanges(const Table& t, const TableState& ts, const CopyEffect& e,
                          std::vector<RowLiteral>& rows, TableChanges& tc) {
-  auto bound = [](bool has, const std::string& key) -> std::optional<std::string> {
-    if (!has) return std::nullopt;
-    return "(" + key + ")";
+  (void)ts;
+  auto bound = [](const std::optional<std::string>& key) -> std::optional<std::string> {
+    if (!key) return std::nullopt;
+    return "(" + *key + ")";
   };
-  auto st = tc.addRangeDelete(bound(ts.hasCursor, ts.cursor), bound(!e.finished, e.cursor));
-  if (!st.ok()) {
-    recordError(ErrorCode::Internal,
-                "the copy cursor of " + t.name + " is not a key: " + st.message);
-    return false;
+  if (e.replaces) {
+    auto st = tc.addRangeDelete(bound(e.deleteLow), bound(e.deleteHigh));
+    if (!st.ok()) {
+      recordError(ErrorCode::Internal,
+                  "the copy range of " + t.name + " is not made of keys: " + st.message);
+      return false;
+    }
   }
   size_t tupleBytes = 0;
   for (const auto& row : rows) tupleBytes += row.tupleBytes();

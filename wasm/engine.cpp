@@ -488,11 +488,8 @@ void Engine::finishPage(int64_t nowMs) {
     if (it == state_.tables.end()) continue;
     TableState& t = it->second;
     t.copyStarted = true;
-    t.bounded = e.bounded;
-    t.upto = e.upto;
+    t.ranges = e.ranges;
     t.total = e.total;
-    t.hasCursor = e.hasCursor;
-    t.cursor = e.cursor;
     t.copied += e.rows;
     if (e.finished) {
       t.phase = t.shadow ? TablePhase::Swap : TablePhase::Live;

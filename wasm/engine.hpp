@@ -130,12 +130,12 @@ class Engine {
  private:
   enum class Phase { Init, Claim, Takeover, Running, Failed };
 
+  // What a copy page does to a table's copy once D1 has it.
   struct CopyEffect {
     std::string table;
-    bool hasCursor = false;
-    std::string cursor;
-    bool bounded = false;
-    std::string upto;
+    std::deque<KeyRange> ranges;  // what is left after the page
+    bool replaces = false;        // the page copies part of a range: D1's rows in it are replaced
+    std::optional<std::string> deleteLow, deleteHigh;  // that part
     int64_t total = 0;
     int64_t rows = 0;
     bool finished = false;

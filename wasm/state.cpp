@@ -53,6 +53,33 @@ void readStrings(const json& j, const char* key, std::vector<std::string>& out) 
     if (v.is_string()) out.push_back(v.get<std::string>());
 }
 
+json optional(const std::optional<std::string>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+std::optional<std::string> optionalFrom(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+json rangesJson(const std::deque<KeyRange>& ranges) {
+  json out = json::array();
+  for (const auto& r : ranges)
+    out.push_back(
+        {{"low", optional(r.low)}, {"upto", optional(r.upto)}, {"high", optional(r.high)}});
+  return out;
+}
+
+KeyRange rangeFrom(const json& j) {
+  KeyRange r;
+  if (!j.is_object()) return r;
+  r.low = optionalFrom(j, "low");
+  r.upto = optionalFrom(j, "upto");
+  r.high = optionalFrom(j, "high");
+  return r;
+}
+
 json tableJson(const TableState& t) {
   return {{"sql", t.sql},
           {"columns", t.columns},
@@ -62,10 +89,7 @@ json tableJson(const TableState& t) {
           {"shadow", t.shadow},
           {"dropFirst", t.dropFirst},
           {"copyStarted", t.copyStarted},
-          {"hasCursor", t.hasCursor},
-          {"cursor", t.cursor},
-          {"bounded", t.bounded},
-          {"upto", t.upto},
+          {"ranges", rangesJson(t.ranges)},
           {"copied", t.copied},
           {"total", t.total},
           {"maxRowid", t.maxRowid},
@@ -82,10 +106,16 @@ TableState tableFrom(const json& j) {
   t.shadow = get<bool>(j, "shadow", false);
   t.dropFirst = get<bool>(j, "dropFirst", false);
   t.copyStarted = get<bool>(j, "copyStarted", false);
-  t.hasCursor = get<bool>(j, "hasCursor", false);
-  t.cursor = get<std::string>(j, "cursor", "");
-  t.bounded = get<bool>(j, "bounded", false);
-  t.upto = get<std::string>(j, "upto", "");
+  auto ranges = j.find("ranges");
+  if (ranges != j.end() && ranges->is_array()) {
+    for (const auto& r : *ranges) t.ranges.push_back(rangeFrom(r));
+  } else if (t.copyStarted) {
+    // An older document kept one cursor: the full copy's one range.
+    KeyRange r;
+    if (get<bool>(j, "hasCursor", false)) r.low = get<std::string>(j, "cursor", "");
+    if (get<bool>(j, "bounded", false)) r.upto = get<std::string>(j, "upto", "");
+    t.ranges.push_back(std::move(r));
+  }
   t.copied = get<int64_t>(j, "copied", 0);
   t.total = get<int64_t>(j, "total", 0);
   t.maxRowid = get<std::string>(j, "maxRowid", "");

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,18 @@ enum class TablePhase {
   Live,    // followed through the outbox
 };
 
+// Keys of one table to copy: the rows with low < key <= upto are read, page by page (`low`
+// moves up as the cursor), and replace D1's rows with low < key <= high. Keys are SQL literal
+// lists ("1,'a'"). A full copy is one range from the smallest key to the largest present when
+// it began (later rows come through the outbox), with no `high`, so it also removes D1 rows
+// above the last local key; a repair copies the ranges where D1 differs.
+struct KeyRange {
+  std::optional<std::string> low;   // exclusive; none: from the smallest key
+  std::optional<std::string> upto;  // inclusive read bound; none: no rows to read
+  std::optional<std::string> high;  // inclusive delete bound; none: no upper end
+  bool operator==(const KeyRange& o) const = default;
+};
+
 struct TableState {
   std::string sql;                   // sqlite_master.sql when last reconciled
   std::vector<std::string> columns;  // column names the D1 table has (tenant/rowid excluded)
@@ -28,10 +42,7 @@ struct TableState {
   bool shadow = false;     // copying into a shadow table that replaces the D1 table when done
   bool dropFirst = false;  // the D1 table exists with another shape: drop it before creating
   bool copyStarted = false;
-  bool hasCursor = false;
-  std::string cursor;    // key literal of the last copied row
-  bool bounded = false;  // false: the table was empty when its copy began
-  std::string upto;      // key literal of the largest key when the copy began
+  std::deque<KeyRange> ranges;  // what the copy has still to do, front first
   int64_t copied = 0;
   int64_t total = 0;
   std::string maxRowid;  // tables keyed by rowid: max(rowid) at the last page, "" unknown
@@ -39,9 +50,8 @@ struct TableState {
 
   // Forgets the copy's progress so the next copy starts from the smallest key.
   void resetCopy() {
-    copyStarted = hasCursor = bounded = false;
-    cursor.clear();
-    upto.clear();
+    copyStarted = false;
+    ranges.clear();
     copied = total = 0;
   }
 };
