@@ -201,8 +201,10 @@ bool Engine::addRow(const Table& t, TableChanges& out, RowLiteral& row, bool del
   }
   const ErrorCode code = payload > L.maxRowBytes ? ErrorCode::D1Limit : ErrorCode::Internal;
   if (!quarantine(t.name, key, code, problem, now_)) return false;
-  if (deleteTooLong) out.addDelete("(" + key + ")");
-  return true;
+  if (!deleteTooLong) return true;
+  auto st = out.addDelete("(" + key + ")");
+  if (!st.ok()) recordError(ErrorCode::Internal, "a key of " + t.name + ": " + st.message);
+  return st.ok();
 }
 
 void Engine::planPage(Page& page) {

@@ -159,7 +159,11 @@ bool Engine::readChanges(const Table& t, std::vector<std::string>& keys,
   std::vector<std::string> absent;
   for (size_t k = 0; k < keys.size(); ++k) {
     if (present[k]) continue;
-    tc.addDelete("(" + keys[k] + ")");
+    // Checked by checkOutboxKeys: a failure here is a bug, reported rather than dropped.
+    if (auto st = tc.addDelete("(" + keys[k] + ")"); !st.ok()) {
+      recordError(ErrorCode::Internal, "a key of " + t.name + ": " + st.message);
+      return false;
+    }
     absent.push_back(std::move(keys[k]));
   }
   if (t.keyKind == KeyKind::Rowid) noteVanishedRows(t, absent, lastOp);
