@@ -1,6 +1,6 @@
-// The source half's copy reader: the initial copy (and every recopy) of a table, in key order
-// up to the largest key present when the copy began, one slice per page. The cursor and the
-// bound are saved with the page once D1 has it, so a copy resumes where it stopped.
+// The source half's copy reader: the initial copy (and every recopy) of a table, a queue of
+// key ranges (KeyRange, state.hpp) read in key order, one slice per page. What is left of the
+// queue is saved with the page once D1 has it, so a copy resumes where it stopped.
 #include <algorithm>
 #include <cstdlib>
 
@@ -22,8 +22,7 @@ Engine::Read Engine::copyPage(std::optional<Page>& out) {
     e.table = t.name;
     std::vector<RowLiteral> rows;
     TableChanges tc = tableChanges(t);
-    if (!copyBounds(t, ts, e) || !readCopySlice(t, ts, e, budget, rows) ||
-        !copyChanges(t, ts, e, rows, tc))
+    if (!copyBounds(t, ts, e) || !readCopySlice(t, e, budget, rows) || !copyChanges(t, e, rows, tc))
       return Read::Failed;
     page.changes.tables.push_back(std::move(tc));
     page.rows += e.rows;
@@ -63,9 +62,8 @@ bool Engine::copyBounds(const Table& t, const TableState& ts, CopyEffect& e) {
 // The front range's rows after its cursor, in chunks sized by the bytes rows turned out to
 // have, so a page stays near pageBytes whether rows hold ten bytes or a megabyte. A range read
 // to its end leaves the queue; otherwise its cursor moves to the last row read.
-bool Engine::readCopySlice(const Table& t, const TableState& ts, CopyEffect& e, size_t& budget,
+bool Engine::readCopySlice(const Table& t, CopyEffect& e, size_t& budget,
                            std::vector<RowLiteral>& rows) {
-  (void)ts;
   const Limits& L = options_.limits;
   if (e.ranges.empty()) {
     e.finished = true;
@@ -112,9 +110,8 @@ bool Engine::readCopySlice(const Table& t, const TableState& ts, CopyEffect& e, 
 
 // The slice as changes: the copied key range deleted in D1 (rows the local table lacks go),
 // then its rows upserted.
-bool Engine::copyChanges(const Table& t, const TableState& ts, const CopyEffect& e,
-                         std::vector<RowLiteral>& rows, TableChanges& tc) {
-  (void)ts;
+bool Engine::copyChanges(const Table& t, const CopyEffect& e, std::vector<RowLiteral>& rows,
+                         TableChanges& tc) {
   auto bound = [](const std::optional<std::string>& key) -> std::optional<std::string> {
     if (!key) return std::nullopt;
     return "(" + *key + ")";
@@ -127,9 +124,7 @@ bool Engine::copyChanges(const Table& t, const TableState& ts, const CopyEffect&
       return false;
     }
   }
-  size_t tupleBytes = 0;
-  for (const auto& row : rows) tupleBytes += row.tupleBytes();
-  tc.upserts.reserve(rows.size(), tupleBytes);
+  reserveRows(tc, rows);
   for (auto& row : rows)
     if (!addRow(t, tc, row, false)) return false;
   return true;

@@ -203,10 +203,9 @@ class Engine {
   // copy_reader.cpp
   Read copyPage(std::optional<Page>& out);
   bool copyBounds(const Table& t, const TableState& ts, CopyEffect& e);
-  bool readCopySlice(const Table& t, const TableState& ts, CopyEffect& e, size_t& budget,
-                     std::vector<RowLiteral>& rows);
-  bool copyChanges(const Table& t, const TableState& ts, const CopyEffect& e,
-                   std::vector<RowLiteral>& rows, TableChanges& tc);
+  bool readCopySlice(const Table& t, CopyEffect& e, size_t& budget, std::vector<RowLiteral>& rows);
+  bool copyChanges(const Table& t, const CopyEffect& e, std::vector<RowLiteral>& rows,
+                   TableChanges& tc);
   // outbox_reader.cpp
   Read changesPage(std::optional<Page>& out);
   bool outboxTop(int64_t& next);
@@ -221,6 +220,7 @@ class Engine {
                       const std::vector<bool>& text);
   TableChanges tableChanges(const Table& t) const;
   bool addRow(const Table& t, TableChanges& out, RowLiteral& row, bool deleteTooLong);
+  static void reserveRows(TableChanges& out, const std::vector<RowLiteral>& rows);
   void planPage(Page& page);
   // engine_rowid.cpp
   bool checkRowids(const Rows& log, Page& page);

@@ -207,6 +207,14 @@ bool Engine::addRow(const Table& t, TableChanges& out, RowLiteral& row, bool del
   return st.ok();
 }
 
+// Room for the rows in the changeset at once, so a page of large rows is not copied as the
+// tuple list grows.
+void Engine::reserveRows(TableChanges& out, const std::vector<RowLiteral>& rows) {
+  size_t bytes = 0;
+  for (const auto& row : rows) bytes += row.tupleBytes();
+  out.upserts.reserve(rows.size(), bytes);
+}
+
 void Engine::planPage(Page& page) {
   page.shapes.clear();
   for (const auto& tc : page.changes.tables) {

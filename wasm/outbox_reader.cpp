@@ -146,9 +146,7 @@ bool Engine::readChanges(const Table& t, std::vector<std::string>& keys,
     std::vector<RowLiteral> rows;
     std::vector<size_t> index;
     if (!readRows(t, head + values + tail, 2, rows, &index)) return false;
-    size_t tupleBytes = 0;
-    for (const auto& row : rows) tupleBytes += row.tupleBytes();
-    tc.upserts.reserve(rows.size(), tupleBytes);
+    reserveRows(tc, rows);
     for (size_t i = 0; i < rows.size(); ++i) {
       present[index[i]] = true;
       if (!sent.insert(rows[i].key).second) continue;  // two keys equal under a collation

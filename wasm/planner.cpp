@@ -224,8 +224,9 @@ std::optional<LoneRecord> loneRecord(const Job& job, const Changeset& changes) {
   return r;
 }
 
-Changeset jobChangeset(const Job& job, const Changeset& changes, const ChangesetHeader& header) {
-  Changeset out;
+ChangesetStatus jobChangeset(const Job& job, const Changeset& changes,
+                             const ChangesetHeader& header, Changeset& out) {
+  out = Changeset{};
   out.header = header;
   for (size_t i = 0; i < changes.tables.size(); ++i) {
     const TableChanges& t = changes.tables[i];
@@ -241,24 +242,29 @@ Changeset jobChangeset(const Job& job, const Changeset& changes, const Changeset
         if (s.table != i || s.kind != kind) continue;
         any = true;
         for (size_t r = s.first; r < s.first + s.count; ++r) {
+          ChangesetStatus st;
           if (kind == Slice::Range) {
             const RangeDelete& range = t.rangeDeletes[r];
             auto view = [](const std::optional<std::string>& b) -> std::optional<std::string_view> {
               if (!b) return std::nullopt;
               return std::string_view(*b);
             };
-            part.addRangeDelete(view(range.low), view(range.high));
+            st = part.addRangeDelete(view(range.low), view(range.high));
           } else if (kind == Slice::Delete) {
-            part.addDelete(t.deletes[r]);
+            st = part.addDelete(t.deletes[r]);
           } else {
-            part.addUpsert(t.upserts[r]);
+            st = part.addUpsert(t.upserts[r]);
+          }
+          if (!st.ok()) {
+            out = Changeset{};
+            return st;
           }
         }
       }
     }
     if (any) out.tables.push_back(std::move(part));
   }
-  return out;
+  return {};
 }
 
 TargetShape shapeFor(const TableChanges& table, const std::string& d1Name,

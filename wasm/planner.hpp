@@ -80,7 +80,9 @@ std::optional<LoneRecord> loneRecord(const Job& job, const Changeset& changes);
 // The changeset of one job on its own: its records, table by table in the changeset's order,
 // under `header`. What a host sends a sync endpoint, which plans and renders it as the engine
 // would have; a job of DDL statements has no records (a changeset without tables).
-Changeset jobChangeset(const Job& job, const Changeset& changes, const ChangesetHeader& header);
+// Fails (naming the record) only if `changes` holds a record its own checks would refuse.
+ChangesetStatus jobChangeset(const Job& job, const Changeset& changes,
+                             const ChangesetHeader& header, Changeset& out);
 
 // Where a changeset's table lands in D1: its name there, the tuple's columns, the first
 // keyWidth of them as the key, and the tenant.

@@ -162,7 +162,8 @@ TEST(Planner, EachJobTravelsAsAChangesetOfItsOwnAndRendersTheSame) {
   ASSERT_GT(jobs.size(), 5u);
   size_t records = 0;
   for (const Job& job : jobs) {
-    Changeset part = jobChangeset(job, c, c.header);
+    Changeset part;
+    ASSERT_TRUE(jobChangeset(job, c, c.header, part).ok());
     std::string bytes;
     ASSERT_TRUE(encodeChangeset(part, bytes).ok());
     Changeset received = decoded(bytes);
