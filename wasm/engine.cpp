@@ -139,6 +139,14 @@ bool Engine::retryUnknown(D1Failure f, const std::string& error, int64_t nowMs) 
   return false;
 }
 
+// A claim, takeover or probe that failed: recorded and retried with backoff, within the budget.
+void Engine::retryAfter(D1Failure f, const std::string& error, int64_t nowMs) {
+  recordError(codeFor(f), error);
+  if (!retryUnknown(f, error, nowMs)) return;
+  ++state_.counters.retries;
+  scheduleRetry(nowMs);
+}
+
 void Engine::recordError(ErrorCode code, const std::string& message) {
   state_.counters.lastError = message;
   state_.counters.lastErrorCode = codeName(code);
@@ -481,6 +489,7 @@ void Engine::finishPage(int64_t nowMs) {
   Page& p = *page_;
   if (p.kind == Page::Changes && p.uptoSeq > state_.appliedSeq) {
     state_.appliedSeq = p.uptoSeq;
+    // A trim that fails is harmless: reads start after appliedSeq and the next one trims.
     local_.exec("DELETE FROM _d1sync_log WHERE seq<=" + std::to_string(p.uptoSeq));
   }
   for (const auto& e : p.copies) {
@@ -643,9 +652,7 @@ void Engine::onProbe(const BatchResult& r, int64_t nowMs) {
       phase_ = Phase::Claim;
       return;
     }
-    if (!retryUnknown(f, r.failure.message, nowMs)) return;
-    ++state_.counters.retries;
-    scheduleRetry(nowMs);
+    retryAfter(f, r.failure.message, nowMs);
     return;
   }
   needProbe_ = false;

@@ -162,6 +162,7 @@ class Engine {
   Step backoffStep(int64_t nowMs);
   Step waitStep(int64_t untilMs, int64_t nowMs);
   bool retryUnknown(D1Failure f, const std::string& error, int64_t nowMs);
+  void retryAfter(D1Failure f, const std::string& error, int64_t nowMs);
   bool localFailed(const std::string& what, const QueryResult& r);
   Step send(Flight kind, std::vector<std::string> statements);
   Step sendJob(int64_t nowMs);
@@ -184,8 +185,10 @@ class Engine {
   std::optional<std::string> pendingMark(const char* kind);
   Step claim(int64_t nowMs);
   void onClaim(const BatchResult& r, int64_t nowMs);
+  bool adoptClaimedRow(const SourceRow& row);
   void onTakeover(const BatchResult& r, int64_t nowMs);
   void reconcileD1Tables(const Rows& d1Tables);
+  bool reconcileD1Table(const Table& t, TableState& ts, const std::string& createSql);
 
   // engine_schema.cpp
   bool refreshSchema(int64_t nowMs);

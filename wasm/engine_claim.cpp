@@ -95,12 +95,9 @@ Step Engine::claim(int64_t nowMs) {
 
 void Engine::onClaim(const BatchResult& r, int64_t nowMs) {
   if (!r.ok || r.results.size() <= kClaimTablesStatement) {
-    D1Failure f = r.ok ? D1Failure::Other : r.failure.kind;
     const std::string& error = r.failure.message;
-    recordError(codeFor(f), error.empty() ? "D1 answered the claim with too few results" : error);
-    if (!retryUnknown(f, error, nowMs)) return;
-    ++state_.counters.retries;
-    scheduleRetry(nowMs);
+    retryAfter(r.ok ? D1Failure::Other : r.failure.kind,
+               error.empty() ? "D1 answered the claim with too few results" : error, nowMs);
     return;
   }
   const Rows& owner = r.results[kClaimTenantStatement];
@@ -125,6 +122,18 @@ void Engine::onClaim(const BatchResult& r, int64_t nowMs) {
                                 "); pass takeover: true to claim it and resync");
     return;
   }
+  if (!adoptClaimedRow(row)) return;
+  reconcileD1Tables(r.results[kClaimTablesStatement]);
+  if (phase_ == Phase::Failed) return;
+  backoff_.reset();
+  unknownFailures_ = 0;
+  phase_ = Phase::Running;
+  persist();
+}
+
+// Our row in D1, after the claim: just created, moved on by the batch a crash interrupted, or
+// exactly where we left it. Anything else means D1 changed behind our back.
+bool Engine::adoptClaimedRow(const SourceRow& row) {
   state_.epoch = row.epoch;
   if (row.lastBatch == claimMark_) {
     // We just created the row. If we had replicated before, D1 lost it all: copy again.
@@ -134,6 +143,7 @@ void Engine::onClaim(const BatchResult& r, int64_t nowMs) {
     // The batch sent before a crash committed: adopt the watermark it carried.
     if (row.appliedSeq > state_.appliedSeq) {
       state_.appliedSeq = row.appliedSeq;
+      // A trim that fails is harmless: reads start after appliedSeq and the next one trims.
       local_.exec("DELETE FROM _d1sync_log WHERE seq<=" + std::to_string(row.appliedSeq));
     }
     state_.lastBatch = row.lastBatch;
@@ -143,26 +153,17 @@ void Engine::onClaim(const BatchResult& r, int64_t nowMs) {
              row.lastBatch + "' for sourceId '" + state_.sourceId + "', this database expected " +
              std::to_string(state_.appliedSeq) + " / '" + state_.lastBatch +
              "': D1 was changed or restored behind d1sync's back; takeover: true resyncs it");
-    return;
+    return false;
   }
   state_.pendingBatch.clear();
   state_.pendingClaim.clear();
   state_.everClaimed = true;
-  reconcileD1Tables(r.results[kClaimTablesStatement]);
-  if (phase_ == Phase::Failed) return;
-  backoff_.reset();
-  unknownFailures_ = 0;
-  phase_ = Phase::Running;
-  persist();
+  return true;
 }
 
 void Engine::onTakeover(const BatchResult& r, int64_t nowMs) {
   if (!r.ok || r.results.size() < 2) {
-    D1Failure f = r.ok ? D1Failure::Other : r.failure.kind;
-    recordError(codeFor(f), r.failure.message);
-    if (!retryUnknown(f, r.failure.message, nowMs)) return;
-    ++state_.counters.retries;
-    scheduleRetry(nowMs);
+    retryAfter(r.ok ? D1Failure::Other : r.failure.kind, r.failure.message, nowMs);
     return;
   }
   SourceRow row = parseSourceRow(r.results[1]);
@@ -211,39 +212,45 @@ void Engine::reconcileD1Tables(const Rows& d1) {
       ts.resetCopy();
       continue;
     }
-    D1Table info = parseD1Table(*real);
-    std::vector<std::string> wantKey = t.keyColumnNames();
-    if (shape_.tenant) wantKey.insert(wantKey.begin(), shape_.tenant->column);
-    bool typesMatch = true;
-    for (size_t i = 0; i < info.columns.size(); ++i)
-      if (const Column* c = t.column(info.columns[i]); c && !sameType(c->type, info.types[i]))
-        typesMatch = false;
-    if (!sameNames(info.key, wantKey) || !typesMatch) {
-      if (shape_.tenant) {
-        fail(ErrorCode::Schema, "D1 table " + t.name +
-                                    " is shared with other tenants but its primary key or column "
-                                    "types differ from this source's; it cannot be rebuilt from "
-                                    "one tenant");
-        return;
-      }
-      ts.phase = TablePhase::Create;
-      ts.dropFirst = true;
-      ts.resetCopy();
-      continue;
-    }
-    ts.columns.clear();
-    for (const auto& c : info.columns) {
-      if (shape_.tenant && equalsNoCase(c, shape_.tenant->column)) continue;
-      if (t.keyKind == KeyKind::Rowid && equalsNoCase(c, t.d1RowidColumn)) continue;
-      ts.columns.push_back(c);
-    }
-    ts.key = t.keyColumnNames();
-    if (ts.phase == TablePhase::Create) {
-      // D1 already has a table of the right key: copy into it, converging its rows to ours.
-      ts.phase = TablePhase::Copy;
-      ts.resetCopy();
-    }
+    if (!reconcileD1Table(t, ts, *real)) return;
   }
+}
+
+// A table D1 already has: kept (and copied into, converging its rows to ours) when its key and
+// column types are ours, rebuilt otherwise; false (failed) when other tenants share it.
+bool Engine::reconcileD1Table(const Table& t, TableState& ts, const std::string& createSql) {
+  D1Table info = parseD1Table(createSql);
+  std::vector<std::string> wantKey = t.keyColumnNames();
+  if (shape_.tenant) wantKey.insert(wantKey.begin(), shape_.tenant->column);
+  bool typesMatch = true;
+  for (size_t i = 0; i < info.columns.size(); ++i)
+    if (const Column* c = t.column(info.columns[i]); c && !sameType(c->type, info.types[i]))
+      typesMatch = false;
+  if (!sameNames(info.key, wantKey) || !typesMatch) {
+    if (shape_.tenant) {
+      fail(ErrorCode::Schema, "D1 table " + t.name +
+                                  " is shared with other tenants but its primary key or column "
+                                  "types differ from this source's; it cannot be rebuilt from "
+                                  "one tenant");
+      return false;
+    }
+    ts.phase = TablePhase::Create;
+    ts.dropFirst = true;
+    ts.resetCopy();
+    return true;
+  }
+  ts.columns.clear();
+  for (const auto& c : info.columns) {
+    if (shape_.tenant && equalsNoCase(c, shape_.tenant->column)) continue;
+    if (t.keyKind == KeyKind::Rowid && equalsNoCase(c, t.d1RowidColumn)) continue;
+    ts.columns.push_back(c);
+  }
+  ts.key = t.keyColumnNames();
+  if (ts.phase == TablePhase::Create) {
+    ts.phase = TablePhase::Copy;
+    ts.resetCopy();
+  }
+  return true;
 }
 
 }  // namespace d1sync

@@ -204,15 +204,9 @@ int toInt(const std::string& s) {
   return std::atoi(s.c_str());
 }
 
-}  // namespace
-
-std::optional<Table> readTable(LocalDb& db, const MasterEntry& entry,
-                               const std::vector<MasterEntry>& all, std::string& error) {
-  Table t;
-  t.name = entry.name;
-  t.sql = entry.sql;
+bool readColumns(LocalDb& db, Table& t, std::string& error) {
   Rows cols;
-  if (!pragma(db, "PRAGMA table_xinfo(" + quoteIdent(t.name) + ")", cols, error)) return {};
+  if (!pragma(db, "PRAGMA table_xinfo(" + quoteIdent(t.name) + ")", cols, error)) return false;
   for (size_t r = 0; r < cols.size(); ++r) {
     Column c;
     c.name = cols.at(r, 1);
@@ -223,11 +217,15 @@ std::optional<Table> readTable(LocalDb& db, const MasterEntry& entry,
     c.hidden = toInt(cols.at(r, 6));
     t.columns.push_back(std::move(c));
   }
-  parseCreateTable(t.sql, t);
+  return true;
+}
 
+// Sets pkIndex when SQLite made an index for the primary key, which rules out a rowid alias.
+bool readIndexes(LocalDb& db, const std::vector<MasterEntry>& all, Table& t, bool& pkIndex,
+                 std::string& error) {
   Rows idx;
-  if (!pragma(db, "PRAGMA index_list(" + quoteIdent(t.name) + ")", idx, error)) return {};
-  bool pkIndex = false;
+  if (!pragma(db, "PRAGMA index_list(" + quoteIdent(t.name) + ")", idx, error)) return false;
+  pkIndex = false;
   for (size_t r = 0; r < idx.size(); ++r) {
     Index ix;
     ix.name = idx.at(r, 1);
@@ -236,7 +234,7 @@ std::optional<Table> readTable(LocalDb& db, const MasterEntry& entry,
     ix.partial = toInt(idx.at(r, 4)) != 0;
     if (ix.origin == "pk") pkIndex = true;
     Rows xi;
-    if (!pragma(db, "PRAGMA index_xinfo(" + quoteIdent(ix.name) + ")", xi, error)) return {};
+    if (!pragma(db, "PRAGMA index_xinfo(" + quoteIdent(ix.name) + ")", xi, error)) return false;
     for (size_t k = 0; k < xi.size(); ++k) {
       if (toInt(xi.at(k, 5)) == 0) continue;  // the trailing rowid / key columns
       IndexColumn c;
@@ -252,15 +250,23 @@ std::optional<Table> readTable(LocalDb& db, const MasterEntry& entry,
   for (auto& ix : t.indexes)
     for (const auto& m : all)
       if (m.type == "index" && m.name == ix.name) ix.sql = m.sql;
+  return true;
+}
 
+bool readParents(LocalDb& db, Table& t, std::string& error) {
   Rows fks;
-  if (!pragma(db, "PRAGMA foreign_key_list(" + quoteIdent(t.name) + ")", fks, error)) return {};
+  if (!pragma(db, "PRAGMA foreign_key_list(" + quoteIdent(t.name) + ")", fks, error)) return false;
   for (size_t r = 0; r < fks.size(); ++r) {
     const std::string& parent = fks.at(r, 2);
     if (std::find(t.parents.begin(), t.parents.end(), parent) == t.parents.end())
       t.parents.push_back(parent);
   }
+  return true;
+}
 
+// A declared key is used when it identifies rows as SQLite does (WITHOUT ROWID, a rowid alias,
+// or NOT NULL columns); otherwise rows are keyed by the rowid under a name no column hides.
+bool chooseKey(Table& t, bool pkIndex, std::string& error) {
   std::vector<std::pair<int, size_t>> pk;
   for (size_t i = 0; i < t.columns.size(); ++i)
     if (t.columns[i].pk > 0) pk.emplace_back(t.columns[i].pk, i);
@@ -273,21 +279,37 @@ std::optional<Table> readTable(LocalDb& db, const MasterEntry& entry,
   if (!pk.empty() && (t.withoutRowid || rowidAlias || keyNotNull)) {
     t.keyKind = KeyKind::Declared;
     for (auto [pos, i] : pk) t.key.push_back(i);
-  } else {
-    t.keyKind = KeyKind::Rowid;
-    for (const char* alias : {"rowid", "_rowid_", "oid"}) {
-      if (!t.column(alias)) {
-        t.rowidName = alias;
-        break;
-      }
-    }
-    if (t.rowidName.empty()) {
-      error = "table " + t.name +
-              " has no usable primary key and columns named rowid, _rowid_ and oid hide its rowid";
-      return {};
-    }
-    t.d1RowidColumn = t.column("rowid") ? "_d1sync_rowid" : "rowid";
+    return true;
   }
+  t.keyKind = KeyKind::Rowid;
+  for (const char* alias : {"rowid", "_rowid_", "oid"}) {
+    if (!t.column(alias)) {
+      t.rowidName = alias;
+      break;
+    }
+  }
+  if (t.rowidName.empty()) {
+    error = "table " + t.name +
+            " has no usable primary key and columns named rowid, _rowid_ and oid hide its rowid";
+    return false;
+  }
+  t.d1RowidColumn = t.column("rowid") ? "_d1sync_rowid" : "rowid";
+  return true;
+}
+
+}  // namespace
+
+std::optional<Table> readTable(LocalDb& db, const MasterEntry& entry,
+                               const std::vector<MasterEntry>& all, std::string& error) {
+  Table t;
+  t.name = entry.name;
+  t.sql = entry.sql;
+  if (!readColumns(db, t, error)) return {};
+  parseCreateTable(t.sql, t);
+  bool pkIndex = false;
+  if (!readIndexes(db, all, t, pkIndex, error) || !readParents(db, t, error) ||
+      !chooseKey(t, pkIndex, error))
+    return {};
   return t;
 }
 
