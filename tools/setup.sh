@@ -12,6 +12,8 @@ command -v em++ >/dev/null || need+=(emscripten)
 [ -d /usr/include/gtest ] || need+=(libgtest-dev)
 [ -f /usr/include/gmock/gmock.h ] || need+=(libgmock-dev)
 command -v clang++-14 >/dev/null || need+=(clang-14)
+# Debian's Chromium runs the browser tests (driven headless by playwright-core).
+command -v chromium >/dev/null || need+=(chromium)
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need+=(libclang-rt-14-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
