@@ -46,7 +46,11 @@ database_id = "00000000-0000-0000-0000-000000000000"
   return { dir, script: path.join(out, path.basename(main).replace(/\.[cm]?[jt]s$/, '.js')) };
 }
 
-export async function serve(script, { persistDir } = {}) {
+// `assets`: a directory of static assets (tools/build_assets.mjs) served in front of the
+// Worker, as `[assets]` in wrangler.toml: a request no file matches goes to the Worker, and
+// /d1sync/* always does. `port`: listen on 127.0.0.1 (0: any free port; `mf.ready` resolves
+// to the URL); without it, reach the Worker with `mf.dispatchFetch`.
+export async function serve(script, { persistDir, assets, port } = {}) {
   const options = {
     modules: true,
     scriptPath: script,
@@ -56,6 +60,17 @@ export async function serve(script, { persistDir } = {}) {
     durableObjects: { ROOMS: { className: 'Room', useSQLite: true } },
     d1Databases: { DB: 'd1sync-rooms' },
   };
+  if (assets) {
+    options.assets = {
+      directory: assets,
+      binding: 'ASSETS',
+      routerConfig: { has_user_worker: true, static_routing: { user_worker: ['/d1sync/*'] } },
+    };
+  }
+  if (port !== undefined) {
+    options.host = '127.0.0.1';
+    options.port = port;
+  }
   if (persistDir) {
     options.durableObjectsPersist = path.join(persistDir, 'do');
     options.d1Persist = path.join(persistDir, 'd1');

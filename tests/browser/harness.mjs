@@ -1,0 +1,153 @@
+// Shared setup for tests/browser/*.test.mjs: the worker-template bundled as `wrangler deploy`
+// bundles it, served by workerd (Miniflare) with its static assets on a real localhost port
+// (OPFS needs a secure context, and localhost is one), and Debian's Chromium driven headless
+// by playwright-core with a profile directory of its own, so OPFS survives a relaunch.
+//
+// A page's origin includes the port: keep one server running for everything that must see the
+// same OPFS (a reload, a relaunch).
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { bundle, serve, repoRoot } from '../../tools/template.mjs';
+import { buildAssets } from '../../tools/build_assets.mjs';
+
+export { repoRoot };
+
+export const CHROMIUM = process.env.D1SYNC_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
+
+export function tempDir(prefix) {
+  return mkdtempSync(path.join(tmpdir(), `d1sync-${prefix}-`));
+}
+
+// The template (or a fixture that wraps it) with freshly assembled assets, listening on
+// 127.0.0.1. Returns { url, mf, dispose }.
+export async function startServer({ entry = 'worker-template/src/index.js', persistDir } = {}) {
+  if (!existsSync(path.join(repoRoot, 'dist/d1sync_engine.wasm'))) {
+    throw new Error('dist/d1sync_engine.wasm is missing: run `npm run build` first');
+  }
+  const assets = buildAssets(tempDir('assets'));
+  const { dir, script } = bundle(entry);
+  const mf = await serve(script, { assets, port: 0, persistDir });
+  const url = (await mf.ready).href;
+  return {
+    url,
+    mf,
+    async dispose() {
+      await mf.dispose();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(assets, { recursive: true, force: true });
+    },
+  };
+}
+
+// Chromium with the profile in `profileDir` (created by the caller; reuse it to relaunch the
+// same browser). Messages the page and its workers log are kept in `log` for failures.
+export async function launchBrowser(profileDir) {
+  const context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  // Generous, never a measure: a wait that ends here is a hang, not a slow run.
+  context.setDefaultTimeout(10 * 60 * 1000);
+  const log = [];
+  const watch = (page) => {
+    page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+    page.on('worker', (w) => log.push(`worker started: ${w.url()}`));
+  };
+  context.pages().forEach(watch);
+  context.on('page', watch);
+  return {
+    context,
+    log,
+    async close() {
+      await context.close();
+    },
+  };
+}
+
+// Opens the task list at `url` in the browser's first tab and waits until its database worker
+// has opened the OPFS database. Returns { page, info, call(op, args) } where `info` is what
+// the worker reported on opening and call() sends the worker a request through the page.
+export async function openApp(browser, url) {
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  await page.goto(url);
+  const info = await appReady(page, browser.log);
+  return { page, info, call: (op, args) => call(page, op, args) };
+}
+
+// After a load or reload: waits for the database worker's `ready` (or its failure).
+export async function appReady(page, log = []) {
+  await page.waitForFunction(() => window.tasksApp !== undefined, null, { polling: 50 });
+  try {
+    return await page.evaluate(() => window.tasksApp.ready);
+  } catch (e) {
+    assert.fail(`the page's database did not open: ${e.message}\n${log.join('\n')}`);
+  }
+}
+
+export function call(page, op, args = {}) {
+  return page.evaluate(([o, a]) => window.tasksApp.call(o, a), [op, args]);
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Polls `probe` until it returns a truthy value, and returns that value. The iteration cap is
+// only a hang guard; nothing here asserts how long it took.
+export async function waitFor(label, probe, { every = 100, maxIterations = 6000, describe } = {}) {
+  let last;
+  for (let i = 0; i < maxIterations; ++i) {
+    last = await probe();
+    if (last) return last;
+    await sleep(every);
+  }
+  assert.fail(`gave up waiting for ${label}${describe ? `: ${await describe()}` : ''}`);
+}
+
+// The OPFS entries of the page's origin, as the page itself lists them: path -> 'dir', or a
+// file's size (null while another context holds it open exclusively).
+export function opfsListing(page) {
+  return page.evaluate(async () => {
+    const out = {};
+    async function walk(dir, prefix) {
+      for await (const [name, handle] of dir.entries()) {
+        const p = `${prefix}/${name}`;
+        if (handle.kind === 'directory') {
+          out[p] = 'dir';
+          await walk(handle, p);
+        } else {
+          out[p] = await handle.getFile().then(
+            (f) => f.size,
+            () => null,
+          );
+        }
+      }
+    }
+    await walk(await navigator.storage.getDirectory(), '');
+    return out;
+  });
+}
+
+// One SELECT of `table` in key order where each cell is its storage class and exact bytes:
+// typeof, then hex for INTEGER, TEXT and BLOB, the double itself for REAL (REAL text differs
+// between SQLite versions). The same SQL runs in the browser and in D1.
+export function exactRowsSql(table, columns, { key = 'id', where = '' } = {}) {
+  const q = (name) => `"${name.replaceAll('"', '""')}"`;
+  const cells = columns.flatMap((c) => [
+    `typeof(${q(c)})`,
+    `CASE typeof(${q(c)}) WHEN 'real' THEN ${q(c)} ELSE hex(${q(c)}) END`,
+  ]);
+  return `SELECT ${cells.join(', ')} FROM ${q(table)}${where ? ` WHERE ${where}` : ''} ORDER BY ${q(key)}`;
+}
+
+export const TASK_COLUMNS = ['id', 'title', 'done', 'updated_at'];
