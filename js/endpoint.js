@@ -180,7 +180,8 @@ export function createSyncEndpointWith(loadModule, options) {
         try {
           caller = await authenticate(request, env, ctx);
         } catch (e) {
-          return refuse(401, 'UNAUTHORIZED', `authentication failed: ${messageOf(e)}`);
+          // authenticate() answers null for bad credentials: a throw is the server's problem.
+          return refuse(500, 'INTERNAL', `authenticate() failed: ${messageOf(e)}`);
         }
         if (!caller) return refuse(401, 'UNAUTHORIZED', 'no valid credentials');
         const problem = callerProblem(caller, tenantColumn);
