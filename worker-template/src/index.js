@@ -210,29 +210,19 @@ const CODES = {
   500: 'INTERNAL',
 };
 
-function problem(status, message, code = CODES[status]) {
-  return json({ error: { code, message } }, status);
+function problem(status, message, { code = CODES[status], headers } = {}) {
+  return Response.json({ error: { code, message } }, { status, headers });
 }
 
 function unauthorized(request) {
   const tokenSent = request.headers.has('authorization');
-  return new Response(
-    JSON.stringify({
-      error: {
-        code: 'UNAUTHORIZED',
-        message: tokenSent
-          ? 'the bearer token is malformed, wrongly signed, expired or lacks sub/tenant'
-          : 'send Authorization: Bearer <token> (a JWT naming your tenant)',
-      },
-    }),
-    {
-      status: 401,
-      headers: {
-        'content-type': 'application/json',
-        'www-authenticate': tokenSent ? 'Bearer error="invalid_token"' : 'Bearer',
-      },
-    },
-  );
+  return tokenSent
+    ? problem(401, 'the bearer token is malformed, wrongly signed, expired or lacks sub/tenant', {
+        headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+      })
+    : problem(401, 'send Authorization: Bearer <token> (a JWT naming your tenant)', {
+        headers: { 'www-authenticate': 'Bearer' },
+      });
 }
 
 async function body(request) {
@@ -444,7 +434,7 @@ export default {
       if (!caller) return unauthorized(request);
       return await route(request, env, caller.tenant);
     } catch (e) {
-      if (e instanceof AuthConfigError) return problem(500, e.message, e.code);
+      if (e instanceof AuthConfigError) return problem(500, e.message, { code: e.code });
       return problem(500, String(e?.message ?? e));
     }
   },
