@@ -46,8 +46,11 @@ database_id = "00000000-0000-0000-0000-000000000000"
   return { dir, script: path.join(out, path.basename(main).replace(/\.[cm]?[jt]s$/, '.js')) };
 }
 
-export async function serve(script, { persistDir } = {}) {
+// `bindings` are the Worker's plain variables and secrets, as AUTH_SECRET from .dev.vars or
+// `wrangler secret put` would be.
+export async function serve(script, { persistDir, bindings = {} } = {}) {
   const options = {
+    bindings,
     modules: true,
     scriptPath: script,
     modulesRoot: path.dirname(script),
