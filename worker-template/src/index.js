@@ -15,11 +15,19 @@
 //   GET    /rooms/:room/health           the room's replication health (SPEC shape)
 //   POST   /rooms/:room/resync           recopy this room's rows into D1
 //   GET    /metrics                      Prometheus text for every room of the tenant
+//   POST   /d1sync/:op                   the sync endpoint the browser page (public/) replicates
+//                                        its own database through, into room_id = tenant
 //
 // Errors are JSON { error: { code, message } }: 400 BAD_REQUEST, 401 UNAUTHORIZED, 404
 // NOT_FOUND, 405 METHOD_NOT_ALLOWED, 500 CONFIG (AUTH_SECRET missing) or INTERNAL.
 import { DurableObject } from 'cloudflare:workers';
-import { createReplicator, durableObjectSource, d1BindingTarget, D1SyncError } from 'd1sync';
+import {
+  createReplicator,
+  createSyncEndpoint,
+  durableObjectSource,
+  d1BindingTarget,
+  D1SyncError,
+} from 'd1sync';
 import { AuthConfigError, authenticate } from './auth.js';
 
 // A room's name within its tenant, as in the URL; tenants follow the same pattern (auth.js).
@@ -427,8 +435,43 @@ async function route(request, env, tenant) {
   return problem(404, `no route for ${method} ${url.pathname}`);
 }
 
+// D1's tasks table, as the rooms' replicators create it: the browser page's endpoint may be
+// first to need it, and an endpoint never creates tables from what a client sends.
+const TASKS_D1 = `CREATE TABLE IF NOT EXISTS tasks(room_id TEXT NOT NULL, id INTEGER,
+  title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (room_id, id))`;
+let endpoint = null;
+let tasksTable = null;
+
+// One endpoint per isolate (it caches D1's schema). The token's tenant is the page's partition
+// of tasks (room_id = tenant) and its subject the device (the page's sourceId).
+async function syncEndpoint(env) {
+  tasksTable ??= env.DB.prepare(TASKS_D1)
+    .run()
+    .catch((e) => {
+      tasksTable = null;
+      throw e;
+    });
+  await tasksTable;
+  endpoint ??= createSyncEndpoint({
+    db: env.DB,
+    tables: ['tasks'],
+    tenantColumn: 'room_id',
+    authenticate,
+    limits: { requestBytes: 1 << 20, rowsPerRequest: 10000, requestsPerMinute: 600 },
+  });
+  return endpoint;
+}
+
 export default {
   async fetch(request, env) {
+    if (new URL(request.url).pathname.startsWith('/d1sync/')) {
+      try {
+        return await (await syncEndpoint(env)).handle(request, env);
+      } catch (e) {
+        return problem(503, String(e?.message ?? e), { code: 'TRANSIENT' });
+      }
+    }
     try {
       const caller = await authenticate(request, env);
       if (!caller) return unauthorized(request);
