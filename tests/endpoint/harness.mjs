@@ -77,13 +77,18 @@ export function callerFetch(caller) {
 
 // A browser-style client: a sqlite-wasm database with the local schema, replicating through
 // httpTarget() as `caller`.
-export async function client(ep, caller, { setup = {}, sourceId = caller.clientId, ...rest } = {}) {
+// `wrapFetch(fetch)` -> fetch puts something between the client and the endpoint.
+export async function client(
+  ep,
+  caller,
+  { setup = {}, sourceId = caller.clientId, wrapFetch = (f) => f, ...rest } = {},
+) {
   const db = await openLocal();
   for (const s of LOCAL_SCHEMA) run(db, s);
   const fetchFn = callerFetch(caller);
   const sync = await createReplicator({
     source: sqliteWasmSource(db),
-    target: httpTarget(ep.base(setup), { fetch: fetchFn }),
+    target: httpTarget(ep.base(setup), { fetch: wrapFetch(fetchFn) }),
     sourceId,
     ...rest,
   });
