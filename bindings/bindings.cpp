@@ -1,6 +1,6 @@
-// The only Embind code: exports the engine to JS. Each method delegates in a few lines; bulk
-// data crosses as strings in the format of wasm/rows_codec.hpp, errors as a status, never as
-// C++ exceptions.
+// Exports the engine to JS (the sync endpoint has its own, endpoint_bindings.cpp). Each method
+// delegates in a few lines; bulk data crosses as strings in the format of wasm/rows_codec.hpp,
+// errors as a status, never as C++ exceptions.
 //
 // OWNERSHIP: `new Module.Engine(source, optionsJson)` is a CONSTRUCTOR; the JS caller owns the
 // handle and must call .delete() (the package's Replicator.close() does). The handle keeps a
@@ -13,6 +13,8 @@
 
 #include "engine.hpp"
 #include "rows_codec.hpp"
+#include "sync_endpoint.hpp"
+#include "sync_protocol.hpp"
 
 namespace d1sync::wasm {
 
@@ -69,6 +71,9 @@ struct StepOut {
   // send: encodeStatements() as UTF-8, a view of WASM memory that the next call into the
   // module may invalidate: decode it at once (TextDecoder, one native pass).
   val statements = val::undefined();
+  // send, to a sync endpoint: the operation and its body (a view, like statements).
+  std::string op;
+  val request = val::undefined();
   double waitUntil = 0;   // wait: ms epoch
   std::string code;       // failed, rejected
   std::string message;    // failed, rejected
@@ -97,9 +102,13 @@ class EngineHandle {
     out.kind = kKinds[s.kind];
     if (s.kind == Step::Send) {
       sentId_ = s.batch.id;
-      sent_ = encodeStatements(s.batch.statements);
-      out.statements = val(emscripten::typed_memory_view(
-          sent_.size(), reinterpret_cast<const unsigned char*>(sent_.data())));
+      sentOp_ = s.batch.op;
+      sent_ =
+          s.batch.op.empty() ? encodeStatements(s.batch.statements) : std::move(s.batch.request);
+      val view(emscripten::typed_memory_view(sent_.size(),
+                                             reinterpret_cast<const unsigned char*>(sent_.data())));
+      out.op = s.batch.op;
+      (s.batch.op.empty() ? out.statements : out.request) = view;
     }
     out.waitUntil = static_cast<double>(s.waitUntilMs);
     out.code = codeName(s.code);
@@ -131,6 +140,17 @@ class EngineHandle {
       r.failure.kind = classifyD1Error(error);
       r.failure.message = error;
     }
+    engine_->complete(r, static_cast<int64_t>(now));
+  }
+
+  // The adapter for a sync endpoint's answer (sync_protocol.hpp): HTTP status (0: none came),
+  // body, Retry-After in ms.
+  void completeRemote(double status, const std::string& body, double retryAfterMs, double now) {
+    sent_.clear();
+    sent_.shrink_to_fit();
+    BatchResult r =
+        endpointAnswer(sentOp_, static_cast<int>(status), body, static_cast<int64_t>(retryAfterMs));
+    r.id = sentId_;
     engine_->complete(r, static_cast<int64_t>(now));
   }
 
@@ -170,6 +190,7 @@ class EngineHandle {
   JsLocalDb local_;
   std::string sent_;     // the statements of the last send step, viewed by JS
   uint64_t sentId_ = 0;  // the id of the last send step's batch
+  std::string sentOp_;   // its sync endpoint operation, empty for SQL
   std::string configError_;
   std::unique_ptr<Engine> engine_;
 };
@@ -194,6 +215,8 @@ EMSCRIPTEN_BINDINGS(d1sync) {
   emscripten::value_object<StepOut>("Step")
       .field("kind", &StepOut::kind)
       .field("statements", &StepOut::statements)
+      .field("op", &StepOut::op)
+      .field("request", &StepOut::request)
       .field("waitUntil", &StepOut::waitUntil)
       .field("code", &StepOut::code)
       .field("message", &StepOut::message)
@@ -206,6 +229,7 @@ EMSCRIPTEN_BINDINGS(d1sync) {
       .function("configError", &EngineHandle::configError)
       .function("next", &EngineHandle::next)
       .function("complete", &EngineHandle::complete)
+      .function("completeRemote", &EngineHandle::completeRemote)
       .function("health", &EngineHandle::health)
       .function("metrics", &EngineHandle::metrics)
       .function("quarantined", &EngineHandle::quarantined)

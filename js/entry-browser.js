@@ -1,9 +1,9 @@
 // Browsers: stream-compile the .wasm served next to this package.
-import { makeCreateReplicator } from './factory.js';
+import { makeFactories } from './factory.js';
 
 export * from './api.js';
 
-export const createReplicator = makeCreateReplicator(async () => {
+export const { createReplicator, createSyncEndpoint } = makeFactories(async () => {
   const url = new URL('../dist/d1sync_engine.wasm', import.meta.url);
   if (typeof WebAssembly.compileStreaming === 'function') {
     return WebAssembly.compileStreaming(fetch(url));

@@ -1,9 +1,9 @@
 // Node: compile the .wasm file next to the glue.
 import { readFile } from 'node:fs/promises';
-import { makeCreateReplicator } from './factory.js';
+import { makeFactories } from './factory.js';
 
 export * from './api.js';
 
-export const createReplicator = makeCreateReplicator(async () =>
+export const { createReplicator, createSyncEndpoint } = makeFactories(async () =>
   WebAssembly.compile(await readFile(new URL('../dist/d1sync_engine.wasm', import.meta.url))),
 );

@@ -47,8 +47,14 @@ export interface Source {
   transaction<T>(fn: () => T): T;
 }
 
-/** Where the engine writes (opaque; make one with {@link d1BindingTarget}). */
-export interface Target {
+/**
+ * Where the engine writes (opaque; make one with {@link d1BindingTarget} or
+ * {@link httpTarget}).
+ */
+export type Target = SqlTarget | HttpTarget;
+
+/** A target that runs SQL (a D1 binding). */
+export interface SqlTarget {
   readonly kind: string;
   /**
    * Applies statements in one atomic batch; rejects with the database's error. One result per
@@ -65,7 +71,90 @@ export function durableObjectSource(storage: DurableObjectStorageLike): Source;
 /** An `@sqlite.org/sqlite-wasm` `oo1.DB`, in a browser or Node. */
 export function sqliteWasmSource(db: SqliteWasmDbLike): Source;
 /** A D1 binding: `env.DB` in a Worker, or Miniflare's `getD1Database()`. */
-export function d1BindingTarget(db: D1DatabaseLike): Target;
+export function d1BindingTarget(db: D1DatabaseLike): SqlTarget;
+
+/** A sync endpoint reached over HTTP: what crosses is data, never SQL. */
+export interface HttpTarget {
+  readonly kind: 'http';
+  readonly url: string;
+  /**
+   * Posts one request of the sync protocol to `<url>/<op>`; `status` 0 when no answer came.
+   * Never rejects.
+   */
+  send(
+    op: 'claim' | 'takeover' | 'probe' | 'apply',
+    body: string | Uint8Array,
+  ): Promise<{ status: number; body: string; retryAfterMs?: number }>;
+}
+
+export interface HttpTargetOptions {
+  /**
+   * The bearer token for each request. Asked once at first and again with `refresh: true`
+   * after a 401, and the request is sent once more with the fresh token.
+   */
+  getToken?: (request: { refresh: boolean }) => Promise<string> | string;
+  /** The fetch() to use (default: globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** Extra headers for every request. */
+  headers?: HeadersInit;
+}
+
+/**
+ * A Worker's {@link createSyncEndpoint} at `url` (e.g. '/d1sync'), for a source with no D1
+ * binding, such as a browser tab: `createReplicator({ source: sqliteWasmSource(db), target:
+ * httpTarget('/d1sync', { getToken }), sourceId })`. The sourceId must be the client id the
+ * endpoint's authenticate() gives for the token; the tenant is the endpoint's to set.
+ */
+export function httpTarget(url: string | URL, options?: HttpTargetOptions): HttpTarget;
+
+/** Who a request comes from, as the application's authenticate() decides. */
+export interface SyncCaller {
+  /** The tenant whose partition of the tables the caller writes (with `tenantColumn`). */
+  tenant?: string | number;
+  /** The client (device) id: a replicator's sourceId must equal it. */
+  clientId: string;
+}
+
+export interface SyncEndpointOptions {
+  /** The D1 binding the endpoint writes to. */
+  db: D1DatabaseLike;
+  /**
+   * The allow-list: the only tables a client may write, matched exactly. They must exist in
+   * D1 (the application's migrations create them), keyed by the tenant column first.
+   */
+  tables: string[];
+  /** The column that scopes each tenant's rows; its value comes from authenticate() only. */
+  tenantColumn?: string;
+  /**
+   * The application's own authentication: the caller, or null for no/bad/expired credentials
+   * (401). Throwing answers 500.
+   */
+  authenticate: (request: Request, env?: unknown, ctx?: unknown) => Promise<SyncCaller | null>;
+  limits?: {
+    /** Largest request body, in bytes (default 1 MiB; larger: 413). */
+    requestBytes?: number;
+    /** Upserts and deletes per request (default 10,000; more: 413). */
+    rowsPerRequest?: number;
+    /** Requests per client per minute, per isolate (default 600; more: 429 + Retry-After). */
+    requestsPerMinute?: number;
+  };
+}
+
+export interface SyncEndpoint {
+  /**
+   * Serves `POST <prefix>/<op>` (claim, takeover, probe, apply) with a JSON answer; errors are
+   * `{ error: { code, message } }` (400, 401, 403, 409, 413, 422, 429, 500, 503).
+   */
+  handle(request: Request, env?: unknown, ctx?: unknown): Promise<Response>;
+}
+
+/**
+ * The Worker side of {@link httpTarget}: applies clients' changes to D1 through the engine's
+ * own D1 half, with the tables, columns and keys of D1's schema and the tenant authenticate()
+ * gives, exactly once per client (a fence row per tenant partition, checked in the same atomic
+ * batch as the data). Never runs SQL or names a client wrote.
+ */
+export function createSyncEndpoint(options: SyncEndpointOptions): SyncEndpoint;
 
 /**
  * Overrides of the D1 limit profile; every value must be a positive whole number no larger than
@@ -105,7 +194,10 @@ export interface ReplicatorOptions {
   sourceId: string;
   /** Tables to replicate; default: every user table. */
   tables?: string[];
-  /** Fan many sources into shared D1 tables, scoped by this column and value. */
+  /**
+   * Fan many sources into shared D1 tables, scoped by this column and value. Not with
+   * httpTarget: the endpoint sets the tenant.
+   */
   tenant?: { column: string; value: string | number };
   limits?: Limits;
   /** 'replica' (default) drops FOREIGN KEY, CHECK and UNIQUE in D1; 'strict' keeps them. */

@@ -176,6 +176,18 @@ export class Replicator {
     });
   }
 
+  // A request to a sync endpoint: its body is copied out of WASM memory before anything else
+  // runs, and the answer goes back to the engine as it came (the engine's adapter reads it).
+  async #sendRemote(engine, step) {
+    const body = step.op === 'apply' ? step.request.slice() : utf8.decode(step.request);
+    const answer = await this.#target.send(step.op, body);
+    this.#checkOpen();
+    const { status = 0, body: text = '', retryAfterMs = 0 } = answer ?? {};
+    this.#source.transaction(() =>
+      engine.completeRemote(status, String(text), retryAfterMs, Date.now()),
+    );
+  }
+
   // Thin I/O: the engine decides what to send, how long to wait, when the flush ends and
   // with which error; this loop runs its local calls in transactions and its batches on D1.
   async #drive({ untilStarted = false, maxBatches = Infinity }) {
@@ -192,6 +204,10 @@ export class Replicator {
       }
       if (step.kind === 'wait') {
         await this.#sleep(step.waitUntil - Date.now());
+        continue;
+      }
+      if (step.op) {
+        await this.#sendRemote(engine, step);
         continue;
       }
       const statements = utf8.decode(step.statements).split('\u0000');
@@ -258,8 +274,22 @@ export async function createReplicatorWith(loadModule, options) {
       'source must come from durableObjectSource(ctx.storage) or sqliteWasmSource(db)',
     );
   }
-  if (!target || typeof target.batch !== 'function' || typeof target.prepare === 'function') {
-    throw new D1SyncError('CONFIG', 'target must come from d1BindingTarget(env.DB)');
+  const remote = target?.kind === 'http';
+  if (
+    !target ||
+    typeof target.prepare === 'function' ||
+    typeof (remote ? target.send : target.batch) !== 'function'
+  ) {
+    throw new D1SyncError(
+      'CONFIG',
+      'target must come from d1BindingTarget(env.DB) or httpTarget(url, { getToken })',
+    );
+  }
+  if (remote && tenant !== undefined) {
+    throw new D1SyncError(
+      'CONFIG',
+      "tenant is the sync endpoint's to set (from authenticate()), not the client's",
+    );
   }
   const module = await loadModule();
   const config = JSON.stringify({
@@ -270,6 +300,7 @@ export async function createReplicatorWith(loadModule, options) {
     schema,
     takeover,
     flushRetryMs,
+    remote,
     seed: randomSeed(),
   });
   const engine = new module.Engine(source, config);

@@ -1,19 +1,29 @@
 // The main job, self-driving: worker-template/ (rooms as SQLite-backed Durable Objects, each
 // replicating into one shared D1 table) served by workerd through Miniflare with a local D1
-// persisted under .wrangler/demo. Real HTTP requests write tasks into several rooms; the demo
-// then shows a room's health() and a query that reads every room's tasks from D1.
+// persisted under .wrangler/demo. The demo gives the Worker its AUTH_SECRET and mints its own
+// tokens with it (tools/mint-token.mjs), as a sign-in would. Real HTTP requests write tasks into
+// several rooms of tenant "demo" and one room of tenant "neighbour"; the demo then shows a
+// room's health() and a query that reads the tenant's tasks across its rooms from D1.
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { bundle, serve, repoRoot } from './template.mjs';
+import { DEV_SECRET, mintToken } from './mint-token.mjs';
 
 const persistDir = path.join(repoRoot, '.wrangler/demo');
 rmSync(persistDir, { recursive: true, force: true });
 const { script } = bundle();
-const mf = await serve(script, { persistDir });
-const call = async (method, url, body) => {
+const mf = await serve(script, { persistDir, bindings: { AUTH_SECRET: DEV_SECRET } });
+const tokens = {
+  demo: await mintToken({ tenant: 'demo', sub: 'demo-script', secret: DEV_SECRET }),
+  neighbour: await mintToken({ tenant: 'neighbour', sub: 'demo-script', secret: DEV_SECRET }),
+};
+// call(method, url, body, tenant): as the tenant's token allows; tenant null sends no token.
+const call = async (method, url, body, tenant = 'demo') => {
+  const headers = { 'content-type': 'application/json' };
+  if (tenant !== null) headers.authorization = `Bearer ${tokens[tenant]}`;
   const res = await mf.dispatchFetch(`http://rooms.local${url}`, {
     method,
-    headers: { 'content-type': 'application/json' },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -22,6 +32,10 @@ const call = async (method, url, body) => {
     body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text,
   };
 };
+
+const anonymous = await call('GET', '/tasks', undefined, null);
+console.log(`GET /tasks without a token -> ${anonymous.status} ${JSON.stringify(anonymous.body)}`);
+if (anonymous.status !== 401) throw new Error('the Worker answered a request without a token');
 
 const rooms = ['kitchen', 'garden', 'garage'];
 const perRoom = Number(process.argv[2] ?? 20);
@@ -39,17 +53,27 @@ await Promise.all(
 console.log(
   `wrote ${rooms.length * (perRoom + 2)} changes into ${rooms.length} rooms in ${Math.round(performance.now() - t0)} ms`,
 );
+// Another tenant's room of the same name: its own Durable Object, its own rows in D1.
+const other = await call('POST', '/rooms/kitchen/tasks', { title: 'not yours' }, 'neighbour');
+if (other.status !== 201)
+  throw new Error(`POST failed: ${other.status} ${JSON.stringify(other.body)}`);
 
 // Each write started a flush without waiting for it; wait until D1 has caught up.
 for (;;) {
-  const states = await Promise.all(rooms.map((r) => call('GET', `/rooms/${r}/health`)));
+  const states = await Promise.all([
+    ...rooms.map((r) => call('GET', `/rooms/${r}/health`)),
+    call('GET', '/rooms/kitchen/health', undefined, 'neighbour'),
+  ]);
   if (states.every((s) => s.body.state === 'idle' && s.body.pendingChanges === 0)) break;
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 const health = await call('GET', '/rooms/kitchen/health');
 console.log('\nGET /rooms/kitchen/health ->', JSON.stringify(health.body, null, 2));
 const tasks = await call('GET', '/tasks?done=1');
-console.log('\nGET /tasks?done=1 (read from D1, across rooms) ->', JSON.stringify(tasks.body));
+console.log(
+  "\nGET /tasks?done=1 (read from D1, across the tenant's rooms) ->",
+  JSON.stringify(tasks.body),
+);
 const all = await call('GET', '/tasks?limit=1000');
 const d1 = await mf.getD1Database('DB');
 const byRoom = await d1
@@ -68,8 +92,17 @@ console.log(
       .join('\n'),
 );
 await mf.dispose();
-if (all.body.length !== rooms.length * (perRoom - 1)) {
-  console.error(`expected ${rooms.length * (perRoom - 1)} tasks in D1, found ${all.body.length}`);
+if (!all.body.every((t) => t.room_id.startsWith('demo/'))) {
+  console.error("GET /tasks as tenant demo answered another tenant's rows");
   process.exit(1);
 }
-console.log(`\nD1 holds all ${all.body.length} tasks; the local D1 is kept under .wrangler/demo`);
+if (all.body.length !== rooms.length * (perRoom - 1)) {
+  console.error(
+    `expected ${rooms.length * (perRoom - 1)} of tenant demo's tasks in D1, found ${all.body.length}`,
+  );
+  process.exit(1);
+}
+console.log(
+  `\nD1 holds all ${all.body.length} of tenant demo's tasks, and GET /tasks shows it no other tenant's;` +
+    ' the local D1 is kept under .wrangler/demo',
+);

@@ -46,12 +46,15 @@ database_id = "00000000-0000-0000-0000-000000000000"
   return { dir, script: path.join(out, path.basename(main).replace(/\.[cm]?[jt]s$/, '.js')) };
 }
 
-// `assets`: a directory of static assets (tools/build_assets.mjs) served in front of the
-// Worker, as `[assets]` in wrangler.toml: a request no file matches goes to the Worker, and
-// /d1sync/* always does. `port`: listen on 127.0.0.1 (0: any free port; `mf.ready` resolves
-// to the URL); without it, reach the Worker with `mf.dispatchFetch`.
-export async function serve(script, { persistDir, assets, port } = {}) {
+// `bindings` are the Worker's plain variables and secrets, as AUTH_SECRET from .dev.vars or
+// `wrangler secret put` would be. `assets`: a directory of static assets
+// (tools/build_assets.mjs) served in front of the Worker, as `[assets]` in wrangler.toml: a
+// request no file matches goes to the Worker, and /d1sync/* always does. `port`: listen on
+// 127.0.0.1 (0: any free port; `mf.ready` resolves to the URL); without it, reach the Worker
+// with `mf.dispatchFetch`.
+export async function serve(script, { persistDir, bindings = {}, assets, port } = {}) {
   const options = {
+    bindings,
     modules: true,
     scriptPath: script,
     modulesRoot: path.dirname(script),
@@ -63,7 +66,6 @@ export async function serve(script, { persistDir, assets, port } = {}) {
   if (assets) {
     options.assets = {
       directory: assets,
-      binding: 'ASSETS',
       routerConfig: { has_user_worker: true, static_routing: { user_worker: ['/d1sync/*'] } },
     };
   }

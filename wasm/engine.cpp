@@ -4,6 +4,7 @@
 
 #include "capture.hpp"
 #include "sql_text.hpp"
+#include "sync_protocol.hpp"
 
 namespace d1sync {
 
@@ -160,7 +161,8 @@ void Engine::warn(const std::string& message) {
 }
 
 void Engine::scheduleRetry(int64_t nowMs) {
-  retryAtMs_ = nowMs + backoff_.nextDelayMs();
+  retryAtMs_ = nowMs + std::max(backoff_.nextDelayMs(), retryFloorMs_);
+  retryFloorMs_ = 0;
 }
 
 std::optional<int64_t> Engine::nextRetryAt() const {
@@ -281,7 +283,9 @@ bool Engine::loadOrInit(int64_t nowMs) {
   auto ddl = local_.exec(bookkeepingDdl());
   if (localFailed("cannot create d1sync's bookkeeping tables", ddl)) return false;
   if (!loaded_ && !loadState()) return false;
-  fenceId_.incarnation = state_.incarnation;
+  // Through a sync endpoint the incarnation names its source, which the endpoint checks.
+  fenceId_.incarnation =
+      options_.remote ? state_.sourceId + "/" + state_.incarnation : state_.incarnation;
   // Exact REALs (render.hpp) need SQLite's math functions; every supported host has them.
   auto math = local_.exec("SELECT atan2(0.0, -1.0), log2(8.0), floor(1.5), pow(2, -1022)");
   if (!math.ok && math.error.find("no such function") != std::string::npos) {
@@ -365,9 +369,15 @@ Step Engine::next(int64_t nowMs) {
     auto mark = pendingMark("takeover:");
     if (!mark) return backoffStep(nowMs);
     claimMark_ = *mark;
+    if (options_.remote)
+      return sendRemote(Flight::Takeover, sync_protocol::kTakeover,
+                        takeoverRequest(state_.sourceId, fenceId_.incarnation, state_.appliedSeq,
+                                        claimMark_, theirs_.incarnation, theirs_.epoch));
     return send(Flight::Takeover,
                 takeoverStatements(fenceId_, theirs_, state_.appliedSeq, claimMark_, nowMs));
   }
+  if (needProbe_ && options_.remote)
+    return sendRemote(Flight::Probe, sync_protocol::kProbe, probeRequest(state_.sourceId));
   if (needProbe_) return send(Flight::Probe, {sourceRowQuery(fenceId_)});
   // A second pass picks up a resync that reading the outbox asked for.
   for (int pass = 0; pass < 2 && !page_; ++pass) {
@@ -412,11 +422,12 @@ Step Engine::sendJob(int64_t nowMs) {
     recordError(ErrorCode::Internal, "saving the id of the next batch: " + lastLocalError_);
     return backoffStep(nowMs);
   }
+  int64_t applied = last && page_->kind == Page::Changes ? page_->uptoSeq : state_.appliedSeq;
+  if (options_.remote) return sendRemoteJob(job, id, applied, nowMs);
   std::vector<std::string> stmts;
   stmts.push_back(guardStatement(fenceId_, state_.epoch, state_.appliedSeq, state_.lastBatch));
   if (shape_.mode == SchemaMode::Strict) stmts.push_back("PRAGMA defer_foreign_keys = ON");
   for (auto& s : planner_.render(job, page_->changes, page_->shapes)) stmts.push_back(std::move(s));
-  int64_t applied = last && page_->kind == Page::Changes ? page_->uptoSeq : state_.appliedSeq;
   stmts.push_back(advanceStatement(fenceId_, applied, id, nowMs));
   flightBatch_ = id;
   flightStatements_ = stmts.size();
@@ -431,6 +442,7 @@ void Engine::complete(const BatchResult& r, int64_t nowMs) {
   now_ = nowMs;
   Flight f = flight_;
   flight_ = Flight::None;
+  retryFloorMs_ = r.ok ? 0 : std::max<int64_t>(0, r.failure.retryAfterMs);
   if (phase_ == Phase::Failed) return;
   state_.counters.lastSyncAt = nowMs;
   if (f != Flight::None) {
@@ -662,7 +674,7 @@ void Engine::onProbe(const BatchResult& r, int64_t nowMs) {
     phase_ = Phase::Claim;
     return;
   }
-  bool ours = row.incarnation == state_.incarnation && row.epoch == state_.epoch;
+  bool ours = row.incarnation == fenceId_.incarnation && row.epoch == state_.epoch;
   if (ours && !state_.pendingBatch.empty() && row.lastBatch == state_.pendingBatch) {
     onJobDone(nowMs);  // it committed; only the answer was lost
     return;

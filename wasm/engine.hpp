@@ -56,6 +56,9 @@ struct Options {
   Limits limits;
   SchemaMode schema = SchemaMode::Replica;
   bool takeover = false;
+  // The target is a sync endpoint (sync_protocol.hpp): batches carry requests (JSON control
+  // messages, changesets) instead of SQL, and D1's schema and tenant are the endpoint's.
+  bool remote = false;
   uint64_t seed = 0;  // randomness for the incarnation id and backoff jitter (host supplied)
   // How long one drive (a flush) keeps waiting through backoff before it is rejected.
   int64_t flushRetryMs = kDefaultFlushRetryMs;
@@ -165,6 +168,12 @@ class Engine {
   void retryAfter(D1Failure f, const std::string& error, int64_t nowMs);
   bool localFailed(const std::string& what, const QueryResult& r);
   Step send(Flight kind, std::vector<std::string> statements);
+
+  // engine_remote.cpp: the same flights through a sync endpoint (Options::remote)
+  Step sendRemote(Flight kind, const char* op, std::string request);
+  Step sendRemoteJob(const Job& job, const std::string& batchId, int64_t applied, int64_t nowMs);
+  bool adoptEndpoint(const BatchResult& claim);
+  std::optional<Page> remoteSchemaPage();
   Step sendJob(int64_t nowMs);
   void onJobDone(int64_t nowMs);
   void onJobFailed(const BatchFailure& failure, int64_t nowMs);
@@ -257,7 +266,8 @@ class Engine {
   Backoff backoff_;
   Random random_;
   int64_t retryAtMs_ = 0;
-  int64_t now_ = 0;  // the host's clock at the current call
+  int64_t retryFloorMs_ = 0;  // the last failure's Retry-After
+  int64_t now_ = 0;           // the host's clock at the current call
   bool schemaReady_ = false;
   bool signedZero_ = false;  // the local SQLite has atan2() to tell -0.0 from 0.0
   bool needProbe_ = false;

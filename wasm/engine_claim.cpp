@@ -1,74 +1,12 @@
 // Claiming the sourceId on D1 and reconciling what D1 already holds with the local state.
 #include <algorithm>
 
+#include "d1_tables.hpp"
 #include "engine.hpp"
 #include "sql_text.hpp"
+#include "sync_protocol.hpp"
 
 namespace d1sync {
-
-namespace {
-
-struct D1Table {
-  std::vector<std::string> columns;
-  std::vector<std::string> types;  // declared type per column, as written
-  std::vector<std::string> key;
-};
-
-bool isConstraintWord(const Token& t) {
-  for (const char* w : {"CONSTRAINT", "PRIMARY", "NOT", "NULL", "UNIQUE", "CHECK", "DEFAULT",
-                        "COLLATE", "REFERENCES", "GENERATED", "AS"})
-    if (t.is(w)) return true;
-  return false;
-}
-
-// Columns and primary key of a D1 table, from its CREATE TABLE text.
-D1Table parseD1Table(const std::string& sql) {
-  D1Table out;
-  auto tk = tokenize(sql);
-  size_t open = 0;
-  while (open < tk.size() && !tk[open].isPunct('(')) ++open;
-  if (open == tk.size()) return out;
-  size_t close = matchParen(tk, open);
-  for (auto [b, e] : splitTopLevel(tk, open + 1, close)) {
-    size_t first = b;
-    if (tk[first].is("CONSTRAINT")) first += 2;
-    if (first >= e) continue;
-    if (tk[first].is("PRIMARY") && first + 2 < e && tk[first + 2].isPunct('(')) {
-      size_t pc = matchParen(tk, first + 2);
-      for (auto [kb, ke] : splitTopLevel(tk, first + 3, pc)) out.key.push_back(identName(tk[kb]));
-      continue;
-    }
-    if (tk[first].is("UNIQUE") || tk[first].is("CHECK") || tk[first].is("FOREIGN")) continue;
-    out.columns.push_back(identName(tk[b]));
-    size_t t = b + 1;
-    while (t < e && !isConstraintWord(tk[t])) ++t;
-    std::string type;
-    for (size_t i = b + 1; i < t; ++i)
-      type += std::string(i > b + 1 ? " " : "") + std::string(tk[i].text);
-    out.types.push_back(type);
-    for (size_t i = b + 1; i + 1 < e; ++i)
-      if (tk[i].is("PRIMARY") && tk[i + 1].is("KEY")) out.key.push_back(identName(tk[b]));
-  }
-  return out;
-}
-
-// Declared types compared token by token, so "VARCHAR(10)" matches "varchar ( 10 )".
-bool sameType(const std::string& a, const std::string& b) {
-  auto ta = tokenize(a), tb = tokenize(b);
-  if (ta.size() != tb.size()) return false;
-  for (size_t i = 0; i < ta.size(); ++i)
-    if (!equalsNoCase(ta[i].text, tb[i].text)) return false;
-  return true;
-}
-
-bool sameNames(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!equalsNoCase(a[i], b[i])) return false;
-  return true;
-}
-
-}  // namespace
 
 // The mark that tells "we created the row" (or "our takeover landed") is saved before it is
 // sent and reused by every retry, so a lost answer cannot make our own claim look foreign.
@@ -90,6 +28,10 @@ Step Engine::claim(int64_t nowMs) {
   auto mark = pendingMark("claim:");
   if (!mark) return backoffStep(nowMs);
   claimMark_ = *mark;
+  if (options_.remote)
+    return sendRemote(
+        Flight::Claim, sync_protocol::kClaim,
+        claimRequest(state_.sourceId, fenceId_.incarnation, state_.appliedSeq, claimMark_));
   return send(Flight::Claim, claimStatements(fenceId_, state_.appliedSeq, claimMark_, nowMs));
 }
 
@@ -102,16 +44,19 @@ void Engine::onClaim(const BatchResult& r, int64_t nowMs) {
   }
   const Rows& owner = r.results[kClaimTenantStatement];
   if (owner.size() > 0) {
-    fail(ErrorCode::Config, "tenant " + fenceId_.tenantColumn + "=" + fenceId_.tenantLiteral +
-                                " already belongs to sourceId '" + owner.at(0, 0) + "'");
+    fail(ErrorCode::Config,
+         (options_.remote ? std::string("this client's tenant")
+                          : "tenant " + fenceId_.tenantColumn + "=" + fenceId_.tenantLiteral) +
+             " already belongs to sourceId '" + owner.at(0, 0) + "'");
     return;
   }
+  if (options_.remote && !adoptEndpoint(r)) return;
   SourceRow row = parseSourceRow(r.results[kClaimRowStatement]);
   if (!row.present) {
     fail(ErrorCode::Internal, "the claim of sourceId '" + state_.sourceId + "' left no row in D1");
     return;
   }
-  if (row.incarnation != state_.incarnation) {
+  if (row.incarnation != fenceId_.incarnation) {
     if (options_.takeover) {
       theirs_ = row;
       phase_ = Phase::Takeover;
@@ -167,7 +112,7 @@ void Engine::onTakeover(const BatchResult& r, int64_t nowMs) {
     return;
   }
   SourceRow row = parseSourceRow(r.results[1]);
-  if (!row.present || row.incarnation != state_.incarnation || row.lastBatch != claimMark_) {
+  if (!row.present || row.incarnation != fenceId_.incarnation || row.lastBatch != claimMark_) {
     fail(ErrorCode::Fenced, "another database changed sourceId '" + state_.sourceId +
                                 "' while this one was taking it over");
     return;
@@ -205,6 +150,11 @@ void Engine::reconcileD1Tables(const Rows& d1) {
       ts.resetCopy();
     }
     if (ts.shadow) continue;
+    if (!real && options_.remote) {
+      fail(ErrorCode::Schema, "the sync endpoint's D1 has no table " + t.name +
+                                  " (or does not accept it): the application creates it");
+      return;
+    }
     if (!real) {
       ts.phase = TablePhase::Create;
       ts.dropFirst = false;
@@ -227,6 +177,12 @@ bool Engine::reconcileD1Table(const Table& t, TableState& ts, const std::string&
     if (const Column* c = t.column(info.columns[i]); c && !sameType(c->type, info.types[i]))
       typesMatch = false;
   if (!sameNames(info.key, wantKey) || !typesMatch) {
+    if (options_.remote) {
+      fail(ErrorCode::Schema, "the sync endpoint's D1 table " + t.name +
+                                  " differs from the local one in its primary key or column "
+                                  "types");
+      return false;
+    }
     if (shape_.tenant) {
       fail(ErrorCode::Schema, "D1 table " + t.name +
                                   " is shared with other tenants but its primary key or column "

@@ -225,7 +225,7 @@ void Engine::planPage(Page& page) {
   }
   ChangesetHeader& h = page.changes.header;
   h.sourceId = state_.sourceId;
-  h.incarnation = state_.incarnation;
+  h.incarnation = fenceId_.incarnation;
   h.epoch = state_.epoch;
   h.appliedSeq = h.fromSeq = state_.appliedSeq;
   h.lastBatch = state_.lastBatch;

@@ -10,12 +10,6 @@ namespace d1sync {
 
 namespace {
 
-bool containsNoCase(const std::vector<std::string>& v, const std::string& s) {
-  for (const auto& x : v)
-    if (equalsNoCase(x, s)) return true;
-  return false;
-}
-
 // True when `after` is `before` with column definitions appended, which is exactly how
 // ALTER TABLE ADD COLUMN rewrites sqlite_master.sql. A table rebuilt any other way (even
 // with the same column names) differs elsewhere in its text.
@@ -223,6 +217,7 @@ void Engine::applyResyncRequests() {
 }
 
 std::optional<Engine::Page> Engine::schemaPage() {
+  if (options_.remote) return remoteSchemaPage();
   Page page;
   page.kind = Page::Schema;
   std::vector<std::string> statements;

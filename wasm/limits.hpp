@@ -28,6 +28,9 @@ struct Limits {
   int vdbeOps = 21504;
   double vdbeMargin = 0.9;
   int maxStatementsPerBatch = 200;
+  // Records (upserts, deletes, range deletes) per batch; 0: no cap. A sync endpoint's
+  // rowsPerRequest sets it.
+  size_t maxRecordsPerBatch = 0;
   size_t maxBatchBytes = 6000000;
   // Expected D1 cost, used to keep a batch well inside D1's 30 s per batch.
   int64_t batchTimeBudgetMs = 5000;

@@ -118,6 +118,11 @@ std::string parseScalars(const json& j, Options& o) {
     if (!takeover->is_boolean()) return "takeover must be true or false";
     o.takeover = takeover->get<bool>();
   }
+  auto remote = j.find("remote");
+  if (remote != j.end() && !remote->is_null()) {
+    if (!remote->is_boolean()) return "remote must be true or false";
+    o.remote = remote->get<bool>();
+  }
   auto seed = j.find("seed");
   if (seed != j.end() && seed->is_number_unsigned()) o.seed = seed->get<uint64_t>();
   auto retry = j.find("flushRetryMs");
@@ -150,8 +155,8 @@ std::string parseOptions(const std::string& text, Options& o) {
                    parseScalars(j, o), parseLimits(part("limits"), o.limits)})
     if (!err.empty()) return err;
   for (auto it = j.begin(); it != j.end(); ++it) {
-    static const char* const kKnown[] = {"sourceId", "tables", "tenant",       "schema",
-                                         "takeover", "seed",   "flushRetryMs", "limits"};
+    static const char* const kKnown[] = {"sourceId", "tables",       "tenant", "schema", "takeover",
+                                         "seed",     "flushRetryMs", "limits", "remote"};
     bool known = false;
     for (const char* k : kKnown) known = known || it.key() == k;
     if (!known) return "unknown option '" + it.key() + "'";

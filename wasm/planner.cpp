@@ -29,7 +29,8 @@ class JobFiller {
         job_.slices.empty() || job_.slices.back().kind != kind || job_.slices.back().table != table;
     if (newGroup) statements += 1;
     if (records_ > 0 && (statements_ + statements > maxStatements_ ||
-                         bytes_ + bytes > L_.maxBatchBytes || rows_ + (row ? 1 : 0) > maxRows_)) {
+                         bytes_ + bytes > L_.maxBatchBytes || rows_ + (row ? 1 : 0) > maxRows_ ||
+                         (L_.maxRecordsPerBatch && records_ + 1 > L_.maxRecordsPerBatch))) {
       close();
       statements += newGroup ? 0 : 1;
     }

@@ -38,6 +38,12 @@ bool equalsNoCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool containsNoCase(const std::vector<std::string>& names, std::string_view name) {
+  for (const auto& n : names)
+    if (equalsNoCase(n, name)) return true;
+  return false;
+}
+
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && equalsNoCase(s.substr(0, prefix.size()), prefix);
 }

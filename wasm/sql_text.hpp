@@ -37,6 +37,8 @@ std::vector<std::pair<size_t, size_t>> splitTopLevel(const std::vector<Token>& t
 
 bool startsWithNoCase(std::string_view s, std::string_view prefix);
 bool equalsNoCase(std::string_view a, std::string_view b);
+// Whether `names` holds `name`, ignoring ASCII case as SQLite does for identifiers.
+bool containsNoCase(const std::vector<std::string>& names, std::string_view name);
 std::string toLower(std::string_view s);
 
 }  // namespace d1sync

@@ -49,18 +49,23 @@ namespace d1sync {
 struct Batch {
   uint64_t id = 0;  // echoed in the BatchResult
   std::vector<std::string> statements;
+  // For a sync endpoint (Options::remote) instead of statements: the operation and its body
+  // (sync_protocol.hpp).
+  std::string op;
+  std::string request;
   size_t bytes() const {
     size_t n = 0;
     for (const auto& s : statements) n += s.size();
-    return n;
+    return n + request.size();
   }
 };
 
 // Why a batch did not commit (or, for a lost answer, why the host cannot tell that it did).
 struct BatchFailure {
   D1Failure kind = D1Failure::Other;
-  int64_t statement = -1;  // index of the failing statement in Batch::statements; -1: unknown
-  std::string message;     // the target's message, verbatim
+  int64_t statement = -1;    // index of the failing statement in Batch::statements; -1: unknown
+  std::string message;       // the target's message, verbatim
+  int64_t retryAfterMs = 0;  // the target asked not to be retried sooner (Retry-After)
 };
 
 struct BatchResult {

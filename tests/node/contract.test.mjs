@@ -40,3 +40,14 @@ test('issue 10: the limits index.d.ts documents are the ones the engine accepts'
   assert.ok(names.includes('statementBytes'), names.join());
   assert.deepEqual(declared('interface', 'Limits'), names);
 });
+
+test('the Node entry exports every function index.d.ts declares, and nothing undeclared', async () => {
+  const entry = await import('../../js/entry-node.js');
+  const functions = Object.entries(entry)
+    .filter(([, v]) => typeof v === 'function' && !/^[A-Z]/.test(v.name))
+    .map(([k]) => k)
+    .sort();
+  const declaredFns = [...dts.matchAll(/export function (\w+)/g)].map((m) => m[1]).sort();
+  assert.deepEqual(functions, declaredFns);
+  assert.ok(functions.includes('httpTarget') && functions.includes('createSyncEndpoint'));
+});

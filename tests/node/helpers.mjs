@@ -3,9 +3,14 @@
 // table with its D1 replica.
 import { Miniflare } from 'miniflare';
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
-import { createReplicator, sqliteWasmSource, d1BindingTarget } from '../../js/entry-node.js';
+import {
+  createReplicator,
+  sqliteWasmSource,
+  d1BindingTarget,
+  httpTarget,
+} from '../../js/entry-node.js';
 
-export { createReplicator, sqliteWasmSource, d1BindingTarget };
+export { createReplicator, sqliteWasmSource, d1BindingTarget, httpTarget };
 export { D1SyncError } from '../../js/entry-node.js';
 
 let sqlite3Promise = null;

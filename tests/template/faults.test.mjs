@@ -24,9 +24,11 @@ describe('worker-template: D1 overloaded', { concurrency: 2 }, () => {
     await t?.dispose();
   });
 
+  // The fixture names the room's Durable Object by its room_id, `tenant/room`.
   const controls = (room) => ({
-    fault: (on, untilAlarm) => t.api.expect(200, 'POST', `/__fault/${room}`, { on, untilAlarm }),
-    info: () => t.api.expect(200, 'GET', `/__fault/${room}`),
+    fault: (on, untilAlarm) =>
+      t.api.expect(200, 'POST', `/__fault/${t.api.roomId(room)}`, { on, untilAlarm }),
+    info: () => t.api.expect(200, 'GET', `/__fault/${t.api.roomId(room)}`),
   });
 
   test('writes succeed during the fault; the alarm alone catches D1 up after it', async (ctx) => {
@@ -38,7 +40,7 @@ describe('worker-template: D1 overloaded', { concurrency: 2 }, () => {
     await api.patchTask(ROOM, 1, { done: true });
     await waitIdle(api, [ROOM]);
     const before = await assertD1MatchesRoom(mf, api, ROOM);
-    const d1Before = await d1Tasks(mf, ROOM);
+    const d1Before = await d1Tasks(mf, api.roomId(ROOM));
 
     // D1 starts failing. The writes still land in the room.
     assert.equal((await fault(true)).on, true);
@@ -69,15 +71,17 @@ describe('worker-template: D1 overloaded', { concurrency: 2 }, () => {
     assert.ok(h.appliedSeq < h.capturedSeq);
     assert.ok(h.syncErrors >= 1);
     // Readers of D1 still see the state from before the fault, whole.
-    assert.deepEqual(await d1Tasks(mf, ROOM), d1Before);
+    assert.deepEqual(await d1Tasks(mf, api.roomId(ROOM)), d1Before);
     assert.deepEqual(
       await api.expect(200, 'GET', `/tasks?room=${ROOM}&limit=1000`),
-      before.map((r) => ({ room_id: ROOM, ...r })),
+      before.map((r) => ({ room_id: api.roomId(ROOM), ...r })),
     );
     const metrics = await api.call('GET', '/metrics');
     const errors = metrics.text
       .split('\n')
-      .find((l) => l.startsWith(`d1sync_syncs_total{source="room:${ROOM}",status="error"}`));
+      .find((l) =>
+        l.startsWith(`d1sync_syncs_total{source="room:${api.roomId(ROOM)}",status="error"}`),
+      );
     assert.ok(errors && Number(errors.split(' ').pop()) >= 1, `metrics: ${errors}`);
 
     // D1 recovers as the room's next alarm begins (the fixture clears the fault at the start
@@ -147,7 +151,7 @@ describe('worker-template: D1 overloaded', { concurrency: 2 }, () => {
     assert.equal(typeof h.nextRetryAt, 'number');
     assert.equal(h.initialSync.done, false, 'the initial copy cannot have happened');
     assert.equal(h.rowsReplicated, 0);
-    assert.deepEqual(await d1Tasks(mf, ROOM), []);
+    assert.deepEqual(await d1Tasks(mf, api.roomId(ROOM)), []);
 
     const armed = await fault(true, true);
     assert.equal(armed.ok, 0, 'D1 has accepted nothing from this room');
@@ -165,7 +169,7 @@ describe('worker-template: D1 overloaded', { concurrency: 2 }, () => {
 
     assert.equal(recovered.initialSync.done, true);
     assert.equal(recovered.healthy, true);
-    assert.equal(recovered.sourceId, `room:${ROOM}`);
+    assert.equal(recovered.sourceId, `room:${api.roomId(ROOM)}`);
     assert.deepEqual(await assertD1MatchesRoom(mf, api, ROOM), listing);
   });
 });

@@ -1,20 +1,21 @@
 // Test entry for tests/template/*.test.mjs: the worker-template exactly as shipped, except that
 // its Durable Object sees a D1 binding that can be made to fail, as D1 does when overloaded.
 //
-//   POST /__fault/:room   {"on": bool, "untilAlarm"?: bool}   switch the room's D1 fault on/off;
-//                         with untilAlarm the fault is switched off as the room's next alarm()
-//                         begins, before the template's alarm code runs
-//   GET  /__fault/:room   { on, untilAlarm, batches, ok, thrown, alarms, alarmBatches,
-//                           alarmBatchesOk, cleared, alarmAt }
+//   POST /__fault/:tenant/:room   {"on": bool, "untilAlarm"?: bool}   switch the room's D1 fault
+//                         on/off; with untilAlarm the fault is switched off as the room's next
+//                         alarm() begins, before the template's alarm code runs
+//   GET  /__fault/:tenant/:room   { on, untilAlarm, batches, ok, thrown, alarms, alarmBatches,
+//                                   alarmBatchesOk, cleared, alarmAt }
 //
-// Every other request goes to the template's Worker unchanged. The flags live in the room's
+// These test controls take no token; every other request goes to the template's Worker
+// unchanged, authentication included. The flags live in the room's
 // storage (so they survive the object being evicted); the counters live in memory.
 import { Room as TemplateRoom, default as worker } from '../../worker-template/src/index.js';
 
 const OVERLOADED = 'D1 DB is overloaded. Too many requests queued.';
 const FAULT_KEY = '__test_d1_fault';
 const UNTIL_ALARM_KEY = '__test_d1_fault_until_alarm';
-const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 // Wraps a D1 binding: prepare() passes through; batch() throws D1's overload error while the
 // room's fault flag is set. `stats` counts what happened, for the tests to look at.
@@ -94,10 +95,12 @@ export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
     const parts = url.pathname.split('/').filter(Boolean);
-    if (parts[0] === '__fault' && parts.length === 2) {
-      const roomId = decodeURIComponent(parts[1]);
-      if (!ROOM_ID.test(roomId)) return Response.json({ error: 'bad room id' }, { status: 400 });
-      const stub = env.ROOMS.get(env.ROOMS.idFromName(roomId));
+    if (parts[0] === '__fault' && parts.length === 3) {
+      if (!NAME.test(parts[1]) || !NAME.test(parts[2])) {
+        return Response.json({ error: 'bad tenant or room' }, { status: 400 });
+      }
+      // The template names a room's Durable Object by its room_id, `tenant/room`.
+      const stub = env.ROOMS.get(env.ROOMS.idFromName(`${parts[1]}/${parts[2]}`));
       if (request.method === 'POST') {
         const { on, untilAlarm } = await request.json();
         return Response.json(await stub.setFault(on, untilAlarm));

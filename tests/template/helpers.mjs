@@ -1,23 +1,36 @@
 // Shared setup for tests/template/*.test.mjs: the worker-template (or tests/template/fixture.js,
 // which wraps it) bundled the way `wrangler deploy` bundles it and served by workerd through
-// Miniflare (tools/template.mjs), an HTTP client for the Worker, polling helpers and D1 reads.
+// Miniflare (tools/template.mjs) with AUTH_SECRET set, an HTTP client for the Worker that sends
+// a tenant's token, polling helpers and D1 reads.
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { bundle, serve, repoRoot } from '../../tools/template.mjs';
+import { DEV_SECRET, mintToken } from '../../tools/mint-token.mjs';
 
-export { repoRoot };
+export { repoRoot, DEV_SECRET, mintToken };
 
-// Bundles `entry` and serves it with an in-memory D1 and Durable Object storage.
-export async function startTemplate(entry = 'worker-template/src/index.js') {
+// The tenant whose token `api` carries.
+export const TENANT = 'acme';
+
+// Bundles `entry` and serves it with an in-memory D1 and Durable Object storage. `secret` is
+// the Worker's AUTH_SECRET (null: none). `api` calls as TENANT; `as(tenant)` makes a client
+// for another tenant.
+export async function startTemplate(
+  entry = 'worker-template/src/index.js',
+  { secret = DEV_SECRET } = {},
+) {
   if (!existsSync(path.join(repoRoot, 'dist/d1sync_engine.wasm'))) {
     throw new Error('dist/d1sync_engine.wasm is missing: run `npm run build` first');
   }
   const { dir, script } = bundle(entry);
-  const mf = await serve(script);
+  const mf = await serve(script, { bindings: secret === null ? {} : { AUTH_SECRET: secret } });
+  const as = async (tenant, sub = 'tests') =>
+    client(mf, { tenant, token: await mintToken({ tenant, sub, secret: secret ?? DEV_SECRET }) });
   return {
     mf,
-    api: client(mf),
+    api: await as(TENANT),
+    as,
     async dispose() {
       await mf.dispose();
       rmSync(dir, { recursive: true, force: true });
@@ -25,13 +38,17 @@ export async function startTemplate(entry = 'worker-template/src/index.js') {
   };
 }
 
-// call(method, url, body) -> { status, headers, text, body }; body is parsed when the answer
-// says it is JSON. `raw` sends a string body as is (for malformed JSON).
-export function client(mf) {
-  const call = async (method, url, body, { raw } = {}) => {
+// call(method, url, body, { raw, token }) -> { status, headers, text, body }; body is parsed
+// when the answer says it is JSON. `raw` sends a string body as is (for malformed JSON);
+// `token` replaces the client's token for this call (null: send no Authorization header).
+export function client(mf, { tenant, token } = {}) {
+  const call = async (method, url, body, { raw, token: override } = {}) => {
+    const bearer = override === undefined ? token : override;
+    const headers = { 'content-type': 'application/json' };
+    if (bearer !== null && bearer !== undefined) headers.authorization = `Bearer ${bearer}`;
     const res = await mf.dispatchFetch(`http://rooms.test${url}`, {
       method,
-      headers: { 'content-type': 'application/json' },
+      headers,
       body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -50,6 +67,10 @@ export function client(mf) {
     return r.body;
   };
   return {
+    tenant,
+    token,
+    // The room's room_id in D1 (and its Durable Object's name).
+    roomId: (room) => `${tenant}/${room}`,
     call,
     expect,
     addTask: (room, title) => expect(201, 'POST', `/rooms/${room}/tasks`, { title }),
@@ -93,8 +114,9 @@ export async function waitIdle(api, rooms, options) {
   );
 }
 
-// One room's rows in D1, shaped like GET /rooms/:room/tasks, plus each cell's storage class.
-export async function d1Tasks(mf, room) {
+// The rows D1 holds under one room_id (`tenant/room`, see api.roomId), shaped like
+// GET /rooms/:room/tasks, plus each cell's storage class.
+export async function d1Tasks(mf, roomId) {
   const db = await mf.getD1Database('DB');
   try {
     const { results } = await db
@@ -103,7 +125,7 @@ export async function d1Tasks(mf, room) {
               typeof(id) || ',' || typeof(title) || ',' || typeof(done) || ',' || typeof(updated_at) AS types
          FROM tasks WHERE room_id = ? ORDER BY id`,
       )
-      .bind(room)
+      .bind(roomId)
       .all();
     return results;
   } catch (e) {
@@ -113,10 +135,11 @@ export async function d1Tasks(mf, room) {
 }
 
 // D1 equals the room's own listing, row for row: same ids, titles, done flags and timestamps,
-// stored as INTEGER/TEXT/INTEGER/INTEGER (never REAL), under the room's room_id.
+// stored as INTEGER/TEXT/INTEGER/INTEGER (never REAL), under the room's room_id, which is
+// `tenant/room` for api's tenant.
 export async function assertD1MatchesRoom(mf, api, room) {
   const local = await api.listTasks(room);
-  const remote = await d1Tasks(mf, room);
+  const remote = await d1Tasks(mf, api.roomId(room));
   assert.equal(
     remote.length,
     local.length,
@@ -126,7 +149,7 @@ export async function assertD1MatchesRoom(mf, api, room) {
     const want = local[i];
     const got = remote[i];
     const where = `room ${room}, row ${i} (id ${want.id})`;
-    assert.equal(got.room_id, room, `${where}: room_id`);
+    assert.equal(got.room_id, api.roomId(room), `${where}: room_id`);
     assert.deepEqual(
       { id: got.id, title: got.title, done: got.done, updated_at: got.updated_at },
       { id: want.id, title: want.title, done: want.done, updated_at: want.updated_at },

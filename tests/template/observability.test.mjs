@@ -35,12 +35,12 @@ const FAMILIES = [
   'd1sync_quarantined',
 ];
 
-// Every field SPEC.md lists for health(), with its JS type.
-function assertHealthShape(h, room) {
+// Every field SPEC.md lists for health(), with its JS type; roomId is the room's `tenant/room`.
+function assertHealthShape(h, roomId) {
   assert.equal(typeof h, 'object');
   assert.ok(STATES.includes(h.state), `state ${JSON.stringify(h.state)}`);
   assert.equal(typeof h.healthy, 'boolean');
-  assert.equal(h.sourceId, `room:${room}`);
+  assert.equal(h.sourceId, `room:${roomId}`);
   assert.ok(h.lastError === null || typeof h.lastError === 'string', `lastError ${h.lastError}`);
   for (const key of COUNTERS) {
     assert.ok(Number.isSafeInteger(h[key]) && h[key] >= 0, `${key} = ${JSON.stringify(h[key])}`);
@@ -181,7 +181,7 @@ describe('worker-template: health and metrics', () => {
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type'), /application\/json/);
       const h = res.body;
-      assertHealthShape(h, room);
+      assertHealthShape(h, t.api.roomId(room));
       const tasks = await t.api.listTasks(room);
       assert.equal(h.state, 'idle');
       assert.equal(h.healthy, true);
@@ -205,7 +205,7 @@ describe('worker-template: health and metrics', () => {
 
   test('a room never written to still answers health in the SPEC shape', async () => {
     const h = await t.api.health('quiet-room');
-    assertHealthShape(h, 'quiet-room');
+    assertHealthShape(h, t.api.roomId('quiet-room'));
     assert.equal(h.pendingChanges, 0);
     assert.equal(h.capturedSeq, 0);
     assert.notEqual(h.state, 'error', JSON.stringify(h));
@@ -226,7 +226,7 @@ describe('worker-template: health and metrics', () => {
       for (const s of f.samples) {
         assert.match(
           s.labels.source ?? '',
-          /^room:[A-Za-z0-9_-]+$/,
+          /^room:[A-Za-z0-9_-]+\/[A-Za-z0-9_-]+$/,
           `${s.name} has no room source label`,
         );
         assert.ok(
@@ -242,7 +242,7 @@ describe('worker-template: health and metrics', () => {
         .filter(
           (s) =>
             s.name === name &&
-            s.labels.source === `room:${room}` &&
+            s.labels.source === `room:${t.api.roomId(room)}` &&
             Object.entries(extra).every(([k, v]) => s.labels[k] === v),
         );
       assert.equal(hits.length, 1, `one ${name} sample for room ${room} ${JSON.stringify(extra)}`);
@@ -253,7 +253,7 @@ describe('worker-template: health and metrics', () => {
       for (const name of FAMILIES) {
         const family = families.get(name);
         assert.ok(
-          family.samples.some((s) => s.labels.source === `room:${room}`),
+          family.samples.some((s) => s.labels.source === `room:${t.api.roomId(room)}`),
           `${name} lacks room ${room}`,
         );
       }

@@ -99,7 +99,7 @@ describe('worker-template: rooms replicating into one D1 table', () => {
 
     const healths = await waitIdle(api, rooms);
     for (const [k, h] of healths.entries()) {
-      assert.equal(h.sourceId, `room:${rooms[k]}`);
+      assert.equal(h.sourceId, `room:${api.roomId(rooms[k])}`);
       assert.equal(h.healthy, true, JSON.stringify(h));
       assert.equal(h.capturedSeq, h.appliedSeq);
       assert.equal(h.lastError, null);
@@ -121,7 +121,7 @@ describe('worker-template: rooms replicating into one D1 table', () => {
       const viaWorker = await api.expect(200, 'GET', `/tasks?room=${room}&limit=1000`);
       assert.deepEqual(
         viaWorker,
-        local.map((r) => ({ room_id: room, ...r })),
+        local.map((r) => ({ room_id: api.roomId(room), ...r })),
       );
       total += local.length;
       done += local.filter((r) => r.done === 1).length;
@@ -131,7 +131,7 @@ describe('worker-template: rooms replicating into one D1 table', () => {
     const { results } = await db.prepare('SELECT DISTINCT room_id FROM tasks ORDER BY 1').all();
     assert.deepEqual(
       results.map((r) => r.room_id),
-      [...rooms].sort(),
+      rooms.map(api.roomId).sort(),
       'no rows under other room ids',
     );
     assert.equal((await api.expect(200, 'GET', '/tasks?limit=1000')).length, total);
@@ -156,16 +156,18 @@ describe('worker-template: rooms replicating into one D1 table', () => {
     const db = await mf.getD1Database('DB');
     for (const room of [a, b]) {
       await db.batch([
-        db.prepare("UPDATE tasks SET title = 'damaged', done = 1 WHERE room_id = ?").bind(room),
-        db.prepare('DELETE FROM tasks WHERE room_id = ? AND id = 3').bind(room),
+        db
+          .prepare("UPDATE tasks SET title = 'damaged', done = 1 WHERE room_id = ?")
+          .bind(api.roomId(room)),
+        db.prepare('DELETE FROM tasks WHERE room_id = ? AND id = 3').bind(api.roomId(room)),
         db
           .prepare(
             "INSERT INTO tasks(room_id, id, title, done, updated_at) VALUES (?, 999, 'phantom', 0, 1)",
           )
-          .bind(room),
+          .bind(api.roomId(room)),
       ]);
     }
-    const damagedB = await d1Tasks(mf, b);
+    const damagedB = await d1Tasks(mf, api.roomId(b));
     assert.ok(damagedB.every((r) => r.title === 'damaged' || r.title === 'phantom'));
     await assert.rejects(
       assertD1MatchesRoom(mf, api, a),
@@ -174,15 +176,20 @@ describe('worker-template: rooms replicating into one D1 table', () => {
 
     const res = await api.call('POST', `/rooms/${a}/resync`);
     assert.equal(res.status, 200, res.text);
-    assert.equal(res.body.sourceId, `room:${a}`);
+    assert.equal(res.body.sourceId, `room:${api.roomId(a)}`);
     assert.notEqual(res.body.state, 'error', JSON.stringify(res.body));
     await waitIdle(api, [a]);
 
     const restored = await assertD1MatchesRoom(mf, api, a);
     assert.deepEqual(restored, before, 'the resync did not change the room itself');
     assert.ok(!restored.some((r) => r.id === 999), 'the phantom row is gone from D1');
-    assert.deepEqual(await d1Tasks(mf, b), damagedB, "room b's rows in D1 were not touched");
+    assert.deepEqual(
+      await d1Tasks(mf, api.roomId(b)),
+      damagedB,
+      "room b's rows in D1 were not touched",
+    );
     // A room of the other test (when it ran) still equals its Durable Object.
-    if ((await d1Tasks(mf, 'alpha')).length) await assertD1MatchesRoom(mf, api, 'alpha');
+    if ((await d1Tasks(mf, api.roomId('alpha'))).length)
+      await assertD1MatchesRoom(mf, api, 'alpha');
   });
 });

@@ -1,5 +1,5 @@
 // The worker-template's HTTP surface inside workerd: bad requests get a 4xx with a JSON
-// { error } body, and change nothing.
+// { error: { code, message } } body, and change nothing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertD1MatchesRoom, startTemplate, waitIdle } from './helpers.mjs';
@@ -17,7 +17,10 @@ describe('worker-template: bad requests', () => {
     await t?.dispose();
   });
 
-  // Sends the request and checks the status and that the body is JSON { error: "..." }.
+  const CODES = { 400: 'BAD_REQUEST', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED' };
+
+  // Sends the request and checks the status and that the body is JSON
+  // { error: { code, message } } with the status's code.
   async function refused(status, method, url, body, options) {
     const res = await t.api.call(method, url, body, options);
     const sent =
@@ -30,10 +33,13 @@ describe('worker-template: bad requests', () => {
       `${what}: content-type`,
     );
     assert.equal(typeof res.body, 'object', `${what}: body ${res.text}`);
-    assert.equal(typeof res.body.error, 'string', `${what}: body ${res.text}`);
-    assert.ok(res.body.error.length > 0, `${what}: empty error`);
     assert.deepEqual(Object.keys(res.body), ['error'], `${what}: body ${res.text}`);
-    return res.body.error;
+    const { code, message, ...rest } = res.body.error ?? {};
+    assert.deepEqual(rest, {}, `${what}: body ${res.text}`);
+    assert.equal(code, CODES[status], `${what}: code`);
+    assert.equal(typeof message, 'string', `${what}: body ${res.text}`);
+    assert.ok(message.length > 0, `${what}: empty message`);
+    return message;
   }
 
   test('malformed or non-object JSON bodies are 400', async () => {
@@ -190,7 +196,7 @@ describe('worker-template: bad requests', () => {
     }
     // The good forms answer.
     assert.deepEqual(await t.api.expect(200, 'GET', `/tasks?room=${ROOM}&done=0&limit=1000`), [
-      { room_id: ROOM, ...task },
+      { room_id: t.api.roomId(ROOM), ...task },
     ]);
     assert.equal((await t.api.expect(200, 'GET', '/tasks?limit=1')).length, 1);
   });
@@ -205,8 +211,8 @@ describe('worker-template: bad requests', () => {
       .prepare('SELECT room_id, count(*) AS n FROM tasks GROUP BY 1 ORDER BY 1')
       .all();
     assert.deepEqual(
-      results.filter((r) => r.room_id !== 'req-limit'),
-      [{ room_id: ROOM, n: 1 }],
+      results.filter((r) => r.room_id !== t.api.roomId('req-limit')),
+      [{ room_id: t.api.roomId(ROOM), n: 1 }],
     );
   });
 });

@@ -1,19 +1,40 @@
 // A read-replica application: every room is a SQLite-backed Durable Object that owns its
 // tasks (strongly consistent, single writer) and replicates each write into one shared D1
-// table with a room_id column, where the Worker queries across all rooms.
+// table with a room_id column, where the Worker queries across rooms.
+//
+// Every route needs `Authorization: Bearer <JWT>` (src/auth.js); the token names a tenant, and
+// a caller only ever reaches its own tenant's rooms: room `r` of tenant `t` is the Durable
+// Object named `t/r` and its rows sit in D1 under room_id `t/r`. The plain room_id `t` is kept
+// for the tenant's own browser page, so no room uses it.
 //
 //   POST   /rooms/:room/tasks            {"title": "..."}          add a task (201)
 //   PATCH  /rooms/:room/tasks/:id        {"title"?: "...", "done"?: bool}
 //   DELETE /rooms/:room/tasks/:id
 //   GET    /rooms/:room/tasks            the room's own tasks, read from its Durable Object
-//   GET    /tasks?done=0|1&room=&limit=  tasks across every room, read from D1
+//   GET    /tasks?done=0|1&room=&limit=  the tenant's tasks across its rooms, read from D1
 //   GET    /rooms/:room/health           the room's replication health (SPEC shape)
 //   POST   /rooms/:room/resync           recopy this room's rows into D1
-//   GET    /metrics                      Prometheus text for every room D1 knows of
+//   GET    /metrics                      Prometheus text for every room of the tenant
+//   POST   /d1sync/:op                   the sync endpoint the browser page (public/) replicates
+//                                        its own database through, into room_id = tenant
+//
+// Errors are JSON { error: { code, message } }: 400 BAD_REQUEST, 401 UNAUTHORIZED, 404
+// NOT_FOUND, 405 METHOD_NOT_ALLOWED, 500 CONFIG (AUTH_SECRET missing) or INTERNAL.
 import { DurableObject } from 'cloudflare:workers';
-import { createReplicator, durableObjectSource, d1BindingTarget, D1SyncError } from 'd1sync';
+import {
+  createReplicator,
+  createSyncEndpoint,
+  durableObjectSource,
+  d1BindingTarget,
+  D1SyncError,
+} from 'd1sync';
+import { AuthConfigError, authenticate } from './auth.js';
 
-const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+// A room's name within its tenant, as in the URL; tenants follow the same pattern (auth.js).
+const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+// What a room is called in D1 and among Durable Objects: `tenant/room`. Neither half can hold
+// a '/', so no two (tenant, room) pairs share one, and none equals a bare tenant.
+const PARTITION = /^[A-Za-z0-9_-]{1,64}\/[A-Za-z0-9_-]{1,64}$/;
 // The room's own periodic work, sharing the one alarm with d1sync: purge finished tasks.
 const PURGE_EVERY_MS = 24 * 60 * 60 * 1000;
 // If a write's flush never gets to schedule the alarm (the object is evicted first), this one
@@ -117,8 +138,13 @@ export class Room extends DurableObject {
 
   #startError = null;
 
+  // roomId is the room's room_id in D1, `tenant/room` (see PARTITION); the Worker derives it
+  // from the caller's token, and one Durable Object serves one roomId for good.
   async #bind(roomId) {
     if (this.#roomId === roomId) return;
+    if (typeof roomId !== 'string' || !PARTITION.test(roomId)) {
+      throw new Error(`room ids are tenant/room, not ${JSON.stringify(roomId)}`);
+    }
     if (this.#roomId !== null) throw new Error(`this object belongs to room ${this.#roomId}`);
     this.#roomId = roomId;
     await this.ctx.storage.put('roomId', roomId);
@@ -184,8 +210,27 @@ function json(body, status = 200) {
   return Response.json(body, { status });
 }
 
-function problem(status, message) {
-  return json({ error: message }, status);
+const CODES = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  500: 'INTERNAL',
+};
+
+function problem(status, message, { code = CODES[status], headers } = {}) {
+  return Response.json({ error: { code, message } }, { status, headers });
+}
+
+function unauthorized(request) {
+  const tokenSent = request.headers.has('authorization');
+  return tokenSent
+    ? problem(401, 'the bearer token is malformed, wrongly signed, expired or lacks sub/tenant', {
+        headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+      })
+    : problem(401, 'send Authorization: Bearer <token> (a JWT naming your tenant)', {
+        headers: { 'www-authenticate': 'Bearer' },
+      });
 }
 
 async function body(request) {
@@ -201,14 +246,28 @@ function room(env, roomId) {
   return env.ROOMS.get(env.ROOMS.idFromName(roomId));
 }
 
-// Every room D1 has heard of, from d1sync's own bookkeeping table.
-async function knownRooms(env) {
+// The tenant's rows in D1: its browser page's (room_id = tenant) and its rooms' (room_id
+// starting with `tenant/`). A range, not LIKE, for the prefix: LIKE would read `_` in a tenant
+// as a wildcard ('a_c/%' matches 'abc/x'). '0' follows '/' in byte order, so ['t/', 't0') holds
+// exactly the strings that start with 't/', and the primary key (room_id, id) serves the range.
+function tenantRange(tenant) {
+  return { from: `${tenant}/`, to: `${tenant}0` };
+}
+
+// The tenant's rooms that D1 has heard of, from d1sync's own bookkeeping table; tenant_value
+// holds the SQL literal ('t/room'), room ids never contain quotes.
+async function tenantRooms(env, tenant) {
+  const { from, to } = tenantRange(tenant);
   try {
     const { results } = await env.DB.prepare(
-      "SELECT tenant_value FROM _d1sync_sources WHERE tenant_column = 'room_id' ORDER BY 1",
-    ).all();
-    // tenant_value holds the SQL literal ('room-a'); room ids never contain quotes.
-    return results.map((r) => r.tenant_value.slice(1, -1)).filter((r) => ROOM_ID.test(r));
+      `SELECT tenant_value FROM _d1sync_sources
+        WHERE tenant_column = 'room_id' AND tenant_value >= ? AND tenant_value < ? ORDER BY 1`,
+    )
+      .bind(`'${from}`, `'${to}`)
+      .all();
+    return results
+      .map((r) => r.tenant_value.slice(1, -1))
+      .filter((r) => PARTITION.test(r) && r.startsWith(from));
   } catch {
     return [];
   }
@@ -240,123 +299,185 @@ function mergeMetrics(texts) {
   return [...byName.values()].flat().join('\n') + '\n';
 }
 
+// /rooms/:room/...: the room is the caller's tenant's room of that name.
+async function roomRoute(request, env, tenant, parts) {
+  const url = new URL(request.url);
+  const method = request.method;
+  let name = '';
+  try {
+    name = decodeURIComponent(parts[1]);
+  } catch {
+    /* malformed %-escape: a bad name */
+  }
+  if (!ROOM_NAME.test(name)) return problem(400, 'room names are 1-64 letters, digits, _ or -');
+  const roomId = `${tenant}/${name}`;
+  const stub = room(env, roomId);
+  if (parts[2] === 'tasks' && parts.length === 3) {
+    if (method === 'GET') return json(await stub.listTasks(roomId));
+    if (method === 'POST') {
+      const b = await body(request);
+      if (!b || typeof b.title !== 'string' || !b.title.trim() || b.title.length > 500) {
+        return problem(400, 'body must be JSON with a non-empty "title" of at most 500 characters');
+      }
+      return json(await stub.addTask(roomId, b.title), 201);
+    }
+    return problem(405, `${method} is not allowed on ${url.pathname}`);
+  }
+  if (parts[2] === 'tasks' && parts.length === 4) {
+    const id = /^\d+$/.test(parts[3]) ? Number(parts[3]) : NaN; // not 1e3, 0x10, +5
+    if (!Number.isSafeInteger(id) || id <= 0) return problem(400, 'task ids are positive integers');
+    if (method === 'PATCH') {
+      const b = await body(request);
+      const okTitle =
+        b &&
+        (b.title === undefined ||
+          (typeof b.title === 'string' && b.title.trim() && b.title.length <= 500));
+      const okDone = b && (b.done === undefined || typeof b.done === 'boolean');
+      if (!b || !okTitle || !okDone || (b.title === undefined && b.done === undefined)) {
+        return problem(
+          400,
+          'body must be JSON with "title" (string of at most 500 characters) and/or "done" (boolean)',
+        );
+      }
+      const task = await stub.updateTask(roomId, id, b);
+      return task ? json(task) : problem(404, `no task ${id} in room ${name}`);
+    }
+    if (method === 'DELETE') {
+      return (await stub.deleteTask(roomId, id))
+        ? new Response(null, { status: 204 })
+        : problem(404, `no task ${id} in room ${name}`);
+    }
+    return problem(405, `${method} is not allowed on ${url.pathname}`);
+  }
+  if (parts[2] === 'health' && parts.length === 3 && method === 'GET') {
+    return json(await stub.getSyncStatus(roomId));
+  }
+  if (parts[2] === 'resync' && parts.length === 3 && method === 'POST') {
+    return json(await stub.resync(roomId));
+  }
+  if ((parts[2] === 'health' || parts[2] === 'resync') && parts.length === 3) {
+    return problem(405, `${method} is not allowed on ${url.pathname}`);
+  }
+  return null;
+}
+
+// GET /tasks: the tenant's tasks from D1, optionally one room's.
+async function queryTasks(env, tenant, url) {
+  const done = url.searchParams.get('done');
+  const roomFilter = url.searchParams.get('room');
+  const limitText = url.searchParams.get('limit') ?? '100';
+  const limit = /^\d+$/.test(limitText) ? Number(limitText) : NaN;
+  if (done !== null && done !== '0' && done !== '1') return problem(400, 'done must be 0 or 1');
+  if (roomFilter !== null && !ROOM_NAME.test(roomFilter)) return problem(400, 'bad room name');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    return problem(400, 'limit must be 1-1000');
+  }
+  const where = [];
+  const args = [];
+  if (roomFilter !== null) {
+    where.push('room_id = ?');
+    args.push(`${tenant}/${roomFilter}`);
+  } else {
+    const { from, to } = tenantRange(tenant);
+    where.push('(room_id = ? OR (room_id >= ? AND room_id < ?))');
+    args.push(tenant, from, to);
+  }
+  if (done !== null) {
+    where.push('done = ?');
+    args.push(Number(done));
+  }
+  try {
+    const { results } = await env.DB.prepare(
+      `SELECT room_id, id, title, done, updated_at FROM tasks
+        WHERE ${where.join(' AND ')} ORDER BY room_id, id LIMIT ?`,
+    )
+      .bind(...args, limit)
+      .all();
+    return json(results);
+  } catch (e) {
+    if (/no such table/.test(String(e?.message))) return json([]); // nothing replicated yet
+    throw e;
+  }
+}
+
+// GET /metrics: every room of the tenant, none of any other tenant's.
+async function tenantMetrics(env, tenant) {
+  const rooms = await tenantRooms(env, tenant);
+  const texts = await Promise.all(
+    rooms.map((r) =>
+      room(env, r)
+        .getMetrics(r)
+        .catch(() => ''),
+    ),
+  );
+  return new Response(mergeMetrics(texts), {
+    headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+  });
+}
+
+async function route(request, env, tenant) {
+  const url = new URL(request.url);
+  const parts = url.pathname.split('/').filter(Boolean);
+  const method = request.method;
+  if (parts[0] === 'rooms' && parts.length >= 2) {
+    const answer = await roomRoute(request, env, tenant, parts);
+    if (answer) return answer;
+  }
+  if (parts.length === 1 && parts[0] === 'tasks' && method === 'GET') {
+    return queryTasks(env, tenant, url);
+  }
+  if (parts.length === 1 && parts[0] === 'metrics' && method === 'GET') {
+    return tenantMetrics(env, tenant);
+  }
+  if (parts.length === 1 && (parts[0] === 'tasks' || parts[0] === 'metrics')) {
+    return problem(405, `${method} is not allowed on ${url.pathname}`);
+  }
+  return problem(404, `no route for ${method} ${url.pathname}`);
+}
+
+// D1's tasks table, as the rooms' replicators create it: the browser page's endpoint may be
+// first to need it, and an endpoint never creates tables from what a client sends.
+const TASKS_D1 = `CREATE TABLE IF NOT EXISTS tasks(room_id TEXT NOT NULL, id INTEGER,
+  title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (room_id, id))`;
+let endpoint = null;
+let tasksTable = null;
+
+// One endpoint per isolate (it caches D1's schema). The token's tenant is the page's partition
+// of tasks (room_id = tenant) and its subject the device (the page's sourceId).
+async function syncEndpoint(env) {
+  tasksTable ??= env.DB.prepare(TASKS_D1)
+    .run()
+    .catch((e) => {
+      tasksTable = null;
+      throw e;
+    });
+  await tasksTable;
+  endpoint ??= createSyncEndpoint({
+    db: env.DB,
+    tables: ['tasks'],
+    tenantColumn: 'room_id',
+    authenticate,
+    limits: { requestBytes: 1 << 20, rowsPerRequest: 10000, requestsPerMinute: 600 },
+  });
+  return endpoint;
+}
+
 export default {
   async fetch(request, env) {
-    const url = new URL(request.url);
-    const parts = url.pathname.split('/').filter(Boolean);
-    const method = request.method;
+    if (new URL(request.url).pathname.startsWith('/d1sync/')) {
+      try {
+        return await (await syncEndpoint(env)).handle(request, env);
+      } catch (e) {
+        return problem(503, String(e?.message ?? e), { code: 'TRANSIENT' });
+      }
+    }
     try {
-      if (parts[0] === 'rooms' && parts.length >= 2) {
-        let roomId = '';
-        try {
-          roomId = decodeURIComponent(parts[1]);
-        } catch {
-          /* malformed %-escape: a bad id */
-        }
-        if (!ROOM_ID.test(roomId)) return problem(400, 'room ids are 1-64 letters, digits, _ or -');
-        const stub = room(env, roomId);
-        if (parts[2] === 'tasks' && parts.length === 3) {
-          if (method === 'GET') return json(await stub.listTasks(roomId));
-          if (method === 'POST') {
-            const b = await body(request);
-            if (!b || typeof b.title !== 'string' || !b.title.trim() || b.title.length > 500) {
-              return problem(
-                400,
-                'body must be JSON with a non-empty "title" of at most 500 characters',
-              );
-            }
-            return json(await stub.addTask(roomId, b.title), 201);
-          }
-          return problem(405, `${method} is not allowed on ${url.pathname}`);
-        }
-        if (parts[2] === 'tasks' && parts.length === 4) {
-          const id = /^\d+$/.test(parts[3]) ? Number(parts[3]) : NaN; // not 1e3, 0x10, +5
-          if (!Number.isSafeInteger(id) || id <= 0)
-            return problem(400, 'task ids are positive integers');
-          if (method === 'PATCH') {
-            const b = await body(request);
-            const okTitle =
-              b &&
-              (b.title === undefined ||
-                (typeof b.title === 'string' && b.title.trim() && b.title.length <= 500));
-            const okDone = b && (b.done === undefined || typeof b.done === 'boolean');
-            if (!b || !okTitle || !okDone || (b.title === undefined && b.done === undefined)) {
-              return problem(
-                400,
-                'body must be JSON with "title" (string of at most 500 characters) and/or "done" (boolean)',
-              );
-            }
-            const task = await stub.updateTask(roomId, id, b);
-            return task ? json(task) : problem(404, `no task ${id} in room ${roomId}`);
-          }
-          if (method === 'DELETE') {
-            return (await stub.deleteTask(roomId, id))
-              ? new Response(null, { status: 204 })
-              : problem(404, `no task ${id} in room ${roomId}`);
-          }
-          return problem(405, `${method} is not allowed on ${url.pathname}`);
-        }
-        if (parts[2] === 'health' && parts.length === 3 && method === 'GET') {
-          return json(await stub.getSyncStatus(roomId));
-        }
-        if (parts[2] === 'resync' && parts.length === 3 && method === 'POST') {
-          return json(await stub.resync(roomId));
-        }
-        if ((parts[2] === 'health' || parts[2] === 'resync') && parts.length === 3) {
-          return problem(405, `${method} is not allowed on ${url.pathname}`);
-        }
-      }
-      if (parts.length === 1 && parts[0] === 'tasks' && method === 'GET') {
-        const done = url.searchParams.get('done');
-        const roomFilter = url.searchParams.get('room');
-        const limitText = url.searchParams.get('limit') ?? '100';
-        const limit = /^\d+$/.test(limitText) ? Number(limitText) : NaN;
-        if (done !== null && done !== '0' && done !== '1')
-          return problem(400, 'done must be 0 or 1');
-        if (roomFilter !== null && !ROOM_ID.test(roomFilter)) return problem(400, 'bad room id');
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-          return problem(400, 'limit must be 1-1000');
-        const where = [];
-        const args = [];
-        if (done !== null) {
-          where.push('done = ?');
-          args.push(Number(done));
-        }
-        if (roomFilter !== null) {
-          where.push('room_id = ?');
-          args.push(roomFilter);
-        }
-        try {
-          const { results } = await env.DB.prepare(
-            `SELECT room_id, id, title, done, updated_at FROM tasks
-             ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY room_id, id LIMIT ?`,
-          )
-            .bind(...args, limit)
-            .all();
-          return json(results);
-        } catch (e) {
-          if (/no such table/.test(String(e?.message))) return json([]); // nothing replicated yet
-          throw e;
-        }
-      }
-      if (parts.length === 1 && parts[0] === 'metrics' && method === 'GET') {
-        const rooms = await knownRooms(env);
-        const texts = await Promise.all(
-          rooms.map((r) =>
-            room(env, r)
-              .getMetrics(r)
-              .catch(() => ''),
-          ),
-        );
-        return new Response(mergeMetrics(texts), {
-          headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
-        });
-      }
-      if (parts.length === 1 && (parts[0] === 'tasks' || parts[0] === 'metrics')) {
-        return problem(405, `${method} is not allowed on ${url.pathname}`);
-      }
-      return problem(404, `no route for ${method} ${url.pathname}`);
+      const caller = await authenticate(request, env);
+      if (!caller) return unauthorized(request);
+      return await route(request, env, caller.tenant);
     } catch (e) {
+      if (e instanceof AuthConfigError) return problem(500, e.message, { code: e.code });
       return problem(500, String(e?.message ?? e));
     }
   },

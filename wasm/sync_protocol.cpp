@@ -1,0 +1,140 @@
+#include "sync_protocol.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "fence.hpp"
+
+namespace d1sync {
+
+using json = nlohmann::json;
+
+namespace {
+
+json base(const std::string& sourceId) {
+  return json{{"v", 1}, {"sourceId", sourceId}};
+}
+
+// A fence row as the claim, takeover and probe batches return it (fence.hpp's query).
+Rows sourceRows(const json& row) {
+  Rows out;
+  out.columns = 4;
+  if (!row.is_object()) return out;
+  auto text = [&](const char* k) {
+    auto it = row.find(k);
+    return it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto number = [&](const char* k) {
+    auto it = row.find(k);
+    return it != row.end() && it->is_number_integer() ? std::to_string(it->get<int64_t>())
+                                                      : std::string("0");
+  };
+  out.add(text("incarnation"));
+  out.add(number("epoch"));
+  out.add(number("applied"));
+  out.add(text("last"));
+  return out;
+}
+
+D1Failure failureOf(int status, const std::string& code) {
+  if (status == 0 || status == 401 || status == 429 || status == 502 || status == 503 ||
+      status == 504 || code == "TRANSIENT")
+    return D1Failure::Transient;
+  if (code == "FENCED") return D1Failure::Fenced;
+  if (status == 413 || code == "LIMIT") return D1Failure::Limit;
+  if (code == "SCHEMA") return D1Failure::Schema;
+  if (code == "ROW") return D1Failure::Row;
+  return D1Failure::Other;
+}
+
+BatchResult claimAnswer(const json& a) {
+  std::vector<Rows> results(sync_protocol::kClaimEndpointResult + 1);
+  results[kClaimRowStatement] = sourceRows(a.value("row", json()));
+  Rows& owner = results[kClaimTenantStatement];
+  owner.columns = 1;
+  if (auto it = a.find("owner"); it != a.end() && it->is_string())
+    owner.add(it->get<std::string>());
+  Rows& tables = results[kClaimTablesStatement];
+  tables.columns = 2;
+  if (auto it = a.find("tables"); it != a.end() && it->is_array())
+    for (const auto& t : *it)
+      if (t.is_array() && t.size() == 2 && t[0].is_string() && t[1].is_string()) {
+        tables.add(t[0].get<std::string>());
+        tables.add(t[1].get<std::string>());
+      }
+  Rows& endpoint = results[sync_protocol::kClaimEndpointResult];
+  endpoint.columns = 3;
+  auto tenant = a.find("tenantColumn");
+  const bool hasTenant = tenant != a.end() && tenant->is_string();
+  endpoint.add(hasTenant ? tenant->get<std::string>() : std::string(), !hasTenant);
+  json limits = a.value("limits", json::object());
+  for (const char* k : {"requestBytes", "rowsPerRequest"}) {
+    auto it = limits.find(k);
+    const bool known = it != limits.end() && it->is_number_integer() && it->get<int64_t>() > 0;
+    endpoint.add(known ? std::to_string(it->get<int64_t>()) : std::string(), !known);
+  }
+  return BatchResult::succeeded(0, std::move(results));
+}
+
+}  // namespace
+
+std::string claimRequest(const std::string& sourceId, const std::string& incarnation,
+                         int64_t applied, const std::string& mark) {
+  json j = base(sourceId);
+  j["incarnation"] = incarnation;
+  j["applied"] = applied;
+  j["mark"] = mark;
+  return j.dump();
+}
+
+std::string takeoverRequest(const std::string& sourceId, const std::string& incarnation,
+                            int64_t applied, const std::string& mark,
+                            const std::string& theirIncarnation, int64_t theirEpoch) {
+  json j = base(sourceId);
+  j["incarnation"] = incarnation;
+  j["applied"] = applied;
+  j["mark"] = mark;
+  j["theirs"] = json{{"incarnation", theirIncarnation}, {"epoch", theirEpoch}};
+  return j.dump();
+}
+
+std::string probeRequest(const std::string& sourceId) {
+  return base(sourceId).dump();
+}
+
+BatchResult endpointAnswer(const std::string& op, int status, const std::string& body,
+                           int64_t retryAfterMs) {
+  json a = json::parse(body, nullptr, false);
+  if (status != 200) {
+    std::string code, message;
+    if (a.is_object() && a.contains("error") && a["error"].is_object()) {
+      code = a["error"].value("code", "");
+      message = a["error"].value("message", "");
+    }
+    if (message.empty())
+      message = status == 0 ? "the sync endpoint could not be reached"
+                            : "the sync endpoint answered HTTP " + std::to_string(status);
+    if (!code.empty()) message = code + ": " + message;
+    BatchResult r = BatchResult::failed(0, failureOf(status, code), message);
+    r.failure.retryAfterMs = retryAfterMs;
+    return r;
+  }
+  if (!a.is_object())
+    return BatchResult::failed(0, D1Failure::Other, "the sync endpoint answered without JSON");
+  if (op == sync_protocol::kClaim) return claimAnswer(a);
+  if (op == sync_protocol::kApply) {
+    auto count = [&](const char* k) {
+      auto it = a.find(k);
+      return it != a.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+    };
+    if (a.value("applied", false) != true)
+      return BatchResult::failed(0, D1Failure::Other, "the sync endpoint did not apply the batch");
+    return BatchResult::succeeded(0, {}, count("rowsRead"), count("rowsWritten"));
+  }
+  // takeover and probe: the row where their batches return it (fence.hpp).
+  std::vector<Rows> results(op == sync_protocol::kTakeover ? 2 : 1);
+  results.back() = sourceRows(a.value("row", json()));
+  if (!a.contains("row") || a["row"].is_null()) results.back() = Rows{4, {}, {}};
+  return BatchResult::succeeded(0, std::move(results));
+}
+
+}  // namespace d1sync
