@@ -12,8 +12,15 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { bundle, serve, repoRoot } from '../../tools/template.mjs';
 import { buildAssets } from '../../tools/build_assets.mjs';
+import { DEV_SECRET, mintToken } from '../../tools/mint-token.mjs';
 
 export { repoRoot };
+
+// A sync token for the page: the template's JWT (sub = the browser's client id, which is its
+// sourceId; tenant = its partition of D1's tasks, room_id = tenant), valid for a day.
+export function tokenFor(tenant, sub) {
+  return mintToken({ tenant, sub, ttl: 24 * 60 * 60, secret: DEV_SECRET });
+}
 
 export const CHROMIUM = process.env.D1SYNC_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -29,18 +36,24 @@ export function tempDir(prefix) {
 }
 
 // The template (or a fixture that wraps it) with freshly assembled assets, listening on
-// 127.0.0.1. Returns { url, mf, dispose }.
+// 127.0.0.1, its AUTH_SECRET the one tokenFor() signs with. Returns { url, mf, d1, dispose }.
 export async function startServer({ entry = 'worker-template/src/index.js', persistDir } = {}) {
   if (!existsSync(path.join(repoRoot, 'dist/d1sync_engine.wasm'))) {
     throw new Error('dist/d1sync_engine.wasm is missing: run `npm run build` first');
   }
   const assets = buildAssets(tempDir('assets'));
   const { dir, script } = bundle(entry);
-  const mf = await serve(script, { assets, port: 0, persistDir });
+  const mf = await serve(script, {
+    assets,
+    port: 0,
+    persistDir,
+    bindings: { AUTH_SECRET: DEV_SECRET },
+  });
   const url = (await mf.ready).href;
   return {
     url,
     mf,
+    d1: await mf.getD1Database('DB'),
     async dispose() {
       await mf.dispose();
       rmSync(dir, { recursive: true, force: true });
@@ -77,11 +90,13 @@ export async function launchBrowser(profileDir) {
 }
 
 // Opens the task list at `url` in the browser's first tab and waits until its database worker
-// has opened the OPFS database. Returns { page, info, call(op, args) } where `info` is what
-// the worker reported on opening and call() sends the worker a request through the page.
-export async function openApp(browser, url) {
+// has opened the OPFS database. With `token`, the page gets it as `#token=` and replicates (it
+// keeps the token in localStorage, so later loads replicate too). Returns
+// { page, info, call(op, args) } where `info` is what the worker reported on opening and call()
+// sends the worker a request through the page.
+export async function openApp(browser, url, { token } = {}) {
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  await page.goto(url);
+  await page.goto(token ? `${url}#token=${token}` : url);
   const info = await appReady(page, browser.log);
   return { page, info, call: (op, args) => call(page, op, args) };
 }
@@ -151,3 +166,106 @@ export function exactRowsSql(table, columns, { key = 'id', where = '' } = {}) {
 }
 
 export const TASK_COLUMNS = ['id', 'title', 'done', 'updated_at'];
+
+// Stands between the browser and the sync endpoint (/d1sync/*), for every tab and worker of
+// the browser: while `down`, a request is refused as by a server that is not running;
+// `holdAfter(n)` lets n more apply requests through and keeps the ones after waiting, in
+// flight, until `release()`. `ops` counts the requests let through, by op; `held` those
+// waiting. Register it before the page opens (routes belong to one browser launch).
+export async function endpointControl(browser) {
+  let gate = null;
+  let open = null;
+  let allowance = Infinity;
+  const ctl = {
+    down: false,
+    held: 0,
+    refused: 0,
+    ops: {},
+    holdAfter(n) {
+      allowance = n;
+    },
+    release() {
+      allowance = Infinity;
+      const o = open;
+      gate = null;
+      open = null;
+      o?.();
+    },
+  };
+  const isEndpoint = (url) => url.pathname.startsWith('/d1sync/');
+  await browser.context.route(isEndpoint, async (route) => {
+    const op = new URL(route.request().url()).pathname.split('/').pop();
+    if (op === 'apply') {
+      if (allowance <= 0) {
+        gate ??= new Promise((resolve) => (open = resolve));
+        ++ctl.held;
+        await gate;
+        --ctl.held;
+      } else {
+        --allowance;
+      }
+    }
+    // The page may be gone by now (a reload): then there is nothing to answer.
+    if (ctl.down) {
+      ++ctl.refused;
+      await route.abort('connectionrefused').catch(() => {});
+      return;
+    }
+    ctl.ops[op] = (ctl.ops[op] ?? 0) + 1;
+    await route.continue().catch(() => {});
+  });
+  return ctl;
+}
+
+// The page's replication health, through its worker.
+export const health = (page) => call(page, 'health');
+
+const settled = (h) => h.state === 'idle' && h.pendingChanges === 0 && h.initialSync?.done;
+
+// Waits until the page's replicator is idle with nothing pending and its initial copy done.
+export function waitSynced(page) {
+  let last;
+  return waitFor(
+    'the page to finish replicating',
+    async () => {
+      last = await health(page);
+      return settled(last) && last;
+    },
+    { describe: () => JSON.stringify(last) },
+  );
+}
+
+// The tasks of `tenant` in D1, cell by cell as exactRowsSql() renders them.
+export function d1TaskRows(d1, tenant) {
+  const where = `room_id = '${tenant.replaceAll("'", "''")}'`;
+  return d1.prepare(exactRowsSql('tasks', TASK_COLUMNS, { where })).raw();
+}
+
+export async function d1TaskCount(d1, tenant) {
+  try {
+    const r = await d1.prepare('SELECT count(*) FROM tasks WHERE room_id = ?').bind(tenant).raw();
+    return r[0][0];
+  } catch (e) {
+    if (/no such table/.test(e.message)) return 0;
+    throw e;
+  }
+}
+
+// Asserts that D1 holds the page's tasks row for row (storage class and bytes of every cell)
+// under room_id = tenant; returns the row count.
+export async function expectSameInD1(d1, page, tenant) {
+  const local = await call(page, 'query', { sql: exactRowsSql('tasks', TASK_COLUMNS) });
+  const remote = await d1TaskRows(d1, tenant);
+  const n = Math.min(local.length, remote.length);
+  for (let r = 0; r < n; ++r) {
+    const a = JSON.stringify(local[r]);
+    const b = JSON.stringify(remote[r]);
+    assert.equal(b, a, `row ${r} (in key order) differs: browser ${a}, D1 ${b}`);
+  }
+  assert.equal(
+    remote.length,
+    local.length,
+    `the browser has ${local.length} rows, D1 ${remote.length}`,
+  );
+  return local.length;
+}

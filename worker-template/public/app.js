@@ -167,6 +167,15 @@ window.tasksApp = { ready, call, health: () => lastHealth };
 const fromAddress = tokenFromAddress();
 if (fromAddress) localStorage.setItem(TOKEN_KEY, fromAddress);
 
+// A link with a token opened in a tab that shows the list already.
+window.addEventListener('hashchange', async () => {
+  const token = tokenFromAddress();
+  if (!token) return;
+  localStorage.setItem(TOKEN_KEY, token);
+  await ready;
+  await connect(token);
+});
+
 ready.then(async () => {
   await render();
   const token = localStorage.getItem(TOKEN_KEY);

@@ -12,13 +12,13 @@
 //   addMany { count, prefix }  `count` tasks in one transaction
 //   query { sql }              the rows (arrays) of one read-only statement: for diagnostics
 //   health                     replication health (d1sync's health() shape), or
-//                              { state: 'local', reason } while nothing replicates
+//                              { state: 'local', reason } before a token arrives
 //   connect { token }          replicate as the token's client (its `sub` claim)
 // Events sent unasked: { event: 'ready', info }, { event: 'failed', error },
 // { event: 'waiting' } (another tab holds the database), { event: 'health', health } after
 // each replication attempt.
 import sqlite3InitModule from './lib/sqlite-wasm/index.mjs';
-import * as d1sync from './lib/d1sync/js/entry-browser.js';
+import { createReplicator, httpTarget, sqliteWasmSource } from './lib/d1sync/js/entry-browser.js';
 
 const DB_FILE = '/tasks.sqlite3';
 const VFS_NAME = 'opfs-sahpool';
@@ -146,6 +146,7 @@ class Replication {
   #sourceId = null;
   #started = false;
   #fatal = null;
+  #connectError = null;
   #running = false;
   #again = false;
   #timer = null;
@@ -154,14 +155,18 @@ class Replication {
     this.#db = db;
   }
 
-  get unavailable() {
-    return typeof d1sync.httpTarget === 'function'
-      ? null
-      : 'this build of d1sync has no httpTarget: the tasks stay in this browser';
+  async connect(token) {
+    try {
+      const result = await this.#connect(token);
+      this.#connectError = null;
+      return result;
+    } catch (e) {
+      this.#connectError = String(e?.message ?? e);
+      throw e;
+    }
   }
 
-  async connect(token) {
-    if (this.unavailable) throw new Error(this.unavailable);
+  async #connect(token) {
     const { sub } = claimsOf(token);
     if (typeof sub !== 'string' || !sub) throw new Error('the token names no client (sub)');
     if (this.#sourceId !== null && sub !== this.#sourceId) {
@@ -170,9 +175,11 @@ class Replication {
     this.#token = token;
     if (!this.#sync) {
       this.#sourceId = sub;
-      this.#sync = await d1sync.createReplicator({
-        source: d1sync.sqliteWasmSource(this.#db),
-        target: d1sync.httpTarget(new URL(SYNC_PATH, self.location.href).href, {
+      this.#sync = await createReplicator({
+        source: sqliteWasmSource(this.#db),
+        // After a 401 the target asks again (refresh: true): the page may have sent a newer
+        // token meanwhile; if not, health() reports the refusal.
+        target: httpTarget(new URL(SYNC_PATH, self.location.href).href, {
           getToken: async () => this.#token,
         }),
         sourceId: sub,
@@ -189,7 +196,9 @@ class Replication {
       if (this.#fatal) return { ...h, state: 'error', healthy: false, lastError: this.#fatal };
       return h;
     }
-    return { state: 'local', reason: this.unavailable ?? 'not connected: no token yet' };
+    if (this.#connectError)
+      return { state: 'error', healthy: false, lastError: this.#connectError };
+    return { state: 'local', reason: 'no sync token yet: the tasks stay in this browser' };
   }
 
   // Asks for an attempt now (after a write, or on connect).
@@ -273,7 +282,6 @@ opened.then(
         poolFiles: pool.getFileNames(),
         sqliteVersion: sqlite3.version.libVersion,
         crossOriginIsolated: self.crossOriginIsolated === true,
-        replication: replication.unavailable ?? 'available',
       },
     });
     for (const message of pending.splice(0)) handle(message);
