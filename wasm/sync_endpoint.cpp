@@ -397,6 +397,7 @@ EndpointStep SyncEndpoint::failed(const BatchResult& r, const std::string& conte
     case D1Failure::DeferredFk:
       return refuse(422, "ROW", message);
     case D1Failure::Other:
+    case D1Failure::Refused:
       break;
   }
   return refuse(500, "INTERNAL", message);

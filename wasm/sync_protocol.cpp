@@ -44,6 +44,7 @@ D1Failure failureOf(int status, const std::string& code) {
   if (status == 413 || code == "LIMIT") return D1Failure::Limit;
   if (code == "SCHEMA") return D1Failure::Schema;
   if (code == "ROW") return D1Failure::Row;
+  if (status == 403) return D1Failure::Refused;
   return D1Failure::Other;
 }
 

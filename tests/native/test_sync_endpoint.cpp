@@ -153,3 +153,19 @@ TEST_F(SyncEndpointTest, RequestLimitsAreKeptByTheClient) {
 
 }  // namespace
 }  // namespace d1sync::native
+
+namespace d1sync::native {
+namespace {
+
+TEST_F(SyncEndpointTest, ASourceIdTheCallerDoesNotOwnStopsWithConfigAtOnce) {
+  EndpointTarget asOther(*endpoint, *d1, Caller{"dev-x", "'alice'"});
+  Driver wrong(*local, asOther, remoteOptions("dev-a", 9));
+  Step s = wrong.run();
+  ASSERT_EQ(s.kind, Step::Failed);
+  EXPECT_EQ(s.code, ErrorCode::Config);
+  EXPECT_NE(s.message.find("FORBIDDEN"), std::string::npos) << s.message;
+  EXPECT_EQ(wrong.requests, 1u);
+}
+
+}  // namespace
+}  // namespace d1sync::native
