@@ -18,7 +18,12 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { Miniflare } from 'miniflare';
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
-import { createReplicator, sqliteWasmSource, d1BindingTarget } from '../js/entry-node.js';
+import {
+  createReplicator,
+  sqliteWasmSource,
+  d1BindingTarget,
+  httpTarget,
+} from '../js/entry-node.js';
 import {
   COLUMNS as COLUMN_NAMES,
   TABLE_DDL,
@@ -335,6 +340,68 @@ async function benchSqliteWasm(rows) {
   return out;
 }
 
+// Browser-style: the same sqlite-wasm initial sync through httpTarget() to a Worker's
+// createSyncEndpoint() (over a real localhost socket into workerd) and on into the same local
+// D1; the bytes on the wire per row against the rows' literal SQL (the limit's VALUES tuples).
+async function benchHttp(rows) {
+  const mf = await startMiniflare();
+  const url = await mf.ready;
+  const sqlite3 = await sqlite3InitModule();
+  const db = new sqlite3.oo1.DB(':memory:');
+  try {
+    const d1 = await mf.getD1Database('DB');
+    log(`${rows} rows: sqlite-wasm → httpTarget → endpoint → D1`);
+    await d1.exec(
+      'CREATE TABLE items(tenant TEXT NOT NULL, id INTEGER, name TEXT, price REAL, data BLOB, ' +
+        'note TEXT, PRIMARY KEY(tenant, id))',
+    );
+    db.exec(TABLE_DDL('items'));
+    db.exec(SEED_SQL('items', rows));
+    const wire = { requests: 0, bytes: 0 };
+    const caller = JSON.stringify({ clientId: 'bench-device', tenant: 'bench' });
+    const send = async (input, init) => {
+      wire.requests++;
+      wire.bytes += typeof init.body === 'string' ? init.body.length : init.body.byteLength;
+      const headers = new Headers(init.headers);
+      headers.set('x-bench-caller', caller);
+      return fetch(input, { ...init, headers });
+    };
+    const { stats, source } = timed(sqliteWasmSource(db), d1BindingTarget(d1));
+    const target = httpTarget(new URL('/d1sync', url), { fetch: send });
+    const t = performance.now();
+    const r = await createReplicator({ source, target, sourceId: 'bench-device' });
+    await r.start();
+    await r.flush();
+    const ms = performance.now() - t;
+    r.close();
+    const n = (await d1.prepare("SELECT count(*) AS n FROM items WHERE tenant = 'bench'").first())
+      .n;
+    const raw = db.exec({
+      sql: `SELECT ${COLUMN_NAMES.join(',')} FROM items ORDER BY id`,
+      rowMode: 'array',
+      returnValue: 'resultRows',
+    });
+    // The rows' own SQL: each one's literal tuple, as the limit's VALUES statements carry it.
+    const literalBytes = literalBatches('items', raw)
+      .flat()
+      .reduce((sum, s) => sum + s.length, 0);
+    return {
+      rows,
+      ms,
+      rowsPerSec: rows / (ms / 1000),
+      d1Rows: n,
+      requests: wire.requests,
+      wireBytes: wire.bytes,
+      literalBytes,
+      engineMs: stats.txnMs - stats.execMs,
+      localSqlMs: stats.execMs,
+    };
+  } finally {
+    db.close();
+    await mf.dispose();
+  }
+}
+
 function versionOf(pkg) {
   try {
     const require = createRequire(import.meta.url);
@@ -472,6 +539,24 @@ function markdown(results) {
       '',
     );
   }
+  for (const h of results.http ?? []) {
+    const doPath = results.sizes.find((s) => s.rows === h.rows)?.contenders[0];
+    lines.push(
+      `## ${fmt(h.rows)} rows browser-style: sqlite-wasm → httpTarget → createSyncEndpoint → D1`,
+      '',
+      `- ${fmt(h.rowsPerSec)} rows/s (${fmt(h.ms / 1000, 2)} s), ${fmt(h.d1Rows)} rows in D1; ` +
+        `${fmt(h.requests)} requests (claim included); engine ${fmt(h.engineMs / 1000, 2)} s, ` +
+        `local SQL reads ${fmt(h.localSqlMs / 1000, 2)} s`,
+      `- on the wire ${fmt(h.wireBytes / h.rows, 1)} bytes per row against ` +
+        `${fmt(h.literalBytes / h.rows, 1)} bytes of the rows' literal SQL: ` +
+        `${fmt(h.wireBytes / h.literalBytes, 2)}×`,
+      doPath
+        ? `- against the Durable Object path in this run (${fmt(doPath.rowsPerSec)} rows/s): ` +
+            `${fmt(h.rowsPerSec / doPath.rowsPerSec, 2)}×`
+        : '',
+      '',
+    );
+  }
   lines.push('## SPEC targets', '');
   lines.push('| target | measured | met |', '| --- | --- | --- |');
   for (const t of results.targets)
@@ -518,6 +603,8 @@ for (const rows of sizes) {
 }
 results.sqliteWasm = [];
 for (const rows of sizes) results.sqliteWasm.push(await benchSqliteWasm(rows));
+results.http = [];
+for (const rows of sizes) results.http.push(await benchHttp(rows));
 
 const s0 = results.sizes[0];
 const ini0 = s0.contenders.find((c) => c.id === 'd1sync-initial');
@@ -567,6 +654,22 @@ if (results.sizes.length > 1) {
     measured: 'not run (--full)',
     met: null,
   });
+}
+{
+  const h = results.http[0];
+  const doRate = results.sizes[0].contenders.find((c) => c.id === 'd1sync-initial').rowsPerSec;
+  results.targets.push(
+    {
+      target: 'browser-style initial sync (httpTarget → endpoint) ≥ 0.5× the DO path',
+      measured: `${Math.round(h.rowsPerSec)} vs ${Math.round(doRate)} rows/s = ${(h.rowsPerSec / doRate).toFixed(2)}×`,
+      met: h.rowsPerSec >= 0.5 * doRate,
+    },
+    {
+      target: "browser-style bytes on the wire ≤ 1.3× the rows' literal SQL",
+      measured: `${(h.wireBytes / h.literalBytes).toFixed(2)}×`,
+      met: h.wireBytes <= 1.3 * h.literalBytes,
+    },
+  );
 }
 
 const md = markdown(results);

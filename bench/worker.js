@@ -16,9 +16,17 @@
 //   capRound    { n, base, chunk }       N single-row INSERT / UPDATE / DELETE per table, timed
 //   memory                               the engine module's HEAP8.length
 //
+//   POST /d1sync/<op>   createSyncEndpoint() over env.DB for `items`, tenant column `tenant`;
+//                       the caller is the x-bench-caller header (the browser-style contender)
+//
 // Times come from performance.now(), which advances during CPU work under Miniflare's workerd.
 import { DurableObject } from 'cloudflare:workers';
-import { createReplicator, durableObjectSource, d1BindingTarget } from '../js/entry-workerd.js';
+import {
+  createReplicator,
+  createSyncEndpoint,
+  durableObjectSource,
+  d1BindingTarget,
+} from '../js/entry-workerd.js';
 import { engineModule } from '../js/engine-module.js';
 import compiled from '../dist/d1sync_engine.wasm';
 import {
@@ -343,8 +351,20 @@ export class Bench extends DurableObject {
   }
 }
 
+let endpoint = null;
+
 export default {
   async fetch(request, env) {
+    if (new URL(request.url).pathname.startsWith('/d1sync/')) {
+      endpoint ??= createSyncEndpoint({
+        db: env.DB,
+        tables: ['items'],
+        tenantColumn: 'tenant',
+        authenticate: async (r) => JSON.parse(r.headers.get('x-bench-caller') || 'null'),
+        limits: { requestsPerMinute: 1000000 },
+      });
+      return endpoint.handle(request, env);
+    }
     const match = /^\/bench\/([^/]+)$/.exec(new URL(request.url).pathname);
     if (!match) return new Response('not found', { status: 404 });
     return env.BENCH.get(env.BENCH.idFromName(decodeURIComponent(match[1]))).fetch(request);

@@ -18,7 +18,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 echo "== fuzz targets (libFuzzer, clang-14): a fixed number of runs from the committed corpus"
 CXX=clang++-14 cmake -S . -B build-fuzz -DD1SYNC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$(nproc)"
-for name in sql_text literals rows_codec state changeset; do
+for name in sql_text literals rows_codec state changeset endpoint; do
   work=$(mktemp -d)
   UBSAN_OPTIONS=halt_on_error=1 ./build-fuzz/fuzz_$name -seed=1 -runs=50000 -max_len=4096 \
     -artifact_prefix="$work/" "$work" "tests/fuzz/corpus/$name" 2>&1 | tail -1

@@ -142,6 +142,10 @@ bool Engine::retryUnknown(D1Failure f, const std::string& error, int64_t nowMs) 
 
 // A claim, takeover or probe that failed: recorded and retried with backoff, within the budget.
 void Engine::retryAfter(D1Failure f, const std::string& error, int64_t nowMs) {
+  if (f == D1Failure::Refused) {
+    fail(ErrorCode::Config, error);
+    return;
+  }
   recordError(codeFor(f), error);
   if (!retryUnknown(f, error, nowMs)) return;
   ++state_.counters.retries;
@@ -585,6 +589,9 @@ void Engine::onJobFailed(const BatchFailure& failure, int64_t nowMs) {
       // Our own commit whose answer was lost looks the same: the probe tells them apart.
       needProbe_ = true;
       break;
+    case D1Failure::Refused:
+      fail(ErrorCode::Config, error);
+      return;
     case D1Failure::Transient:
     case D1Failure::Other:
       if (!retryUnknown(f, error, nowMs)) return;

@@ -96,6 +96,8 @@ ErrorCode codeFor(D1Failure f) {
       return ErrorCode::Schema;
     case D1Failure::Other:
       return ErrorCode::Internal;
+    case D1Failure::Refused:
+      return ErrorCode::Config;
   }
   return ErrorCode::Internal;
 }

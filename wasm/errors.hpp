@@ -24,6 +24,7 @@ enum class D1Failure {
   Schema,      // D1 lacks a table or column we expect
   Row,         // a constraint D1 enforces refused some row
   Other,       // anything else: retried with backoff, reported as INTERNAL
+  Refused,     // the target refused the caller for good (a sync endpoint's 403): CONFIG
 };
 
 // D1's message to its class. Called where a D1-like target's text enters (the JS adapter in

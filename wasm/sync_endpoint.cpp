@@ -5,6 +5,7 @@
 #include "changeset.hpp"
 #include "chunker.hpp"
 #include "fence.hpp"
+#include "json_fields.hpp"
 #include "planner.hpp"
 #include "sql_text.hpp"
 #include "sync_protocol.hpp"
@@ -69,10 +70,10 @@ json fenceJson(const FenceId& f) {
 
 FenceId fenceOf(const json& j) {
   FenceId f;
-  f.sourceId = j.value("source", "");
-  f.incarnation = j.value("incarnation", "");
-  f.tenantColumn = j.value("tenantColumn", "");
-  f.tenantLiteral = j.value("tenantLiteral", "");
+  f.sourceId = textField(j, "source");
+  f.incarnation = textField(j, "incarnation");
+  f.tenantColumn = textField(j, "tenantColumn");
+  f.tenantLiteral = textField(j, "tenantLiteral");
   return f;
 }
 
@@ -266,7 +267,7 @@ EndpointStep SyncEndpoint::apply(std::string_view body, const Caller& caller, in
 EndpointStep SyncEndpoint::control(const std::string& op, std::string_view body,
                                    const Caller& caller, int64_t nowMs) {
   json j = json::parse(body, nullptr, false);
-  if (!j.is_object() || j.value("v", 0) != 1)
+  if (!j.is_object() || intField(j, "v", 0) != 1)
     return refuse(400, "BAD_REQUEST", "a " + op + " request is a JSON object with \"v\":1");
   const bool probe = op == sync_protocol::kProbe;
   const bool takeover = op == sync_protocol::kTakeover;
@@ -315,7 +316,7 @@ EndpointStep SyncEndpoint::control(const std::string& op, std::string_view body,
 
 EndpointStep SyncEndpoint::resume(const std::string& context, const BatchResult& r, int64_t nowMs) {
   json c = json::parse(context, nullptr, false);
-  const std::string op = c.is_object() ? c.value("op", "") : "";
+  const std::string op = c.is_object() ? textField(c, "op") : "";
   if (!r.ok) return failed(r, context);
   if (op == sync_protocol::kClaim && r.results.size() > kClaimTablesStatement) {
     Rows allowed;
@@ -343,7 +344,7 @@ EndpointStep SyncEndpoint::resume(const std::string& context, const BatchResult&
   }
   if ((op == sync_protocol::kTakeover || op == sync_protocol::kProbe) && !r.results.empty())
     return respond(200, {{"row", rowJson(parseSourceRow(r.results.back()))}});
-  if (op == sync_protocol::kApply && c.value("stage", "") == "batch")
+  if (op == sync_protocol::kApply && textField(c, "stage") == "batch")
     return respond(200, {{"applied", true},
                          {"replayed", false},
                          {"rowsRead", r.rowsRead},
@@ -351,14 +352,14 @@ EndpointStep SyncEndpoint::resume(const std::string& context, const BatchResult&
   if (op == sync_protocol::kApply && !r.results.empty()) {
     // The guard refused the batch: tell a resend of a committed batch from a gap or a fence.
     SourceRow row = parseSourceRow(r.results.back());
-    const std::string incarnation = c["fence"].value("incarnation", "");
-    if (row.present && row.incarnation == incarnation && row.lastBatch == c.value("batch", "") &&
-        row.appliedSeq == c.value("upto", int64_t{-1}))
+    const std::string incarnation = textField(jsonField(c, "fence"), "incarnation");
+    if (row.present && row.incarnation == incarnation && row.lastBatch == textField(c, "batch") &&
+        row.appliedSeq == intField(c, "upto", -1))
       return respond(200,
                      {{"applied", true}, {"replayed", true}, {"rowsRead", 0}, {"rowsWritten", 0}});
     json where = {{"applied", row.present ? json(row.appliedSeq) : json(nullptr)},
                   {"last", row.present ? json(row.lastBatch) : json(nullptr)}};
-    if (!row.present || row.incarnation != incarnation || row.epoch != c.value("epoch", -1))
+    if (!row.present || row.incarnation != incarnation || row.epoch != intField(c, "epoch", -1))
       return refuse(409, "FENCED",
                     row.present ? "another source owns this tenant partition now (incarnation " +
                                       row.incarnation + ", epoch " + std::to_string(row.epoch) + ")"
@@ -367,8 +368,8 @@ EndpointStep SyncEndpoint::resume(const std::string& context, const BatchResult&
     return refuse(409, "FENCED",
                   "D1 holds applied " + std::to_string(row.appliedSeq) + " / last '" +
                       row.lastBatch + "', the batch expected " +
-                      std::to_string(c.value("applied", int64_t{-1})) + " / '" +
-                      c.value("last", "") + "'",
+                      std::to_string(intField(c, "applied", -1)) + " / '" + textField(c, "last") +
+                      "'",
                   where);
   }
   return refuse(500, "INTERNAL", "D1 answered " + op + " with too few results");
@@ -379,10 +380,10 @@ EndpointStep SyncEndpoint::failed(const BatchResult& r, const std::string& conte
   const std::string& message = r.failure.message;
   switch (r.failure.kind) {
     case D1Failure::Fenced:
-      if (c.is_object() && c.value("op", "") == sync_protocol::kApply &&
-          c.value("stage", "") == "batch") {
+      if (c.is_object() && textField(c, "op") == sync_protocol::kApply &&
+          textField(c, "stage") == "batch") {
         c["stage"] = "classify";
-        return run({sourceRowQuery(fenceOf(c["fence"]))}, c);
+        return run({sourceRowQuery(fenceOf(jsonField(c, "fence")))}, c);
       }
       return refuse(409, "FENCED", message);
     case D1Failure::Transient:
@@ -396,6 +397,7 @@ EndpointStep SyncEndpoint::failed(const BatchResult& r, const std::string& conte
     case D1Failure::DeferredFk:
       return refuse(422, "ROW", message);
     case D1Failure::Other:
+    case D1Failure::Refused:
       break;
   }
   return refuse(500, "INTERNAL", message);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fence.hpp"
+#include "json_fields.hpp"
 
 namespace d1sync {
 
@@ -43,12 +44,13 @@ D1Failure failureOf(int status, const std::string& code) {
   if (status == 413 || code == "LIMIT") return D1Failure::Limit;
   if (code == "SCHEMA") return D1Failure::Schema;
   if (code == "ROW") return D1Failure::Row;
+  if (status == 403) return D1Failure::Refused;
   return D1Failure::Other;
 }
 
 BatchResult claimAnswer(const json& a) {
   std::vector<Rows> results(sync_protocol::kClaimEndpointResult + 1);
-  results[kClaimRowStatement] = sourceRows(a.value("row", json()));
+  results[kClaimRowStatement] = sourceRows(jsonField(a, "row"));
   Rows& owner = results[kClaimTenantStatement];
   owner.columns = 1;
   if (auto it = a.find("owner"); it != a.end() && it->is_string())
@@ -66,7 +68,7 @@ BatchResult claimAnswer(const json& a) {
   auto tenant = a.find("tenantColumn");
   const bool hasTenant = tenant != a.end() && tenant->is_string();
   endpoint.add(hasTenant ? tenant->get<std::string>() : std::string(), !hasTenant);
-  json limits = a.value("limits", json::object());
+  const json& limits = jsonField(a, "limits");
   for (const char* k : {"requestBytes", "rowsPerRequest"}) {
     auto it = limits.find(k);
     const bool known = it != limits.end() && it->is_number_integer() && it->get<int64_t>() > 0;
@@ -107,8 +109,8 @@ BatchResult endpointAnswer(const std::string& op, int status, const std::string&
   if (status != 200) {
     std::string code, message;
     if (a.is_object() && a.contains("error") && a["error"].is_object()) {
-      code = a["error"].value("code", "");
-      message = a["error"].value("message", "");
+      code = textField(a["error"], "code");
+      message = textField(a["error"], "message");
     }
     if (message.empty())
       message = status == 0 ? "the sync endpoint could not be reached"
@@ -126,14 +128,13 @@ BatchResult endpointAnswer(const std::string& op, int status, const std::string&
       auto it = a.find(k);
       return it != a.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
     };
-    if (a.value("applied", false) != true)
+    if (!boolField(a, "applied", false))
       return BatchResult::failed(0, D1Failure::Other, "the sync endpoint did not apply the batch");
     return BatchResult::succeeded(0, {}, count("rowsRead"), count("rowsWritten"));
   }
   // takeover and probe: the row where their batches return it (fence.hpp).
   std::vector<Rows> results(op == sync_protocol::kTakeover ? 2 : 1);
-  results.back() = sourceRows(a.value("row", json()));
-  if (!a.contains("row") || a["row"].is_null()) results.back() = Rows{4, {}, {}};
+  results.back() = sourceRows(jsonField(a, "row"));
   return BatchResult::succeeded(0, std::move(results));
 }
 
