@@ -74,7 +74,7 @@ describe('the task list on OPFS', () => {
       assert.equal(rows.length, 1);
       assert.equal(rows[0].title, 'water the plants');
       assert.equal(rows[0].done, 1);
-      assert.equal(await page.textContent('#count'), '1 tasks, 0 open');
+      assert.equal(await page.textContent('#count'), '1 task, 0 open');
 
       // Without a token nothing replicates, and the page says so.
       const health = await call(page, 'health');

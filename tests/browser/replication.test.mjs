@@ -24,6 +24,7 @@ import {
   waitFor,
   waitSynced,
 } from './harness.mjs';
+import { mintToken } from '../../tools/mint-token.mjs';
 
 const ALL_ROWS = exactRowsSql('tasks', TASK_COLUMNS);
 const OUTBOX = 'SELECT count(*) FROM _d1sync_log';
@@ -92,6 +93,40 @@ describe('the task list replicating into D1', () => {
         async () =>
           (await app.page.textContent('#sync-state')) === 'idle' &&
           (await app.page.textContent('#sync-pending')) === '0',
+      );
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('a token the endpoint refuses: the page says so and keeps the tasks; a valid one pasted in syncs them', async () => {
+    const tenant = 'token';
+    const browser = await launchBrowser(profile());
+    try {
+      const forged = await mintToken({
+        tenant,
+        sub: 'tab-4',
+        secret: 'not-the-worker-secret-'.repeat(2),
+      });
+      const app = await openApp(browser, server.url, { token: forged });
+      await app.call('addMany', { count: 100, prefix: 'unauthorized' });
+      const h = await healthWhen(app.page, 'the refusal in health()', (x) =>
+        /UNAUTHORIZED/.test(x.lastError ?? ''),
+      );
+      assert.notEqual(h.state, 'idle');
+      await waitFor('the refusal on the page', async () =>
+        /UNAUTHORIZED/.test(await app.page.textContent('#sync-error')),
+      );
+      assert.equal(await d1TaskCount(server.d1, tenant), 0);
+
+      await app.page.click('summary');
+      await app.page.fill('#token', await tokenFor(tenant, 'tab-4'));
+      await app.page.click('#token-form button[type=submit]');
+      await waitSynced(app.page);
+      assert.equal(await expectSameInD1(server.d1, app.page, tenant), 100);
+      await waitFor(
+        'the error gone from the page',
+        async () => (await app.page.textContent('#sync-error')) === '',
       );
     } finally {
       await browser.close();

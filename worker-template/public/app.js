@@ -92,7 +92,8 @@ async function render() {
   const tasks = await call('list');
   $('#tasks').replaceChildren(...tasks.map(taskItem));
   const open = tasks.filter((t) => t.done === 0).length;
-  $('#count').textContent = `${tasks.length} tasks, ${open} open`;
+  $('#count').textContent =
+    `${tasks.length} ${tasks.length === 1 ? 'task' : 'tasks'}, ${open} open`;
 }
 
 async function write(op, args) {
@@ -114,7 +115,9 @@ function showHealth(h) {
   $('#sync-pending').textContent = h.pendingChanges ?? '–';
   $('#sync-lag').textContent =
     typeof h.lagMs === 'number' ? `${(h.lagMs / 1000).toFixed(1)} s` : '–';
-  $('#sync-error').textContent = h.lastError ?? h.reason ?? '';
+  // lastError stays in health() after a recovery: shown only while it holds replication up.
+  const failing = h.state === 'backoff' || h.state === 'error';
+  $('#sync-error').textContent = (failing ? h.lastError : h.reason) ?? '';
 }
 
 async function refreshHealth() {

@@ -177,8 +177,8 @@ class Replication {
       this.#sourceId = sub;
       this.#sync = await createReplicator({
         source: sqliteWasmSource(this.#db),
-        // After a 401 the target asks again (refresh: true): the page may have sent a newer
-        // token meanwhile; if not, health() reports the refusal.
+        // After a 401 the target asks again (refresh: true) and gets the newest token the page
+        // sent; while none is accepted, health() reports UNAUTHORIZED and the engine retries.
         target: httpTarget(new URL(SYNC_PATH, self.location.href).href, {
           getToken: async () => this.#token,
         }),
