@@ -1,6 +1,8 @@
 // Runs the fault harness over a range of seeds and prints one line:
-//   d1sync_faults [count=1000] [first=1] [--d1-only]
+//   d1sync_faults [count=1000] [first=1] [--d1-only] [--endpoint]
 // --d1-only leaves the local database alone (D1's faults, crashes and writers only).
+// --endpoint replicates through the sync endpoint (a tenant partition) instead of straight
+// into D1.
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -9,17 +11,24 @@
 #include "fault_harness.hpp"
 
 int main(int argc, char** argv) {
-  bool localFaults = true;
-  if (argc > 1 && std::string(argv[argc - 1]) == "--d1-only") {
-    localFaults = false;
-    --argc;
+  bool localFaults = true, endpoint = false;
+  for (; argc > 1 && std::string(argv[argc - 1]).rfind("--", 0) == 0; --argc) {
+    const std::string flag = argv[argc - 1];
+    if (flag == "--d1-only") {
+      localFaults = false;
+    } else if (flag == "--endpoint") {
+      endpoint = true;
+    } else {
+      std::fprintf(stderr, "unknown flag %s (--d1-only, --endpoint)\n", flag.c_str());
+      return 2;
+    }
   }
   uint64_t count = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000;
   uint64_t first = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1;
   std::map<std::string, int64_t> faults;
   int64_t rows = 0, lost = 0, duplicated = 0, failed = 0, quarantined = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
-    auto r = d1sync::native::runSeed(seed, 40, localFaults);
+    auto r = d1sync::native::runSeed(seed, 40, localFaults, endpoint);
     for (const auto& [k, n] : r.faults) faults[k] += n;
     rows += r.rowsCompared;
     lost += r.lost;

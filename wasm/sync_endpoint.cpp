@@ -252,14 +252,21 @@ EndpointStep SyncEndpoint::apply(std::string_view body, const Caller& caller, in
   for (const Job& job : planner.plan(cs, shapes))
     for (auto& s : planner.render(job, cs, shapes)) statements.push_back(std::move(s));
   statements.push_back(advanceStatement(fence, h.uptoSeq, h.batchId, nowMs));
-  return run(std::move(statements), {{"op", sync_protocol::kApply},
-                                     {"stage", "batch"},
-                                     {"fence", fenceJson(fence)},
-                                     {"epoch", h.epoch},
-                                     {"applied", h.appliedSeq},
-                                     {"last", h.lastBatch},
-                                     {"upto", h.uptoSeq},
-                                     {"batch", h.batchId}});
+  json context = {{"op", sync_protocol::kApply}, {"stage", "batch"},
+                  {"fence", fenceJson(fence)},   {"epoch", h.epoch},
+                  {"applied", h.appliedSeq},     {"last", h.lastBatch},
+                  {"upto", h.uptoSeq},           {"batch", h.batchId}};
+  // A request of one row or delete: a constraint failure names its table and key.
+  if (records == 1) {
+    Job all;
+    for (const Job& job : planner.plan(cs, shapes))
+      for (const Slice& s : job.slices) all.slices.push_back(s);
+    if (auto lone = loneRecord(all, cs)) {
+      context["table"] = lone->table;
+      context["key"] = lone->key;
+    }
+  }
+  return run(std::move(statements), context);
 }
 
 // claim, takeover, probe: the fence statements of the engine's own flights, for the caller's
@@ -394,8 +401,12 @@ EndpointStep SyncEndpoint::failed(const BatchResult& r, const std::string& conte
       schemaKnown_ = false;  // D1's tables changed under us: read them again
       return refuse(422, "SCHEMA", message);
     case D1Failure::Row:
-    case D1Failure::DeferredFk:
-      return refuse(422, "ROW", message);
+    case D1Failure::DeferredFk: {
+      json where = json::object();
+      if (jsonField(c, "key").is_string())
+        where = {{"table", textField(c, "table")}, {"key", textField(c, "key")}};
+      return refuse(422, "ROW", message, where);
+    }
     case D1Failure::Other:
     case D1Failure::Refused:
       break;

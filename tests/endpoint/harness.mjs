@@ -23,6 +23,8 @@ export const D1_SCHEMA = [
   `CREATE TABLE notes(user_id TEXT NOT NULL, k TEXT NOT NULL, body TEXT, PRIMARY KEY(user_id, k))`,
   `CREATE TABLE secrets(user_id TEXT NOT NULL, id INTEGER NOT NULL, v TEXT,
      PRIMARY KEY(user_id, id))`,
+  `CREATE TABLE checked(user_id TEXT NOT NULL, id INTEGER NOT NULL, v INTEGER CHECK (v >= 0),
+     PRIMARY KEY(user_id, id))`,
 ];
 export const LOCAL_SCHEMA = [
   'CREATE TABLE tasks(id INTEGER PRIMARY KEY, title TEXT, done INTEGER, score REAL, data BLOB)',
@@ -67,11 +69,13 @@ export function callerFetch(caller) {
     f.sent.push({ url: String(input), body: body instanceof Uint8Array ? body.slice() : body });
     const res = await fetch(input, { ...init, headers });
     f.statuses.push(res.status);
+    if (res.status !== 200) f.refusals.push(await res.clone().json());
     return res;
   };
   f.down = false;
   f.sent = [];
   f.statuses = [];
+  f.refusals = []; // the JSON of every answer but 200
   return f;
 }
 

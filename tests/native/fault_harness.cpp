@@ -6,6 +6,7 @@
 
 #include "backoff.hpp"
 #include "driver.hpp"
+#include "endpoint_target.hpp"
 #include "faulty_local.hpp"
 
 namespace d1sync::native {
@@ -118,6 +119,16 @@ class Workload {
   Random& rng_;
 };
 
+// D1's tables as an application's migrations would create them for the endpoint: the tenant
+// column t leads every key.
+const char* kEndpointD1 = R"sql(
+  CREATE TABLE parent(t TEXT NOT NULL, id INTEGER, name TEXT, v REAL, PRIMARY KEY(t, id));
+  CREATE TABLE child(t TEXT NOT NULL, a TEXT NOT NULL, b INTEGER NOT NULL, parent INTEGER,
+                     data BLOB, PRIMARY KEY(t, a, b));
+  CREATE TABLE loose(t TEXT NOT NULL, rowid INTEGER NOT NULL, x, y, PRIMARY KEY(t, rowid));
+  CREATE TABLE uniq(t TEXT NOT NULL, id INTEGER, u TEXT, n INTEGER, PRIMARY KEY(t, id));
+)sql";
+
 const char* const kFaultKinds[] = {"transient",          "lost_answer",  "statement_too_long",
                                    "too_many_variables", "crash",        "crash_after_send",
                                    "second_writer",      "local_before", "local_after"};
@@ -130,12 +141,21 @@ double localFaultRate(int64_t pick) {
 
 }  // namespace
 
-HarnessResult runSeed(uint64_t seed, int rounds, bool localFaults) {
+HarnessResult runSeed(uint64_t seed, int rounds, bool localFaults, bool endpoint) {
   HarnessResult result;
   Random rng(seed * 0x9E3779B97F4A7C15ULL + 1);
   SqliteLocal local(":memory:");
   D1Simulator d1;
   local.run(kSchema);
+  EndpointConfig config;
+  config.tables = {"parent", "child", "loose", "uniq"};
+  config.tenantColumn = "t";
+  SyncEndpoint syncEndpoint(config);
+  EndpointTarget viaEndpoint(syncEndpoint, d1, Caller{"harness", "'h'"});
+  if (endpoint) d1.query(kEndpointD1);
+  Target& target = endpoint ? static_cast<Target&>(viaEndpoint) : d1;
+  const std::string tenantWhere = endpoint ? "t='h'" : "";
+  const std::string fenceRow = endpoint ? "endpoint:t=''h''" : "harness";
   Workload work(local, rng);
   for (int i = 0; i < 30; ++i) work.step();
   Options options;
@@ -143,13 +163,14 @@ HarnessResult runSeed(uint64_t seed, int rounds, bool localFaults) {
   options.seed = seed;
   options.limits.copyPageRows = 1 + static_cast<size_t>(work.pick(40));
   options.limits.pageChanges = 1 + static_cast<size_t>(work.pick(60));
+  options.remote = endpoint;
   // Any local call of the engine's may fail, before it runs or after (see FaultyLocal).
   FaultyLocal faulty(local, seed ^ 0x5bd1e995ULL);
   // Its own generator: the workload and D1's faults stay what they were for each seed.
   faulty.probability = localFaults ? localFaultRate(static_cast<int64_t>(
                                          Random(seed * 0x2545F4914F6CDD1DULL + 7).next() % 4))
                                    : 0;
-  Driver driver(local, d1, options, &faulty);
+  Driver driver(local, target, options, &faulty);
   auto fail = [&](const std::string& why) {
     if (result.ok) result.failure = "seed " + std::to_string(seed) + ": " + why;
     result.ok = false;
@@ -157,7 +178,7 @@ HarnessResult runSeed(uint64_t seed, int rounds, bool localFaults) {
   int added = 0;
   for (int round = 0; round < rounds && result.ok; ++round) {
     for (int64_t n = work.pick(6); n > 0; --n) work.step();
-    if (work.pick(15) == 0) work.schemaChange(added);
+    if (work.pick(15) == 0 && !endpoint) work.schemaChange(added);
     switch (work.pick(10)) {
       case 0: {
         const auto& msgs = transientMessages();
@@ -197,7 +218,7 @@ HarnessResult runSeed(uint64_t seed, int rounds, bool localFaults) {
         break;
       case 2: {
         // Another database claims our sourceId: it must be refused and keep its changes.
-        auto claimed = d1.query("SELECT 1 FROM _d1sync_sources WHERE source_id='harness'");
+        auto claimed = d1.query("SELECT 1 FROM _d1sync_sources WHERE source_id='" + fenceRow + "'");
         if (!claimed.ok || claimed.rows.size() == 0) break;  // not ours yet: nothing to fence
         SqliteLocal other(":memory:");
         other.run(
@@ -205,7 +226,10 @@ HarnessResult runSeed(uint64_t seed, int rounds, bool localFaults) {
             "INSERT INTO parent VALUES (1, 'intruder', 0)");
         Options o = options;
         o.seed = seed + 1000003;
-        Driver intruder(other, d1, o);
+        // Through the endpoint: another device of the same tenant, which owns one partition.
+        EndpointTarget asIntruder(syncEndpoint, d1, Caller{"intruder", "'h'"});
+        if (endpoint) o.sourceId = "intruder";
+        Driver intruder(other, endpoint ? static_cast<Target&>(asIntruder) : d1, o);
         Step t = intruder.run(50);
         other.run("INSERT INTO parent VALUES (2, 'later', 0)");
         if (t.kind != Step::Failed || t.code != ErrorCode::Fenced)
@@ -256,17 +280,20 @@ HarnessResult runSeed(uint64_t seed, int rounds, bool localFaults) {
     for (size_t i = 0; i < tables.rows.size(); ++i) {
       const std::string& t = tables.rows.at(i, 0);
       bool rowid = t == "loose";
-      std::string diff = diffTable(local.handle(), d1.handle(), t, "", rowid ? "rowid" : "");
+      std::string diff =
+          diffTable(local.handle(), d1.handle(), t, tenantWhere, rowid ? "rowid" : "");
       int64_t localRows =
           std::stoll(local.exec("SELECT count(*) FROM \"" + t + "\"").rows.at(0, 0));
-      auto remote = d1.query("SELECT count(*) FROM \"" + t + "\"");
+      auto remote = d1.query("SELECT count(*) FROM \"" + t + "\"" +
+                             (endpoint ? " WHERE " + tenantWhere : ""));
       int64_t d1Rows = remote.ok ? std::stoll(remote.rows.at(0, 0)) : 0;
       result.rowsCompared += localRows;
       if (d1Rows < localRows) result.lost += localRows - d1Rows;
       if (d1Rows > localRows) result.duplicated += d1Rows - localRows;
       if (!diff.empty()) fail(diff);
     }
-    auto applied = d1.query("SELECT applied_seq FROM _d1sync_sources WHERE source_id='harness'");
+    auto applied =
+        d1.query("SELECT applied_seq FROM _d1sync_sources WHERE source_id='" + fenceRow + "'");
     std::string captured = std::to_string(driver.engine().capturedSeq());
     if (!applied.ok || applied.rows.size() != 1 || applied.rows.at(0, 0) != captured)
       fail("D1's watermark " + (applied.rows.size() ? applied.rows.at(0, 0) : "?") +

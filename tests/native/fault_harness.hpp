@@ -21,6 +21,9 @@ struct HarnessResult {
 };
 
 // `localFaults` false runs the seed with D1's faults only (as before local faults existed).
-HarnessResult runSeed(uint64_t seed, int rounds = 40, bool localFaults = true);
+// `endpoint` replicates through a SyncEndpoint (remote mode, a tenant partition) instead of
+// straight into D1; D1's tables are then the application's, so the schema stays put.
+HarnessResult runSeed(uint64_t seed, int rounds = 40, bool localFaults = true,
+                      bool endpoint = false);
 
 }  // namespace d1sync::native

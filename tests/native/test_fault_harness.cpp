@@ -22,5 +22,21 @@ TEST(FaultHarness, ThreeHundredSeedsConvergeExactly) {
   EXPECT_GT(rows, 5000);
 }
 
+// The same through the sync endpoint: the client in remote mode, the endpoint applying its
+// changesets to a tenant partition, every fault striking the endpoint's D1 batches.
+TEST(FaultHarness, ThroughTheSyncEndpointTooOneHundredSeeds) {
+  int64_t secondWriters = 0, rows = 0;
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    HarnessResult r = runSeed(seed, 40, true, /*endpoint=*/true);
+    ASSERT_TRUE(r.ok) << r.failure;
+    EXPECT_EQ(r.lost, 0);
+    EXPECT_EQ(r.duplicated, 0);
+    secondWriters += r.faults["second_writer"];
+    rows += r.rowsCompared;
+  }
+  EXPECT_GT(secondWriters, 50);
+  EXPECT_GT(rows, 2000);
+}
+
 }  // namespace
 }  // namespace d1sync::native

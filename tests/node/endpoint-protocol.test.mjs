@@ -171,3 +171,26 @@ test('random-bit doubles arrive bit for bit through the endpoint', async () => {
   assert.equal(local.length, values.length);
   c.sync.close();
 });
+
+test('a row D1 refuses is quarantined with its key; the rest arrive', async () => {
+  const setup = { tables: ['checked'] };
+  const who = caller('checks');
+  const c = await client(ep, who, { setup, tables: ['checked'] });
+  run(c.db, 'CREATE TABLE checked(id INTEGER PRIMARY KEY, v INTEGER)');
+  run(c.db, `${seq(1, 100)}INSERT INTO checked SELECT i, CASE i WHEN 37 THEN -1 ELSE i END FROM n`);
+  await c.sync.flush();
+  const q = c.sync.quarantined();
+  assert.equal(q.length, 1, JSON.stringify(q));
+  assert.equal(q[0].table, 'checked');
+  assert.equal(q[0].key, '37');
+  assert.equal(q[0].code, 'D1_CONSTRAINT');
+  const n = await d1Rows(ep.d1, "SELECT count(*) FROM checked WHERE user_id = 'checks'");
+  assert.equal(n[0][0], 99);
+  // The endpoint's own answer to that row, sent alone, names its table and key.
+  const rows = c.fetch.refusals.filter((r) => r.error.code === 'ROW');
+  assert.ok(rows.length >= 1, JSON.stringify(c.fetch.refusals));
+  const keyed = rows.filter((r) => r.error.key !== undefined);
+  assert.ok(keyed.length >= 1);
+  for (const r of keyed) assert.deepEqual([r.error.table, r.error.key], ['checked', '37']);
+  c.sync.close();
+});

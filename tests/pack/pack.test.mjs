@@ -1,12 +1,23 @@
 // The package as users get it: `npm pack`, installed into an empty folder, imported from Node
 // (replicating a real sqlite-wasm database into a real local D1), and bundled into a Worker by
-// `wrangler deploy --dry-run` with the engine as a WebAssembly module.
+// `wrangler deploy --dry-run` with the engine as a WebAssembly module, and bundled for a browser
+// page, which Chromium loads with the .wasm beside it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  mkdirSync,
+  rmSync,
+} from 'node:fs';
+import { createServer } from 'node:http';
+import { chromium } from 'playwright-core';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 
 const repo = resolve(import.meta.dirname, '../..');
 const bin = (name) => join(repo, 'node_modules/.bin', name);
@@ -131,6 +142,59 @@ database_id = "00000000-0000-0000-0000-000000000000"
   const bundle = readFileSync(join(out, 'index.js'), 'utf8');
   assert.match(bundle, new RegExp(`from "\\.\\/${wasm[0].replace('.', '\\.')}"`));
   assert.ok(!/new Function\(|\beval\(/.test(bundle), 'the bundle must not need eval');
+});
+
+test('the browser export, bundled for a page, loads the .wasm next to it in Chromium', async () => {
+  const web = join(app, 'web');
+  mkdirSync(join(web, 'dist'), { recursive: true });
+  // The engine's own option check answering proves the .wasm was fetched, compiled and run.
+  writeFileSync(
+    join(web, 'main.js'),
+    `
+    import { createReplicator, httpTarget } from 'd1sync';
+    const source = { kind: 'test', exec: () => ({ ok: true, error: '', columns: 0, cells: '' }),
+      transaction: (fn) => fn() };
+    window.result = createReplicator({ source, target: httpTarget('/d1sync'), sourceId: 's',
+      flushRetryMs: -1 }).then(() => 'created', (e) => e.code + ': ' + e.message);`,
+  );
+  // esbuild as wrangler pins it; a bundler keeps new URL('../dist/…', import.meta.url) as is.
+  run(
+    bin('esbuild'),
+    ['main.js', '--bundle', '--format=esm', '--platform=browser', '--outfile=js/main.js'],
+    web,
+  );
+  const bundle = readFileSync(join(web, 'js/main.js'), 'utf8');
+  assert.match(bundle, /\.\.\/dist\/d1sync_engine\.wasm/);
+  copyFileSync(
+    join(app, 'node_modules/d1sync/dist/d1sync_engine.wasm'),
+    join(web, 'dist/d1sync_engine.wasm'),
+  );
+  writeFileSync(join(web, 'index.html'), '<script type="module" src="/js/main.js"></script>');
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
+  const server = createServer((req, res) => {
+    const file = join(web, new URL(req.url, 'http://x').pathname);
+    try {
+      const body = readFileSync(file);
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true });
+  try {
+    const page = await browser.newPage();
+    const fetched = [];
+    page.on('request', (r) => fetched.push(new URL(r.url()).pathname));
+    await page.goto(`http://127.0.0.1:${server.address().port}/index.html`);
+    const result = await page.evaluate(() => window.result);
+    assert.match(result, /^CONFIG: flushRetryMs must be/);
+    assert.ok(fetched.includes('/dist/d1sync_engine.wasm'), fetched.join(', '));
+  } finally {
+    await browser.close();
+    server.close();
+  }
 });
 
 test.after(() => rmSync(work, { recursive: true, force: true }));

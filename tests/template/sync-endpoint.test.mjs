@@ -105,3 +105,49 @@ test('a second device of the tenant is FENCED until it takes over; then the firs
   first.sync.close();
   taker.sync.close();
 });
+
+test('the endpoint answers 401 without a valid token and 403 for a source the token does not own', async () => {
+  const claim = JSON.stringify({
+    v: 1,
+    sourceId: 'device-1',
+    incarnation: 'device-1/1',
+    applied: 0,
+    mark: 'm',
+  });
+  const post = (headers) =>
+    fetch(new URL('/d1sync/claim', url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: claim,
+    });
+  for (const headers of [
+    {},
+    {
+      authorization: `Bearer ${await mintToken({ tenant: 'x', sub: 'device-1', secret: 'another-secret-of-thirty-two-bytes!!' })}`,
+    },
+    {
+      authorization: `Bearer ${await mintToken({ tenant: 'x', sub: 'device-1', ttl: -10, secret: DEV_SECRET })}`,
+    },
+  ]) {
+    const res = await post(headers);
+    assert.equal(res.status, 401);
+    assert.equal((await res.json()).error.code, 'UNAUTHORIZED');
+  }
+  const res = await post({
+    authorization: `Bearer ${await mintToken({ tenant: 'x', sub: 'device-2', secret: DEV_SECRET })}`,
+  });
+  assert.equal(res.status, 403);
+  assert.match((await res.json()).error.message, /device-1/);
+  // A replicator whose sourceId is not its token's subject stops with CONFIG, naming it.
+  const db = await openLocal();
+  run(db, TASKS);
+  const sync = await createReplicator({
+    source: sqliteWasmSource(db),
+    target: httpTarget(new URL('/d1sync', url), {
+      getToken: () => mintToken({ tenant: 'x', sub: 'device-2', secret: DEV_SECRET }),
+    }),
+    sourceId: 'device-1',
+  });
+  await assert.rejects(sync.flush(), (e) => e.code === 'CONFIG' && /FORBIDDEN/.test(e.message));
+  sync.close();
+});
