@@ -60,6 +60,15 @@ bool Engine::adoptEndpoint(const BatchResult& claim) {
   }
   if (!e.isNull(0, 2))
     options_.limits.maxRecordsPerBatch = std::strtoull(e.at(0, 2).c_str(), nullptr, 10);
+  // Progress is saved when a page is done: pages that fit one request each make every
+  // acknowledged request a saved step, so a page reloaded mid-copy resends one request at most.
+  Limits& L = options_.limits;
+  L.pageBytes = std::min(L.pageBytes, L.maxBatchBytes);
+  if (L.maxRecordsPerBatch > 1) {
+    L.copyPageRows = std::min(L.copyPageRows, L.maxRecordsPerBatch - 1);  // and its range delete
+    L.pageChanges = std::min(L.pageChanges, L.maxRecordsPerBatch);
+    changePageLimit_ = std::min(changePageLimit_, L.pageChanges);
+  }
   return true;
 }
 

@@ -194,3 +194,20 @@ test('a row D1 refuses is quarantined with its key; the rest arrive', async () =
   for (const r of keyed) assert.deepEqual([r.error.table, r.error.key], ['checked', '37']);
   c.sync.close();
 });
+
+test('each acknowledged request of the initial copy is saved progress', async () => {
+  let applied = 0;
+  const cut = (real) => async (input, init) => {
+    if (String(input).endsWith('/apply') && ++applied === 3) throw new TypeError('offline');
+    return real(input, init);
+  };
+  const setup = { limits: { rowsPerRequest: 1000 } };
+  const c = await client(ep, caller('resume'), { setup, wrapFetch: cut, flushRetryMs: 0 });
+  run(c.db, `${seq(1, 5000)}INSERT INTO tasks(id, title) SELECT i, 'c' || i FROM n`);
+  await assert.rejects(c.sync.flush(), (e) => e.code === 'D1_TRANSIENT');
+  const progress = c.sync.health().initialSync.tables.tasks;
+  // Two requests of at most 1,000 records each (a page's range delete among them) are saved.
+  assert.equal(progress.copied, 2 * 999, JSON.stringify(progress));
+  assert.equal(progress.total, 5000);
+  c.sync.close();
+});
