@@ -3,16 +3,32 @@
 // persisted under .wrangler/demo. The demo gives the Worker its AUTH_SECRET and mints its own
 // tokens with it (tools/mint-token.mjs), as a sign-in would. Real HTTP requests write tasks into
 // several rooms of tenant "demo" and one room of tenant "neighbour"; the demo then shows a
-// room's health() and a query that reads the tenant's tasks across its rooms from D1.
+// room's health() and a query that reads the tenant's tasks across its rooms from D1. A
+// browser-style client (sqlite-wasm in Node) replicates its own tasks through the template's
+// /d1sync endpoint, as the offline-first page does. `--serve` keeps the Worker and the page up
+// on 127.0.0.1:8787 afterwards and prints the page's address with a token.
+//
+//   node tools/demo.mjs [tasks per room] [--serve]
 import { rmSync } from 'node:fs';
 import path from 'node:path';
+import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import { bundle, serve, repoRoot } from './template.mjs';
+import { buildAssets } from './build_assets.mjs';
 import { DEV_SECRET, mintToken } from './mint-token.mjs';
+import { createReplicator, sqliteWasmSource, httpTarget } from '../js/entry-node.js';
 
+const keepServing = process.argv.includes('--serve');
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const persistDir = path.join(repoRoot, '.wrangler/demo');
 rmSync(persistDir, { recursive: true, force: true });
 const { script } = bundle();
-const mf = await serve(script, { persistDir, bindings: { AUTH_SECRET: DEV_SECRET } });
+const mf = await serve(script, {
+  persistDir,
+  bindings: { AUTH_SECRET: DEV_SECRET },
+  assets: buildAssets(),
+  port: keepServing ? 8787 : 0,
+});
+const url = await mf.ready;
 const tokens = {
   demo: await mintToken({ tenant: 'demo', sub: 'demo-script', secret: DEV_SECRET }),
   neighbour: await mintToken({ tenant: 'neighbour', sub: 'demo-script', secret: DEV_SECRET }),
@@ -38,7 +54,7 @@ console.log(`GET /tasks without a token -> ${anonymous.status} ${JSON.stringify(
 if (anonymous.status !== 401) throw new Error('the Worker answered a request without a token');
 
 const rooms = ['kitchen', 'garden', 'garage'];
-const perRoom = Number(process.argv[2] ?? 20);
+const perRoom = Number(args[0] ?? 20);
 const t0 = performance.now();
 await Promise.all(
   rooms.map(async (room) => {
@@ -67,6 +83,32 @@ for (;;) {
   if (states.every((s) => s.body.state === 'idle' && s.body.pendingChanges === 0)) break;
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
+// The browser-style client: its own SQLite, replicated through /d1sync as device "demo-device".
+const sqlite3 = await sqlite3InitModule();
+const local = new sqlite3.oo1.DB(':memory:', 'c');
+local.exec(`CREATE TABLE tasks(id INTEGER PRIMARY KEY, title TEXT NOT NULL,
+  done INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL)`);
+const page = await createReplicator({
+  source: sqliteWasmSource(local),
+  target: httpTarget(new URL('/d1sync', url), {
+    getToken: () => mintToken({ tenant: 'demo', sub: 'demo-device', secret: DEV_SECRET }),
+  }),
+  sourceId: 'demo-device',
+});
+for (let i = 1; i <= 5; ++i) {
+  local.exec({
+    sql: 'INSERT INTO tasks(title, updated_at) VALUES (?, ?)',
+    bind: [`offline task ${i}`, Date.now()],
+  });
+}
+await page.flush();
+const pageHealth = page.health();
+page.close();
+console.log(
+  `\na browser-style client replicated 5 tasks through /d1sync: state ${pageHealth.state}, ` +
+    `${pageHealth.pendingChanges} pending, ${pageHealth.rowsReplicated} rows sent`,
+);
+
 const health = await call('GET', '/rooms/kitchen/health');
 console.log('\nGET /rooms/kitchen/health ->', JSON.stringify(health.body, null, 2));
 const tasks = await call('GET', '/tasks?done=1');
@@ -91,14 +133,14 @@ console.log(
       .filter((l) => l.startsWith('d1sync_rows_total'))
       .join('\n'),
 );
-await mf.dispose();
-if (!all.body.every((t) => t.room_id.startsWith('demo/'))) {
+if (!keepServing) await mf.dispose();
+if (!all.body.every((t) => t.room_id === 'demo' || t.room_id.startsWith('demo/'))) {
   console.error("GET /tasks as tenant demo answered another tenant's rows");
   process.exit(1);
 }
-if (all.body.length !== rooms.length * (perRoom - 1)) {
+if (all.body.length !== rooms.length * (perRoom - 1) + 5) {
   console.error(
-    `expected ${rooms.length * (perRoom - 1)} of tenant demo's tasks in D1, found ${all.body.length}`,
+    `expected ${rooms.length * (perRoom - 1) + 5} of tenant demo's tasks in D1, found ${all.body.length}`,
   );
   process.exit(1);
 }
@@ -106,3 +148,10 @@ console.log(
   `\nD1 holds all ${all.body.length} of tenant demo's tasks, and GET /tasks shows it no other tenant's;` +
     ' the local D1 is kept under .wrangler/demo',
 );
+if (keepServing) {
+  const token = await mintToken({ tenant: 'demo', sub: 'my-browser', secret: DEV_SECRET });
+  console.log(
+    `\nServing on ${url}; open the offline-first page as device my-browser of tenant demo:\n` +
+      `${new URL(`/#token=${token}`, url)}\n(Ctrl-C stops it)`,
+  );
+}
