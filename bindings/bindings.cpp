@@ -12,6 +12,7 @@
 #include <string>
 
 #include "engine.hpp"
+#include "js_results.hpp"
 #include "rows_codec.hpp"
 #include "sync_endpoint.hpp"
 #include "sync_protocol.hpp"
@@ -128,14 +129,7 @@ class EngineHandle {
     r.id = sentId_;
     r.ok = ok;
     if (ok) {
-      const size_t n = results["length"].as<size_t>();
-      r.results.resize(n);
-      for (size_t i = 0; i < n; ++i) {
-        val item = results[i];
-        decodeRows(item["columns"].as<size_t>(), item["cells"].as<std::string>(), r.results[i]);
-        r.rowsRead += count(item["rowsRead"]);
-        r.rowsWritten += count(item["rowsWritten"]);
-      }
+      readResults(results, r);
     } else {
       r.failure.kind = classifyD1Error(error);
       r.failure.message = error;
@@ -181,12 +175,6 @@ class EngineHandle {
 
  private:
   static StatusOut out(const Status& s) { return {codeName(s.code), s.message}; }
-  // A row count from D1's meta: a finite, non-negative number, else 0 (absent, or not a count).
-  static int64_t count(const val& v) {
-    if (!v.isNumber()) return 0;
-    const double d = v.as<double>();
-    return d >= 0 && d < 9007199254740992.0 ? static_cast<int64_t>(d) : 0;
-  }
   JsLocalDb local_;
   std::string sent_;     // the statements of the last send step, viewed by JS
   uint64_t sentId_ = 0;  // the id of the last send step's batch

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "js_results.hpp"
 #include "rows_codec.hpp"
 #include "sql_text.hpp"
 #include "sync_endpoint.hpp"
@@ -68,14 +69,7 @@ class EndpointHandle {
     BatchResult r;
     r.ok = ok;
     if (ok) {
-      const size_t n = results["length"].as<size_t>();
-      r.results.resize(n);
-      for (size_t i = 0; i < n; ++i) {
-        val item = results[i];
-        decodeRows(item["columns"].as<size_t>(), item["cells"].as<std::string>(), r.results[i]);
-        r.rowsRead += count(item["rowsRead"]);
-        r.rowsWritten += count(item["rowsWritten"]);
-      }
+      readResults(results, r);
     } else {
       r.failure.kind = classifyD1Error(error);
       r.failure.message = error;
@@ -84,9 +78,6 @@ class EndpointHandle {
   }
 
  private:
-  static int64_t count(const val& v) {
-    return v.isNumber() ? static_cast<int64_t>(std::max(0.0, v.as<double>())) : 0;
-  }
   EndpointStepOut out(EndpointStep s) {
     EndpointStepOut o;
     o.kind = s.kind == EndpointStep::Run ? "run" : "respond";

@@ -13,6 +13,7 @@ import { chromium } from 'playwright-core';
 import { bundle, serve, repoRoot } from '../../tools/template.mjs';
 import { buildAssets } from '../../tools/build_assets.mjs';
 import { DEV_SECRET, mintToken } from '../../tools/mint-token.mjs';
+import { sleep, waitFor as pollUntil } from '../template/helpers.mjs';
 
 export { repoRoot };
 
@@ -115,18 +116,12 @@ export function call(page, op, args = {}) {
   return page.evaluate(([o, a]) => window.tasksApp.call(o, a), [op, args]);
 }
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
-// Polls `probe` until it returns a truthy value, and returns that value. The iteration cap is
-// only a hang guard; nothing here asserts how long it took.
-export async function waitFor(label, probe, { every = 100, maxIterations = 6000, describe } = {}) {
-  let last;
-  for (let i = 0; i < maxIterations; ++i) {
-    last = await probe();
-    if (last) return last;
-    await sleep(every);
-  }
-  assert.fail(`gave up waiting for ${label}${describe ? `: ${await describe()}` : ''}`);
+// Polls `probe` until it returns a truthy value (the template tests' waitFor, with a longer
+// hang guard for a browser); nothing here asserts how long it took.
+export function waitFor(label, probe, options = {}) {
+  return pollUntil(label, probe, { every: 100, maxIterations: 6000, ...options });
 }
 
 // The OPFS entries of the page's origin, as the page itself lists them: path -> 'dir', or a
