@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
   copyFileSync,
+  cpSync,
+  existsSync,
+  symlinkSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -195,6 +198,42 @@ test('the browser export, bundled for a page, loads the .wasm next to it in Chro
     await browser.close();
     server.close();
   }
+});
+
+test("a copy of worker-template/ assembles its page's assets with its own build step", () => {
+  const copy = join(work, 'template-copy');
+  cpSync(join(repo, 'worker-template'), copy, {
+    recursive: true,
+    filter: (src) => !/(^|\/)(node_modules|assets|\.wrangler)$/.test(src),
+  });
+  // What `npm install` gives the copy: this tarball, and sqlite-wasm as the repository pins it.
+  mkdirSync(join(copy, 'node_modules/@sqlite.org'), { recursive: true });
+  symlinkSync(join(app, 'node_modules/d1sync'), join(copy, 'node_modules/d1sync'));
+  symlinkSync(
+    join(repo, 'node_modules/@sqlite.org/sqlite-wasm'),
+    join(copy, 'node_modules/@sqlite.org/sqlite-wasm'),
+  );
+  const toml = readFileSync(join(copy, 'wrangler.toml'), 'utf8');
+  const command = JSON.parse(/\[build\]\s*command = (".*")/.exec(toml)[1]);
+  run('sh', ['-c', command], copy);
+  const assets = join(copy, 'assets');
+  for (const f of [
+    'index.html',
+    'app.js',
+    'sync-worker.js',
+    'lib/d1sync/dist/d1sync_engine.wasm',
+  ]) {
+    assert.ok(existsSync(join(assets, f)), `${f} missing from the copy's assets`);
+  }
+  // Every module the page imports is there, at the path it imports it from.
+  for (const page of ['app.js', 'sync-worker.js']) {
+    const source = readFileSync(join(assets, page), 'utf8');
+    for (const [, spec] of source.matchAll(/from '(\.[^']+)'/g)) {
+      assert.ok(existsSync(join(assets, spec)), `${page} imports ${spec}, which is missing`);
+    }
+  }
+  assert.ok(existsSync(join(assets, 'lib/d1sync/js/entry-browser.js')));
+  assert.ok(existsSync(join(assets, 'lib/sqlite-wasm/sqlite3.wasm')));
 });
 
 test.after(() => rmSync(work, { recursive: true, force: true }));
