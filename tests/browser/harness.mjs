@@ -6,6 +6,7 @@
 // A page's origin includes the port: keep one server running for everything that must see the
 // same OPFS (a reload, a relaunch).
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,28 @@ const CHROMIUM_ARGS = [
 
 export function tempDir(prefix) {
   return mkdtempSync(path.join(tmpdir(), `d1sync-${prefix}-`));
+}
+
+// For a describe(): the template served once for its tests, and the browser profile folders
+// they make, all removed after them. `served.server` is set once before() ran.
+export function servedTemplate() {
+  const served = {
+    server: null,
+    profiles: [],
+    profile() {
+      const dir = tempDir('profile');
+      served.profiles.push(dir);
+      return dir;
+    },
+  };
+  before(async () => {
+    served.server = await startServer();
+  });
+  after(async () => {
+    await served.server?.dispose();
+    for (const dir of served.profiles) rmSync(dir, { recursive: true, force: true });
+  });
+  return served;
 }
 
 // The template (or a fixture that wraps it) with freshly assembled assets, listening on

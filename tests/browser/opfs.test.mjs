@@ -1,10 +1,10 @@
 // The task list in a real Chromium: the page loads from the template's static assets, its Web
 // Worker opens sqlite-wasm on OPFS (opfs-sahpool), and what it wrote survives a reload and a
 // full browser close + relaunch with the same profile.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import {
+  servedTemplate,
   TASK_COLUMNS,
   appReady,
   call,
@@ -12,35 +12,19 @@ import {
   launchBrowser,
   opfsListing,
   openApp,
-  startServer,
-  tempDir,
   waitFor,
 } from './harness.mjs';
 
 const ALL_ROWS = exactRowsSql('tasks', TASK_COLUMNS);
 
 describe('the task list on OPFS', () => {
-  let server;
-  const profiles = [];
-  const profile = () => {
-    const dir = tempDir('profile');
-    profiles.push(dir);
-    return dir;
-  };
-
-  before(async () => {
-    server = await startServer();
-  });
-
-  after(async () => {
-    await server?.dispose();
-    for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
-  });
+  const served = servedTemplate();
+  const profile = () => served.profile();
 
   test('the page loads and its worker opens the database on OPFS', async () => {
     const browser = await launchBrowser(profile());
     try {
-      const { page, info } = await openApp(browser, server.url);
+      const { page, info } = await openApp(browser, served.server.url);
       assert.equal(info.vfs, 'opfs-sahpool');
       assert.ok(info.vfsList.includes('opfs-sahpool'), `VFSes: ${info.vfsList}`);
       assert.deepEqual(info.poolFiles, ['/tasks.sqlite3']);
@@ -91,7 +75,7 @@ describe('the task list on OPFS', () => {
   test('rows survive reloads of the page', async () => {
     const browser = await launchBrowser(profile());
     try {
-      const app = await openApp(browser, server.url);
+      const app = await openApp(browser, served.server.url);
       await app.call('add', { title: 'before reload' });
       await app.call('addMany', { count: 2000, prefix: 'bulk' });
       await app.call('toggle', { id: 1 });
@@ -125,7 +109,7 @@ describe('the task list on OPFS', () => {
     let written;
     let browser = await launchBrowser(dir);
     try {
-      const app = await openApp(browser, server.url);
+      const app = await openApp(browser, served.server.url);
       await app.call('addMany', { count: 5000, prefix: 'kept' });
       await app.call('remove', { id: 17 });
       await app.call('add', { title: "it's the last one — ünïcode ✓" });
@@ -137,7 +121,7 @@ describe('the task list on OPFS', () => {
 
     browser = await launchBrowser(dir);
     try {
-      const app = await openApp(browser, server.url);
+      const app = await openApp(browser, served.server.url);
       assert.deepEqual(await app.call('query', { sql: ALL_ROWS }), written);
       assert.equal((await app.call('list')).at(-1).title, "it's the last one — ünïcode ✓");
     } finally {
@@ -147,7 +131,7 @@ describe('the task list on OPFS', () => {
     // Another profile has an OPFS of its own: what persisted lives in the profile.
     browser = await launchBrowser(profile());
     try {
-      const app = await openApp(browser, server.url);
+      const app = await openApp(browser, served.server.url);
       assert.deepEqual(await app.call('list'), []);
     } finally {
       await browser.close();
@@ -157,10 +141,10 @@ describe('the task list on OPFS', () => {
   test('a second tab waits for the first to close the database, then sees its rows', async () => {
     const browser = await launchBrowser(profile());
     try {
-      const first = await openApp(browser, server.url);
+      const first = await openApp(browser, served.server.url);
       await first.call('addMany', { count: 10, prefix: 'first tab' });
       const second = await browser.context.newPage();
-      await second.goto(server.url);
+      await second.goto(served.server.url);
       await waitFor('the second tab to wait', async () =>
         (await second.textContent('#db-status')).includes('another tab'),
       );

@@ -5,10 +5,10 @@
 // database row for row, each cell by storage class and bytes.
 //
 // Each test replicates a tenant of its own (room_id = tenant in D1) from a profile of its own.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import {
+  servedTemplate,
   TASK_COLUMNS,
   appReady,
   d1TaskCount,
@@ -18,8 +18,6 @@ import {
   health,
   launchBrowser,
   openApp,
-  startServer,
-  tempDir,
   tokenFor,
   waitFor,
   waitSynced,
@@ -30,22 +28,8 @@ const ALL_ROWS = exactRowsSql('tasks', TASK_COLUMNS);
 const OUTBOX = 'SELECT count(*) FROM _d1sync_log';
 
 describe('the task list replicating into D1', () => {
-  let server;
-  const profiles = [];
-  const profile = () => {
-    const dir = tempDir('profile');
-    profiles.push(dir);
-    return dir;
-  };
-
-  before(async () => {
-    server = await startServer();
-  });
-
-  after(async () => {
-    await server?.dispose();
-    for (const dir of profiles) rmSync(dir, { recursive: true, force: true });
-  });
+  const served = servedTemplate();
+  const profile = () => served.profile();
 
   // Waits until the page's health satisfies `ok`; returns that health.
   async function healthWhen(page, label, ok) {
@@ -65,9 +49,11 @@ describe('the task list replicating into D1', () => {
     const browser = await launchBrowser(profile());
     try {
       const endpoint = await endpointControl(browser);
-      const app = await openApp(browser, server.url, { token: await tokenFor(tenant, 'tab-1') });
+      const app = await openApp(browser, served.server.url, {
+        token: await tokenFor(tenant, 'tab-1'),
+      });
       await waitSynced(app.page); // the initial copy of an empty table
-      assert.equal(await d1TaskCount(server.d1, tenant), 0);
+      assert.equal(await d1TaskCount(served.server.d1, tenant), 0);
 
       endpoint.down = true;
       await app.call('addMany', { count: 10000, prefix: 'offline' });
@@ -82,12 +68,12 @@ describe('the task list replicating into D1', () => {
           (await app.page.textContent('#sync-state')) === 'backoff' &&
           (await app.page.textContent('#sync-pending')) === '10000',
       );
-      assert.equal(await d1TaskCount(server.d1, tenant), 0, 'nothing reached D1 while down');
+      assert.equal(await d1TaskCount(served.server.d1, tenant), 0, 'nothing reached D1 while down');
 
       endpoint.down = false;
       const done = await waitSynced(app.page);
       assert.equal(done.rowsReplicated >= 10000, true, JSON.stringify(done));
-      assert.equal(await expectSameInD1(server.d1, app.page, tenant), 10000);
+      assert.equal(await expectSameInD1(served.server.d1, app.page, tenant), 10000);
       await waitFor(
         'the health panel to show the backlog gone',
         async () =>
@@ -108,7 +94,7 @@ describe('the task list replicating into D1', () => {
         sub: 'tab-4',
         secret: 'not-the-worker-secret-'.repeat(2),
       });
-      const app = await openApp(browser, server.url, { token: forged });
+      const app = await openApp(browser, served.server.url, { token: forged });
       await app.call('addMany', { count: 100, prefix: 'unauthorized' });
       const h = await healthWhen(app.page, 'the refusal in health()', (x) =>
         /UNAUTHORIZED/.test(x.lastError ?? ''),
@@ -117,13 +103,13 @@ describe('the task list replicating into D1', () => {
       await waitFor('the refusal on the page', async () =>
         /UNAUTHORIZED/.test(await app.page.textContent('#sync-error')),
       );
-      assert.equal(await d1TaskCount(server.d1, tenant), 0);
+      assert.equal(await d1TaskCount(served.server.d1, tenant), 0);
 
       await app.page.click('summary');
       await app.page.fill('#token', await tokenFor(tenant, 'tab-4'));
       await app.page.click('#token-form button[type=submit]');
       await waitSynced(app.page);
-      assert.equal(await expectSameInD1(server.d1, app.page, tenant), 100);
+      assert.equal(await expectSameInD1(served.server.d1, app.page, tenant), 100);
       await waitFor(
         'the error gone from the page',
         async () => (await app.page.textContent('#sync-error')) === '',
@@ -144,7 +130,7 @@ describe('the task list replicating into D1', () => {
     try {
       const endpoint = await endpointControl(browser);
       // The rows are there before replication starts, so they travel by the initial copy.
-      let app = await openApp(browser, server.url);
+      let app = await openApp(browser, served.server.url);
       await app.call('addMany', { count: total, prefix: 'copied' });
       await app.call('remove', { id: 12345 });
       await app.call('add', { title: 'the last one, ünïcode ✓' });
@@ -161,9 +147,9 @@ describe('the task list replicating into D1', () => {
 
       // Two applies reach D1, the third stays in flight; the page reloads under it.
       endpoint.holdAfter(2);
-      app = await openApp(browser, server.url, { token: await tokenFor(tenant, 'tab-2') });
+      app = await openApp(browser, served.server.url, { token: await tokenFor(tenant, 'tab-2') });
       await waitFor('an apply held in flight', () => endpoint.held > 0);
-      const copied = await d1TaskCount(server.d1, tenant);
+      const copied = await d1TaskCount(served.server.d1, tenant);
       assert.ok(copied > 0 && copied < total, `D1 holds ${copied} of ${total} rows at the reload`);
       const h = await health(app.page);
       assert.equal(h.state, 'initial_sync', JSON.stringify(h));
@@ -176,8 +162,8 @@ describe('the task list replicating into D1', () => {
       await appReady(app.page, browser.log);
       await waitSynced(app.page);
 
-      assert.equal(await expectSameInD1(server.d1, app.page, tenant), total);
-      assert.equal(await d1TaskCount(server.d1, tenant), total);
+      assert.equal(await expectSameInD1(served.server.d1, app.page, tenant), total);
+      assert.equal(await d1TaskCount(served.server.d1, tenant), total);
       reload = { total, copied, writtenBefore, written };
     } finally {
       await browser.close();
@@ -206,10 +192,12 @@ describe('the task list replicating into D1', () => {
     let browser = await launchBrowser(dir);
     try {
       const endpoint = await endpointControl(browser);
-      const app = await openApp(browser, server.url, { token: await tokenFor(tenant, 'tab-3') });
+      const app = await openApp(browser, served.server.url, {
+        token: await tokenFor(tenant, 'tab-3'),
+      });
       await app.call('addMany', { count: 2000, prefix: 'synced' });
       await waitSynced(app.page);
-      assert.equal(await expectSameInD1(server.d1, app.page, tenant), 2000);
+      assert.equal(await expectSameInD1(served.server.d1, app.page, tenant), 2000);
 
       endpoint.down = true;
       await app.call('addMany', { count: 3000, prefix: 'pending' });
@@ -222,7 +210,7 @@ describe('the task list replicating into D1', () => {
       rows = await app.call('query', { sql: ALL_ROWS });
       assert.equal(rows.length, 2000 + 3000 - 3 + 1);
       assert.ok((await app.call('query', { sql: OUTBOX }))[0][0] >= pending);
-      assert.equal(await d1TaskCount(server.d1, tenant), 2000);
+      assert.equal(await d1TaskCount(served.server.d1, tenant), 2000);
     } finally {
       await browser.close();
     }
@@ -232,7 +220,7 @@ describe('the task list replicating into D1', () => {
       // Still down at first: what the relaunched page holds is what the closed one left.
       const endpoint = await endpointControl(browser);
       endpoint.down = true;
-      const app = await openApp(browser, server.url); // the token comes from localStorage
+      const app = await openApp(browser, served.server.url); // the token comes from localStorage
       assert.deepEqual(await app.call('query', { sql: ALL_ROWS }), rows);
       const h = await healthWhen(
         app.page,
@@ -241,11 +229,11 @@ describe('the task list replicating into D1', () => {
       );
       assert.equal(h.pendingChanges, pending);
       assert.equal(h.sourceId, 'tab-3');
-      assert.equal(await d1TaskCount(server.d1, tenant), 2000);
+      assert.equal(await d1TaskCount(served.server.d1, tenant), 2000);
 
       endpoint.down = false;
       await waitSynced(app.page);
-      assert.equal(await expectSameInD1(server.d1, app.page, tenant), rows.length);
+      assert.equal(await expectSameInD1(served.server.d1, app.page, tenant), rows.length);
     } finally {
       await browser.close();
     }
