@@ -126,6 +126,10 @@ class Engine {
   Status retryQuarantined(int64_t nowMs);
   // Recopies one table (or all when empty) for this source; other sources' rows stay.
   Status resync(const std::string& table);
+  // Loads the persisted state without writing anything, so health() describes the database as
+  // it stands (a read-only look: the command line's status). Fails on a database that never
+  // replicated or replicates under another sourceId.
+  Status inspect();
   // Drops the capture triggers and the bookkeeping tables.
   Status uninstall();
   const std::vector<std::string>& warnings() const { return warnings_; }

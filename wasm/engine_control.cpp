@@ -1,4 +1,5 @@
-// Requests a user makes between syncs: resync, re-sending quarantined changes, uninstalling.
+// Requests a user makes between syncs: resync, re-sending quarantined changes, uninstalling,
+// inspecting the state without replicating.
 #include "engine.hpp"
 #include "render.hpp"
 #include "sql_text.hpp"
@@ -14,6 +15,17 @@ Status Engine::retryQuarantined(int64_t nowMs) {
     return {ErrorCode::Internal, "re-queueing quarantined changes: " + r.error};
   }
   quarantined_ = 0;
+  return {};
+}
+
+Status Engine::inspect() {
+  if (loaded_ || phase_ != Phase::Init) return fatal_;
+  // loadState() only reads; a database that never replicated has no state to read.
+  auto r = local_.exec("SELECT count(*) FROM sqlite_master WHERE name='_d1sync_state'");
+  if (!r.ok) return {ErrorCode::Internal, "reading the schema: " + r.error};
+  if (r.rows.size() != 1 || r.rows.at(0, 0) != "1")
+    return {ErrorCode::Config, "this database has not replicated yet"};
+  if (!loadState()) return fatal_.ok() ? Status{ErrorCode::Internal, lastLocalError_} : fatal_;
   return {};
 }
 

@@ -82,7 +82,7 @@ std::optional<int64_t> Engine::nextRunAt(int64_t nowMs, const LiveFigures& live)
 }
 
 std::string Engine::healthJson(int64_t nowMs) {
-  LiveFigures live = phase_ == Phase::Init ? LiveFigures{} : liveFigures();
+  LiveFigures live = phase_ == Phase::Init && !loaded_ ? LiveFigures{} : liveFigures();
   const Counters& c = state_.counters;
   std::string st;
   bool copying = false;

@@ -1,4 +1,5 @@
-// LocalDb over a native SQLite connection: the local database in native tests and the demo.
+// LocalDb over a native SQLite connection: the local database in native tests, the demo and
+// the command line (cli/sqlite_file.hpp opens files for it).
 #pragma once
 
 #include <sqlite3.h>

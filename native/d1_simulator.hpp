@@ -1,11 +1,11 @@
-// A stand-in for D1 in native tests: a SQLite database opened with D1's limits (statement
-// length, bound parameters, columns, value length, expression depth, compound SELECT and the
-// VDBE-op cap), applying each batch all-or-nothing, answering with D1's error texts, and
-// taking injected faults. It is a Target (wasm/target.hpp): being D1-like, it fails with
-// text, which it classifies itself (classifyD1Error) into the result's failure class; the
-// failure names the statement that failed (-1 when the whole batch failed: a fault injected
-// for the whole batch, a lost answer, a deferred foreign key failing at COMMIT). A committed
-// batch reports as rows written the rows its statements inserted, updated or deleted
+// A stand-in for D1 in native tests and the command line's --dry-run: a SQLite database opened with
+// D1's limits (statement length, bound parameters, columns, value length, expression depth,
+// compound SELECT and the VDBE-op cap), applying each batch all-or-nothing, answering with D1's
+// error texts, and taking injected faults. It is a Target (wasm/target.hpp): being D1-like, it
+// fails with text, which it classifies itself (classifyD1Error) into the result's failure class;
+// the failure names the statement that failed (-1 when the whole batch failed: a fault injected for
+// the whole batch, a lost answer, a deferred foreign key failing at COMMIT). A committed batch
+// reports as rows written the rows its statements inserted, updated or deleted
 // (sqlite3_total_changes over the batch, rows changed by triggers and ON CONFLICT included)
 // and as rows read the rows its statements returned; D1 counts the rows it scans instead, so
 // only the written figure is comparable with D1's.
