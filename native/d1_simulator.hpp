@@ -45,7 +45,11 @@ class D1Simulator final : public Target {
 
   BatchResult apply(const Batch& batch) override;
   // apply() of a batch with id 0, for tests that send statements by hand.
-  BatchResult batch(const std::vector<std::string>& statements) { return apply({0, statements}); }
+  BatchResult batch(const std::vector<std::string>& statements) {
+    Batch b;
+    b.statements = statements;
+    return apply(b);
+  }
   // Faults apply to the next batches, one each, in order.
   void inject(Fault f) { faults_.push_back(std::move(f)); }
   size_t pendingFaults() const { return faults_.size(); }
