@@ -2,7 +2,7 @@
 // one transaction that is rolled back at the end, against the D1 simulator (SQLite with D1's
 // limits, in a temporary file) seeded with what D1 holds that the engine reads (its tables'
 // schema and d1sync's _d1sync_sources rows), so the tables, rows, statements, requests and
-// bytes are those the push would send — nothing is sent and the file keeps nothing.
+// request bytes are those the push would send — nothing is sent and the file keeps nothing.
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,6 +13,7 @@
 #include "d1_simulator.hpp"
 #include "json_fields.hpp"
 #include "progress.hpp"
+#include "rest_answer.hpp"
 #include "session.hpp"
 #include "sql_text.hpp"
 
@@ -52,7 +53,10 @@ std::string seed(RestTarget& d1, native::D1Simulator& sim) {
   const Rows& rows = sources.results[0];
   for (size_t r = 0; r < rows.size(); ++r) {
     std::string values;
-    for (size_t c = 0; c < rows.columns; ++c) values += (c ? "," : "") + literal(rows, r, c);
+    for (size_t c = 0; c < rows.columns; ++c) {
+      if (c) values += ',';
+      values += literal(rows, r, c);
+    }
     QueryResult q = sim.query("INSERT INTO _d1sync_sources VALUES(" + values + ")");
     if (!q.ok) return "copying D1's _d1sync_sources: " + q.error;
   }
@@ -119,7 +123,7 @@ int runPlan(const Args& args) {
     if (step.kind != Step::Send) break;
     ++f.requests;
     f.statements += static_cast<int64_t>(step.batch.statements.size());
-    f.bytes += static_cast<int64_t>(step.batch.bytes());
+    f.bytes += static_cast<int64_t>(batchBody(step.batch.statements).size());
     engine.complete(sim.apply(step.batch), now);
   }
   const json health = json::parse(engine.healthJson(now), nullptr, false);

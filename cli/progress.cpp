@@ -53,8 +53,12 @@ void Progress::update(const nlohmann::json& health, int64_t nowMs, bool force) {
   if (!force && nowMs - lastMs_ < every) return;
   lastMs_ = nowMs;
   const Figures f = figuresOf(health, rowsAtStart_);
-  const double seconds = std::max<int64_t>(1, nowMs - startMs_) / 1000.0;
-  const std::string text = barLine(f, f.copying ? f.done / seconds : f.done / seconds, 100);
+  if (f.total == 0) return;  // nothing to show yet (claiming, creating tables)
+  // A resumed copy counts what earlier runs copied; the rate is this run's.
+  if (firstDone_ < 0 || f.copying != copying_) firstDone_ = f.done, firstMs_ = nowMs;
+  copying_ = f.copying;
+  const double seconds = std::max<int64_t>(1, nowMs - firstMs_) / 1000.0;
+  const std::string text = barLine(f, (f.done - firstDone_) / seconds, 100);
   if (tty_) {
     std::fprintf(out_, "\r%s\x1b[K", text.c_str());
     drawn_ = true;

@@ -37,6 +37,8 @@ class Progress {
   bool tty_, quiet_;
   bool drawn_ = false;
   int64_t startMs_ = 0, lastMs_ = 0, rowsAtStart_ = 0;
+  int64_t firstDone_ = -1, firstMs_ = 0;
+  bool copying_ = false;
 };
 
 }  // namespace d1sync::cli

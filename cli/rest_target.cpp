@@ -1,6 +1,24 @@
 // What the D1 REST API promises for several statements in one request, and why the fence holds.
 //
-// FINDINGS_PLACEHOLDER
+// Found: the API reference for POST …/d1/database/{id}/query and …/raw
+// (developers.cloudflare.com/api/resources/d1/subresources/database/methods/query/) takes
+// `{sql, params}` or `{batch: [{sql, params}, …]}` and says multiple statements "will be
+// executed as a batch"; D1's documentation of batches (cloudflare-docs
+// src/content/docs/d1/worker-api/d1-database.mdx) says "Batched statements are SQL transactions.
+// If a statement in the sequence fails, then an error is returned for that specific statement,
+// and it aborts or rolls back the entire sequence". wrangler relies on the same over REST:
+// `d1 migrations apply --remote` sends a migration and its ledger row as one request and says a
+// failing migration "will be rolled back" (packages/wrangler/src/d1/migrations/apply.ts). So a
+// request is all-or-nothing; the answer does not say which statement failed.
+//
+// The weakest reading of "aborts or rolls back" — D1 stops at the first failing statement and
+// keeps those before it — still cannot lose or double a change: the fence's guard is the first
+// statement (a refused guard applies nothing), every data statement is an idempotent upsert or
+// delete by key that the retry sends again, and the watermark advances in the last statement,
+// which only runs if every statement before it did. What would break exactly-once is D1
+// continuing past a failure to the watermark; nothing documented allows that, and an answer
+// that reports success with a failed statement inside is refused here (rest_answer.cpp), never
+// counted as a commit.
 #include "rest_target.hpp"
 
 #include <chrono>

@@ -12,6 +12,13 @@ command -v em++ >/dev/null || need+=(emscripten)
 [ -d /usr/include/gtest ] || need+=(libgtest-dev)
 [ -f /usr/include/gmock/gmock.h ] || need+=(libgmock-dev)
 command -v clang++-14 >/dev/null || need+=(clang-14)
+# The command line: HTTP, arguments, wrangler's TOML; the sqlite3 shell and sqldiff for its tests.
+[ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] ||
+  need+=(libcurl4-openssl-dev)
+[ -f /usr/include/CLI/CLI.hpp ] || need+=(libcli11-dev)
+[ -f /usr/include/toml++/toml.h ] || need+=(libtomlplusplus-dev)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v sqldiff >/dev/null || need+=(sqlite3-tools)
 # Debian's Chromium runs the browser tests (driven headless by playwright-core).
 command -v chromium >/dev/null || need+=(chromium)
 ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need+=(libclang-rt-14-dev)

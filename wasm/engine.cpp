@@ -707,7 +707,7 @@ int64_t Engine::capturedSeq() {
 }
 
 bool Engine::initialSyncDone() const {
-  if (phase_ != Phase::Running) return false;
+  if (phase_ != Phase::Running && !inspected_) return false;
   for (const auto& [name, t] : state_.tables)
     if (t.phase != TablePhase::Live) return false;
   return true;

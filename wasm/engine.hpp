@@ -290,6 +290,7 @@ class Engine {
   int64_t flightStartMs_ = 0;
   int schemaFailures_ = 0;
   bool loaded_ = false;         // state_ holds the persisted state (or a new one)
+  bool inspected_ = false;      // inspect() loaded it: health() describes it as persisted
   int unknownFailures_ = 0;     // D1 errors of no known class in a row
   int64_t quarantined_ = -1;    // rows in _d1sync_quarantine; -1: not counted yet
   int64_t dueSinceMs_ = 0;      // when work was first seen due (nextRunAt), 0: none

@@ -26,6 +26,7 @@ Status Engine::inspect() {
   if (r.rows.size() != 1 || r.rows.at(0, 0) != "1")
     return {ErrorCode::Config, "this database has not replicated yet"};
   if (!loadState()) return fatal_.ok() ? Status{ErrorCode::Internal, lastLocalError_} : fatal_;
+  inspected_ = true;
   return {};
 }
 

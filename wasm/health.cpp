@@ -71,8 +71,9 @@ std::optional<int64_t> Engine::nextRunAt(int64_t nowMs) {
 std::optional<int64_t> Engine::nextRunAt(int64_t nowMs, const LiveFigures& live) {
   if (phase_ == Phase::Failed) return {};
   if (retryAtMs_ != 0) return retryAtMs_;
-  bool due = phase_ != Phase::Running || !initialSyncDone() || page_ || needProbe_ || resyncAll_ ||
-             !resyncRequests_.empty() || live.pending > 0 || !live.error.empty();
+  bool due = (phase_ != Phase::Running && !inspected_) || !initialSyncDone() || page_ ||
+             needProbe_ || resyncAll_ || !resyncRequests_.empty() || live.pending > 0 ||
+             !live.error.empty();
   if (!due) {
     dueSinceMs_ = 0;
     return {};
@@ -92,7 +93,7 @@ std::string Engine::healthJson(int64_t nowMs) {
     st = "error";
   } else if (retryAtMs_ > nowMs || backoff_.failures() > 0) {
     st = "backoff";
-  } else if (phase_ != Phase::Running || copying) {
+  } else if ((phase_ != Phase::Running && !inspected_) || copying) {
     st = "initial_sync";
   } else if (live.pending > 0 || page_) {
     st = "streaming";
