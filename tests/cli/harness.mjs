@@ -96,7 +96,8 @@ export const TABLES = ['users', 'posts', 'tags', 'events', 'pairs', 'notes'];
 // table with no primary key.
 export function generate(file, scale = 1) {
   const n = (k) => Math.round(k * scale);
-  const seq = (to) => `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<${to}) `;
+  const seq = (to) =>
+    `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<${to}) `;
   rmSync(file, { force: true });
   sqlite(
     file,

@@ -121,7 +121,10 @@ test('kill -9 in the middle of a push, run it again: D1 equals the file', async 
   const killed = await run;
   assert.equal(killed.signal, 'SIGKILL');
   api.setDelayMs(0);
-  const rows = await db.d1.prepare('SELECT count(*) AS n FROM notes').first().catch(() => null);
+  const rows = await db.d1
+    .prepare('SELECT count(*) AS n FROM notes')
+    .first()
+    .catch(() => null);
   const again = await runCli(['push', file, ...at(db), '--json'], { api });
   assert.equal(again.code, 0, again.stderr);
   assert.ok(again.json.rows < 200000, `the rerun resumed (${again.json.rows} rows), ${rows?.n}`);
