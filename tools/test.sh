@@ -26,9 +26,9 @@ for name in sql_text literals rows_codec state changeset endpoint; do
 done
 echo "== WASM build (em++) into dist/"
 ./tools/build_wasm.sh
-echo "== JS tests: Node against local D1, inside workerd, the packed tarball, Chromium"
+echo "== JS tests: Node against local D1, the command line, inside workerd, the packed tarball, Chromium"
 dirs=()
-for d in tests/node tests/worker tests/template tests/pack tests/browser; do
+for d in tests/node tests/cli tests/worker tests/template tests/pack tests/browser; do
   compgen -G "$d/*.test.mjs" >/dev/null && dirs+=("$d/")
 done
 node --test --test-concurrency=1 "${dirs[@]}"
