@@ -1,3 +1,4 @@
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +18,13 @@ std::atomic<bool> gInterrupted{false};
 namespace {
 
 using nlohmann::json;
+
+// The process's peak resident memory: a push streams, so it should not grow with the file.
+int64_t maxRssKb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
 
 struct Outcome {
   Step last;
@@ -100,6 +108,7 @@ json summary(const Session& s, Engine& engine, const Outcome& o, int64_t rowsBef
               {"bytesSent", s.target->stats().bytesSent},
               {"seconds", seconds},
               {"rowsPerSecond", seconds > 0 ? rows / seconds : 0.0},
+              {"maxRssKb", maxRssKb()},
               {"health", health}};
   if (o.exit != kOk) {
     std::string message = o.error;
