@@ -34,6 +34,7 @@ import {
   timed,
 } from './forms.js';
 import { profiled } from './profile.mjs';
+import { benchCli, cliPath, cliTargets, cliMarkdown } from './cli.mjs'; // the command line's section
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -557,6 +558,7 @@ function markdown(results) {
       '',
     );
   }
+  lines.push(...cliMarkdown(results.cli)); // the command line's section (bench/cli.mjs)
   lines.push('## SPEC targets', '');
   lines.push('| target | measured | met |', '| --- | --- | --- |');
   for (const t of results.targets)
@@ -671,6 +673,24 @@ if (results.sizes.length > 1) {
     },
   );
 }
+
+// ---- The command line: `d1sync push` against .dump in 85 KB requests (bench/cli.mjs) ----
+results.cli = [];
+if (!existsSync(cliPath)) {
+  log(`${cliPath} is missing: no command line section (cmake --build build --target d1sync)`);
+} else {
+  for (const rows of sizes) {
+    log(`command line: ${rows} rows`);
+    try {
+      results.cli.push(await benchCli({ rows, log }));
+    } catch (e) {
+      log(`command line, ${rows} rows: ${e.message}`);
+      results.cli.push({ rows, error: e.message });
+    }
+  }
+}
+results.targets.push(...cliTargets(results.cli, { fullMode: full }));
+// ---- end of the command line's section ----
 
 const md = markdown(results);
 writeFileSync(path.join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n');

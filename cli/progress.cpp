@@ -43,7 +43,9 @@ std::string barLine(const Figures& f, double rate, size_t width) {
       width > tail.size() + 12 ? std::min<size_t>(40, width - tail.size() - 2) : 10;
   const double share = f.total > 0 ? std::min(1.0, static_cast<double>(f.done) / f.total) : 1.0;
   const size_t filled = static_cast<size_t>(share * barWidth);
-  return "[" + std::string(filled, '#') + std::string(barWidth - filled, '.') + "]" + tail;
+  std::string line = "[";
+  line.append(filled, '#').append(barWidth - filled, '.').append("]").append(tail);
+  return line;
 }
 
 void Progress::update(const nlohmann::json& health, int64_t nowMs, bool force) {

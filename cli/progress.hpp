@@ -28,7 +28,7 @@ class Progress {
   void line(const std::string& text);  // a message between redraws
   void finish();
   void start(int64_t nowMs, int64_t rowsAtStart) {
-    startMs_ = nowMs;
+    startMs_ = lastMs_ = nowMs;
     rowsAtStart_ = rowsAtStart;
   }
 

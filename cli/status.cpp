@@ -1,6 +1,7 @@
 // status: the file's health as the engine sees it, and D1's watermark for this source, read
 // without writing to the file. In sync means D1's applied sequence is everything captured.
 #include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
@@ -14,6 +15,17 @@ namespace d1sync::cli {
 namespace {
 
 using nlohmann::json;
+
+// Milliseconds since the epoch as UTC ISO 8601; "never" for 0.
+std::string isoTime(int64_t ms) {
+  if (ms <= 0) return "never";
+  const time_t t = static_cast<time_t>(ms / 1000);
+  tm u{};
+  gmtime_r(&t, &u);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &u);
+  return buf;
+}
 
 int finish(const Args& args, json out, int code) {
   out["exitCode"] = code;
@@ -36,7 +48,7 @@ int finish(const Args& args, json out, int code) {
   std::printf("  rows replicated %s in %s requests; last success %s\n",
               withCommas(intField(h, "rowsReplicated", 0)).c_str(),
               withCommas(intField(h, "batchesSent", 0)).c_str(),
-              jsonField(h, "lastSuccessAt").dump().c_str());
+              isoTime(intField(h, "lastSuccessAt", 0)).c_str());
   if (!jsonField(h, "lastError").is_null())
     std::printf("  last error %s: %s\n", textField(h, "lastErrorCode").c_str(),
                 textField(h, "lastError").c_str());
