@@ -106,6 +106,7 @@ json summary(const Session& s, Engine& engine, const Outcome& o, int64_t rowsBef
               {"rows", rows},
               {"requests", s.target->stats().requests},
               {"bytesSent", s.target->stats().bytesSent},
+              {"waitedForRateBudgetMs", s.target->stats().waitedForBudgetMs},
               {"seconds", seconds},
               {"rowsPerSecond", seconds > 0 ? rows / seconds : 0.0},
               {"maxRssKb", maxRssKb()},

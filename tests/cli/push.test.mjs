@@ -149,3 +149,17 @@ test('Ctrl-C stops a push between requests with exit 130; the next push finishes
   assert.equal(again.code, 0, again.stderr);
   await expectFileEqualsD1(assert, file, db.d1);
 });
+
+test('--rate keeps the push inside the request budget by waiting, never by failing', async () => {
+  const file = path.join(dir, 'rate.sqlite');
+  generate(file, 0.1);
+  const db = await api.fresh();
+  api.resetStats();
+  const r = await runCli(['push', file, ...at(db), '--rate', '2/1', '--json'], { api });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.json.requests > 2, `${r.json.requests} requests`);
+  // Two requests per second: every request after the second waited for its slot.
+  assert.ok(r.json.waitedForRateBudgetMs > 0, 'the budget made the push wait');
+  assert.equal(api.stats().requests, r.json.requests);
+  await expectFileEqualsD1(assert, file, db.d1);
+});
