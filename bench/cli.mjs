@@ -18,8 +18,8 @@
 // for the baseline the .dump and every request. The stand-in serves in this process, so both
 // sides are measured with the same server; its first multi-statement request (which loads
 // wrangler's SQL splitter) is made before any clock starts. The stand-in's own cost per
-// statement is not D1's (see the floor below): the baseline's figures come with its floor,
-// the same run had every request taken exactly delayMs.
+// statement is not D1's (see the floor below), so the baseline's figures come with its floor:
+// the same run as if every request had taken exactly delayMs.
 //
 // Not modelled: the real API's rate limit (1,200 requests per 5 minutes). d1sync paces itself
 // to that budget (--rate); the baseline here is not held to it, as a real script would be.
@@ -223,7 +223,7 @@ export async function benchCli({ rows, delayMs = 20, log = defaultLog, runs }) {
         maxRssKb: d.json.maxRssKb,
         bytes: ds.bytesIn,
         statements: ds.statements,
-        // d1sync's own figures (its clock starts after the process has started).
+        // d1sync's own figures, from its --json output.
         reported: {
           rows: d.json.rows,
           requests: d.json.requests,
@@ -242,8 +242,8 @@ export async function benchCli({ rows, delayMs = 20, log = defaultLog, runs }) {
       const bs = api.stats();
       const bn = await countRows(api, `baseline-${i}`);
       if (bn !== rows) throw new Error(`the .dump baseline left ${bn} rows in D1, not ${rows}`);
-      // The floor: the same run had every request taken exactly delayMs (a server that takes
-      // no time). The stand-in's own time per statement is far from D1's: its D1 binding is
+      // The floor: the same run as if every request had taken exactly delayMs (a server that
+      // takes no time). The stand-in's own time per statement is far from D1's: its D1 binding is
       // Miniflare's Node proxy, which prepares each statement of a request in a round trip to
       // workerd (~1-2 ms each, ~300 statements in an 85 KB request of .dump lines).
       const floorMs = b.ms - b.requestMs + b.requests * delayMs;

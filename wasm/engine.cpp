@@ -287,6 +287,9 @@ bool Engine::loadOrInit(int64_t nowMs) {
   auto ddl = local_.exec(bookkeepingDdl());
   if (localFailed("cannot create d1sync's bookkeeping tables", ddl)) return false;
   if (!loaded_ && !loadState()) return false;
+  // A new database asked to hydrate: checked empty, then filled after the claim.
+  if (options_.hydrate && persisted_.empty() && !state_.hydrate.active && !startHydrate())
+    return false;
   // Through a sync endpoint the incarnation names its source, which the endpoint checks.
   fenceId_.incarnation =
       options_.remote ? state_.sourceId + "/" + state_.incarnation : state_.incarnation;
@@ -383,6 +386,9 @@ Step Engine::next(int64_t nowMs) {
   if (needProbe_ && options_.remote)
     return sendRemote(Flight::Probe, sync_protocol::kProbe, probeRequest(state_.sourceId));
   if (needProbe_) return send(Flight::Probe, {sourceRowQuery(fenceId_)});
+  if (state_.hydrate.active) {
+    if (auto s = hydrateStep(nowMs)) return *s;
+  }
   // A second pass picks up a resync that reading the outbox asked for.
   for (int pass = 0; pass < 2 && !page_; ++pass) {
     if (!refreshSchema(nowMs)) {
@@ -468,6 +474,9 @@ void Engine::complete(const BatchResult& r, int64_t nowMs) {
       return;
     case Flight::Probe:
       onProbe(r, nowMs);
+      return;
+    case Flight::Hydrate:
+      onHydrate(r, nowMs);
       return;
     case Flight::Job:
       if (r.ok) {

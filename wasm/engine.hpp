@@ -56,6 +56,8 @@ struct Options {
   Limits limits;
   SchemaMode schema = SchemaMode::Replica;
   bool takeover = false;
+  // Start an empty local database from what D1 holds for this source (engine_hydrate.cpp).
+  bool hydrate = false;
   // The target is a sync endpoint (sync_protocol.hpp): batches carry requests (JSON control
   // messages, changesets) instead of SQL, and D1's schema and tenant are the endpoint's.
   bool remote = false;
@@ -159,7 +161,7 @@ class Engine {
     std::deque<Job> jobs;             // the D1 half's plan for it
     int64_t rows = 0;
   };
-  enum class Flight { None, Claim, Takeover, Probe, Job };
+  enum class Flight { None, Claim, Takeover, Probe, Job, Hydrate };
 
   // What reading a page found: nothing to do, a page, or a local failure (recorded, retried).
   enum class Read { Nothing, Ready, Failed };
@@ -202,6 +204,16 @@ class Engine {
   void onTakeover(const BatchResult& r, int64_t nowMs);
   void reconcileD1Tables(const Rows& d1Tables);
   bool reconcileD1Table(const Table& t, TableState& ts, const std::string& createSql);
+
+  // engine_hydrate.cpp
+  bool startHydrate();
+  std::optional<Step> hydrateStep(int64_t nowMs);
+  std::string hydratePageQuery(const Table& t);
+  void onHydrate(const BatchResult& r, int64_t nowMs);
+  void hydrateListing(const BatchResult& r);
+  void hydratePage(const Rows& rows);
+  bool finishHydrate();
+  std::optional<Table> hydratedTable(const std::string& name);
 
   // engine_schema.cpp
   bool refreshSchema(int64_t nowMs);
@@ -299,7 +311,9 @@ class Engine {
     int64_t maxBatches = -1, budgetMs = -1, batches = 0, waitedMs = 0;
     bool untilStarted = false;
   } drive_;
-  size_t changePageLimit_;  // outbox rows per page, adapted to the bytes changes carry
+  size_t changePageLimit_;      // outbox rows per page, adapted to the bytes changes carry
+  size_t hydrateRowBytes_ = 0;  // bytes per row of the last hydrate page (0: none yet)
+  size_t hydrateLimit_ = 0;     // rows the hydrate page in flight asked for
 };
 
 }  // namespace d1sync

@@ -92,6 +92,13 @@ bool Engine::adoptClaimedRow(const SourceRow& row) {
       local_.exec("DELETE FROM _d1sync_log WHERE seq<=" + std::to_string(row.appliedSeq));
     }
     state_.lastBatch = row.lastBatch;
+  } else if (row.appliedSeq == state_.appliedSeq && row.lastBatch != state_.lastBatch &&
+             row.lastBatch.rfind("takeover:", 0) == 0) {
+    // Our takeover committed and its answer was lost (the claim that follows replaced its
+    // mark): only this database writes its own incarnation into the row. D1 holds the
+    // previous owner's rows, as after any takeover.
+    state_.lastBatch = row.lastBatch;
+    resyncAll_ = true;
   } else if (row.appliedSeq != state_.appliedSeq || row.lastBatch != state_.lastBatch) {
     fail(ErrorCode::Fenced,
          "D1 holds applied_seq " + std::to_string(row.appliedSeq) + " / last_batch '" +

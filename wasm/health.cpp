@@ -93,7 +93,7 @@ std::string Engine::healthJson(int64_t nowMs) {
     st = "error";
   } else if (retryAtMs_ > nowMs || backoff_.failures() > 0) {
     st = "backoff";
-  } else if ((phase_ != Phase::Running && !inspected_) || copying) {
+  } else if ((phase_ != Phase::Running && !inspected_) || copying || state_.hydrate.active) {
     st = "initial_sync";
   } else if (live.pending > 0 || page_) {
     st = "streaming";
@@ -133,6 +133,7 @@ std::string Engine::healthJson(int64_t nowMs) {
       {"bytesSent", c.bytesSent},
       {"d1RowsRead", c.d1RowsRead},
       {"d1RowsWritten", c.d1RowsWritten},
+      {"rowsHydrated", c.rowsHydrated + state_.hydrate.rows},
       {"epoch", state_.epoch},
       {"nextRetryAt", next ? json(*next) : json(nullptr)},
       {"warnings", warnings_},

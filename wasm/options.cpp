@@ -113,6 +113,11 @@ std::string parseScalars(const json& j, Options& o) {
     else
       return "schema must be 'replica' or 'strict'";
   }
+  auto hydrate = j.find("hydrate");
+  if (hydrate != j.end() && !hydrate->is_null()) {
+    if (!hydrate->is_boolean()) return "hydrate must be true or false";
+    o.hydrate = hydrate->get<bool>();
+  }
   auto takeover = j.find("takeover");
   if (takeover != j.end() && !takeover->is_null()) {
     if (!takeover->is_boolean()) return "takeover must be true or false";
@@ -155,8 +160,8 @@ std::string parseOptions(const std::string& text, Options& o) {
                    parseScalars(j, o), parseLimits(part("limits"), o.limits)})
     if (!err.empty()) return err;
   for (auto it = j.begin(); it != j.end(); ++it) {
-    static const char* const kKnown[] = {"sourceId", "tables",       "tenant", "schema", "takeover",
-                                         "seed",     "flushRetryMs", "limits", "remote"};
+    static const char* const kKnown[] = {"sourceId", "tables", "tenant",       "schema", "takeover",
+                                         "hydrate",  "seed",   "flushRetryMs", "limits", "remote"};
     bool known = false;
     for (const char* k : kKnown) known = known || it.key() == k;
     if (!known) return "unknown option '" + it.key() + "'";

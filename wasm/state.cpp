@@ -150,6 +150,7 @@ std::string stateToJson(const State& s, bool withTables) {
                    {"bytesSent", c.bytesSent},
                    {"d1RowsRead", c.d1RowsRead},
                    {"d1RowsWritten", c.d1RowsWritten},
+                   {"rowsHydrated", c.rowsHydrated},
                    {"lastSyncAt", c.lastSyncAt},
                    {"lastSuccessAt", c.lastSuccessAt},
                    {"syncSecondsSum", c.syncSecondsSum},
@@ -167,6 +168,14 @@ std::string stateToJson(const State& s, bool withTables) {
               {"everClaimed", s.everClaimed},
               {"counters", counters}};
   if (withTables) doc["tables"] = tables;
+  if (s.hydrate.active) {
+    const HydrateState& h = s.hydrate;
+    doc["hydrate"] = {{"listed", h.listed},
+                      {"tables", json(std::vector<std::string>(h.tables.begin(), h.tables.end()))},
+                      {"d1Sql", h.d1Sql},
+                      {"after", h.after ? json(*h.after) : json(nullptr)},
+                      {"rows", h.rows}};
+  }
   return doc.dump();
 }
 
@@ -204,11 +213,29 @@ bool stateFromJson(const std::string& text, State& s) {
     k.bytesSent = get<int64_t>(*c, "bytesSent", 0);
     k.d1RowsRead = get<int64_t>(*c, "d1RowsRead", 0);
     k.d1RowsWritten = get<int64_t>(*c, "d1RowsWritten", 0);
+    k.rowsHydrated = get<int64_t>(*c, "rowsHydrated", 0);
     k.lastSyncAt = get<int64_t>(*c, "lastSyncAt", 0);
     k.lastSuccessAt = get<int64_t>(*c, "lastSuccessAt", 0);
     k.syncSecondsSum = get<double>(*c, "syncSecondsSum", 0);
     k.lastError = get<std::string>(*c, "lastError", "");
     k.lastErrorCode = get<std::string>(*c, "lastErrorCode", "");
+  }
+  auto h = doc.find("hydrate");
+  if (h != doc.end() && h->is_object()) {
+    HydrateState& hs = out.hydrate;
+    hs.active = true;
+    hs.listed = get<bool>(*h, "listed", false);
+    hs.rows = get<int64_t>(*h, "rows", 0);
+    auto list = h->find("tables");
+    if (list != h->end() && list->is_array())
+      for (const auto& name : *list)
+        if (name.is_string()) hs.tables.push_back(name.get<std::string>());
+    auto sqls = h->find("d1Sql");
+    if (sqls != h->end() && sqls->is_object())
+      for (auto it = sqls->begin(); it != sqls->end(); ++it)
+        if (it.value().is_string()) hs.d1Sql[it.key()] = it.value().get<std::string>();
+    auto after = h->find("after");
+    if (after != h->end() && after->is_string()) hs.after = after->get<std::string>();
   }
   s = std::move(out);
   return true;

@@ -66,11 +66,23 @@ struct Counters {
   int64_t bytesSent = 0;
   int64_t d1RowsRead = 0;     // rows D1 reported reading for the batches it committed
   int64_t d1RowsWritten = 0;  // rows D1 reported writing for the batches it committed
+  int64_t rowsHydrated = 0;   // rows a hydrate wrote locally from D1
   int64_t lastSyncAt = 0;
   int64_t lastSuccessAt = 0;
   double syncSecondsSum = 0;
   std::string lastError;
   std::string lastErrorCode;
+};
+
+// A hydrate in progress (the local database filled from D1 before it replicates): persisted so
+// a restart carries on from the last page written.
+struct HydrateState {
+  bool active = false;
+  bool listed = false;                       // D1's tables are known and created locally
+  std::deque<std::string> tables;            // tables still to fetch, front first
+  std::map<std::string, std::string> d1Sql;  // each table's CREATE TABLE in D1
+  std::optional<std::string> after;          // the front table's last key fetched (key literals)
+  int64_t rows = 0;                          // rows written locally so far
 };
 
 struct State {
@@ -85,6 +97,7 @@ struct State {
   bool everClaimed = false;
   std::map<std::string, TableState> tables;
   Counters counters;
+  HydrateState hydrate;
 };
 
 // The whole state as one document; without `withTables`, the document _d1sync_state holds.

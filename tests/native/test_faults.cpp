@@ -202,6 +202,28 @@ TEST_F(Faults, ADatabaseClaimingAnotherSourceIdIsFencedUnlessItTakesOver) {
   EXPECT_EQ(old.code, ErrorCode::Fenced);
 }
 
+TEST_F(Faults, ATakeoverWhoseAnswerWasLostStillTakesOverAfterARestart) {
+  local->run(kSchema);
+  fill(*local, 0, 30);
+  driver();
+  sync();
+  SqliteLocal other(":memory:");
+  other.run(kSchema);
+  fill(other, 300, 310);
+  Options take = defaultOptions("src-1", 77);
+  take.takeover = true;
+  Driver winner(other, *d1, take);
+  // Request 1 is the claim that finds another owner, 2 the takeover: it commits, its answer
+  // is lost, and the database restarts before it knows.
+  winner.runRequests(2, true);
+  winner.restart();
+  ASSERT_EQ(winner.run().kind, Step::Idle);
+  EXPECT_EQ(diffTable(other.handle(), d1->handle(), "items"), "");
+  EXPECT_EQ(diffTable(other.handle(), d1->handle(), "pairs"), "");
+  mutate(*local, 2);
+  EXPECT_EQ(drv->run().code, ErrorCode::Fenced);
+}
+
 TEST_F(Faults, AD1ThatLostEverythingIsRefilled) {
   local->run(kSchema);
   fill(*local, 0, 40);
