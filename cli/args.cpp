@@ -107,6 +107,16 @@ int parseArgs(int argc, const char* const* argv, Args& a, std::string& out, std:
   addCommon(push, a);
   push->add_flag("--check", a.check,
                  "Run PRAGMA quick_check first (always done on the first push)");
+  CLI::App* pull = app.add_subcommand(
+      "pull",
+      "Fetch D1 into a new (or empty) file: the tables D1 holds (with --tenant, that tenant's "
+      "rows only) and every value exact, integers beyond 2^53, REALs bit for bit, text with NUL "
+      "bytes, blobs. The file then replicates as this source: the next push sends its changes. "
+      "A pull that fails leaves no file behind.");
+  addCommon(pull, a);
+  pull->add_flag("--takeover", a.takeover,
+                 "The file replaces the database that owns this source in D1 (which is then "
+                 "fenced)");
   CLI::App* status = app.add_subcommand(
       "status",
       "Show the file's replication health (what push has sent, what is pending, the last "

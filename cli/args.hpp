@@ -23,7 +23,7 @@ enum Exit : int {
 };
 
 struct Args {
-  std::string command;  // push | status
+  std::string command;  // push | pull | status
   std::string file;
   std::vector<std::string> tables;
   std::string tenant;  // column=value
@@ -32,7 +32,8 @@ struct Args {
   bool json = false;
   bool quiet = false;
   int verbose = 0;
-  bool check = false;  // PRAGMA quick_check even when the file was pushed before
+  bool check = false;     // PRAGMA quick_check even when the file was pushed before
+  bool takeover = false;  // pull: the new file takes the source over from its current owner
   // Where D1 is.
   bool local = false;
   std::string database;  // name or id

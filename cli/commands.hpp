@@ -14,5 +14,6 @@ extern std::atomic<bool> gInterrupted;
 int runPush(const Args& args);
 int runPlan(const Args& args);  // push --dry-run
 int runStatus(const Args& args);
+int runPull(const Args& args);
 
 }  // namespace d1sync::cli

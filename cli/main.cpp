@@ -23,8 +23,11 @@ int main(int argc, char** argv) {
   if (code >= 0) return code;
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
+  // A file size limit (ulimit -f) then fails a write with "disk full" instead of killing us.
+  std::signal(SIGXFSZ, SIG_IGN);
   if (args.command == "push") return d1sync::cli::runPush(args);
   if (args.command == "status") return d1sync::cli::runStatus(args);
+  if (args.command == "pull") return d1sync::cli::runPull(args);
   std::fprintf(stderr, "d1sync: unknown command %s\n", args.command.c_str());
   return d1sync::cli::kUsage;
 }

@@ -17,6 +17,12 @@ std::string withCommas(int64_t n) {
 
 Figures figuresOf(const nlohmann::json& health, int64_t rowsAtStart) {
   Figures f;
+  if (const auto h = intField(health, "rowsHydrated", 0);
+      h > 0 && intField(health, "rowsReplicated", 0) == 0) {
+    f.fetching = true;
+    f.done = f.total = h;
+    return f;
+  }
   const auto& initial = jsonField(health, "initialSync");
   const auto& tables = jsonField(initial, "tables");
   if (!boolField(initial, "done", true) && tables.is_object()) {
@@ -34,6 +40,9 @@ Figures figuresOf(const nlohmann::json& health, int64_t rowsAtStart) {
 }
 
 std::string barLine(const Figures& f, double rate, size_t width) {
+  if (f.fetching)
+    return withCommas(f.done) + " rows fetched from D1  " + withCommas(static_cast<int64_t>(rate)) +
+           " rows/s";
   std::string tail = "  " + withCommas(f.done) + " / " + withCommas(f.total) +
                      (f.copying ? " rows copied" : " changes") + "  " +
                      withCommas(static_cast<int64_t>(rate)) + " rows/s";

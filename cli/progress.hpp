@@ -13,6 +13,7 @@ namespace d1sync::cli {
 struct Figures {
   int64_t done = 0, total = 0;  // rows copied and to copy, or changes sent and pending
   bool copying = false;
+  bool fetching = false;  // a pull: rows come from D1, their total is not known ahead
 };
 
 // Rows done and to do from a health() document.

@@ -50,8 +50,8 @@ int exitFor(ErrorCode code) {
   return kInternal;
 }
 
-int openFile(const Args& args, bool readOnly, Session& s, std::string& err) {
-  FileError e = s.file.open(args.file, readOnly, args.busyTimeoutMs);
+int openFile(const Args& args, bool readOnly, Session& s, std::string& err, bool create) {
+  FileError e = s.file.open(args.file, readOnly, args.busyTimeoutMs, create);
   if (e) {
     err = e.message;
     return kFile;
@@ -149,6 +149,10 @@ int buildOptions(const Args& args, Session& s, std::string& err) {
     o["tenant"] = {{"column", column}, {"value", nlohmann::json::parse(value, nullptr, false)}};
   }
   o["flushRetryMs"] = args.retryForMs;
+  if (args.command == "pull") {
+    o["hydrate"] = true;
+    o["takeover"] = args.takeover;
+  }
   o["seed"] = std::random_device{}();
   if (auto e = parseOptions(o.dump(), s.options); !e.empty()) {
     err = e;

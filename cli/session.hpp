@@ -24,7 +24,7 @@ struct Session {
 };
 
 // Returns -1 when all is open, else the exit code with the reason in `err`.
-int openFile(const Args& args, bool readOnly, Session& s, std::string& err);
+int openFile(const Args& args, bool readOnly, Session& s, std::string& err, bool create = false);
 int openTarget(const Args& args, Session& s, std::string& err);
 int buildOptions(const Args& args, Session& s, std::string& err);
 

@@ -18,21 +18,27 @@ FileError SqliteFile::fail(FileProblem p, const std::string& what, int rc) {
   std::string m = path_ + ": " + what;
   if (p == FileProblem::NotSqlite) m = path_ + " is not a SQLite database (" + what + ")";
   if (p == FileProblem::Corrupt) m = path_ + " is corrupt (" + what + ")";
+  if (base == SQLITE_FULL || base == SQLITE_IOERR)
+    m = path_ + ": cannot write (" + what + "): is the disk full, or a file size limit reached?";
   if (p == FileProblem::Locked)
     m = path_ + " is locked by another writer: waited " + std::to_string(busyTimeoutMs_) +
         " ms (--busy-timeout) (" + what + ")";
   return {p, m};
 }
 
-FileError SqliteFile::open(const std::string& path, bool readOnly, int64_t busyTimeoutMs) {
+FileError SqliteFile::open(const std::string& path, bool readOnly, int64_t busyTimeoutMs,
+                           bool create) {
   path_ = path;
   readOnly_ = readOnly;
   busyTimeoutMs_ = busyTimeoutMs;
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return {FileProblem::Missing, path + ": no such file"};
+  created_ = create && !std::filesystem::exists(path, ec);
+  if (!create && !std::filesystem::exists(path, ec))
+    return {FileProblem::Missing, path + ": no such file"};
   if (std::filesystem::is_directory(path, ec))
     return {FileProblem::NotSqlite, path + " is a directory, not a SQLite database"};
-  const int flags = readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+  const int flags =
+      readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) return fail(FileProblem::Other, sqlite3_errmsg(db_), rc);
   sqlite3_busy_timeout(db_, static_cast<int>(busyTimeoutMs));
@@ -57,6 +63,14 @@ FileError SqliteFile::check() {
   if (first != "ok")
     return {FileProblem::Corrupt, path_ + " is corrupt (quick_check: " + first + ")"};
   return {};
+}
+
+void SqliteFile::closeAndRemove() {
+  if (db_) sqlite3_close(db_);
+  db_ = nullptr;
+  std::error_code ec;
+  for (const char* suffix : {"", "-journal", "-wal", "-shm"})
+    std::filesystem::remove(path_ + suffix, ec);
 }
 
 FileError SqliteFile::hold() {

@@ -27,8 +27,13 @@ class SqliteFile final : public LocalDb {
   SqliteFile(const SqliteFile&) = delete;
   SqliteFile& operator=(const SqliteFile&) = delete;
 
-  // Opens an existing database file; `readOnly` never writes to it (nor creates a journal).
-  FileError open(const std::string& path, bool readOnly, int64_t busyTimeoutMs);
+  // Opens an existing database file; `readOnly` never writes to it (nor creates a journal);
+  // `create` makes the file when it does not exist (created() says whether it did).
+  FileError open(const std::string& path, bool readOnly, int64_t busyTimeoutMs,
+                 bool create = false);
+  bool created() const { return created_; }
+  // Closes the file and deletes it with its journal (a pull that failed leaves nothing).
+  void closeAndRemove();
   // PRAGMA quick_check: a corrupt file is refused before anything is read from it.
   FileError check();
   // A write transaction (BEGIN IMMEDIATE: waits for another writer up to the busy timeout),
@@ -53,6 +58,7 @@ class SqliteFile final : public LocalDb {
   bool readOnly_ = false;
   int64_t busyTimeoutMs_ = 0;
   bool held_ = false;
+  bool created_ = false;
 };
 
 }  // namespace d1sync::cli

@@ -37,7 +37,8 @@ export async function startApi(count = 8) {
 }
 
 // Runs d1sync; resolves { code, stdout, stderr, json } (json: stdout parsed when it is JSON).
-export function runCli(args, { env = {}, cwd = repoRoot, api, onSpawn } = {}) {
+// `shell`: bash commands run first in the process that then becomes d1sync (e.g. a ulimit).
+export function runCli(args, { env = {}, cwd = repoRoot, api, onSpawn, shell } = {}) {
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: build it with cmake`);
   const base = { ...process.env };
   delete base.CLOUDFLARE_API_TOKEN;
@@ -49,7 +50,12 @@ export function runCli(args, { env = {}, cwd = repoRoot, api, onSpawn } = {}) {
     base.CLOUDFLARE_API_BASE_URL = `${api.url}/client/v4`;
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(cliPath, args, { cwd, env: { ...base, ...env } });
+    const child = shell
+      ? spawn('bash', ['-c', `${shell}; exec "$0" "$@"`, cliPath, ...args], {
+          cwd,
+          env: { ...base, ...env },
+        })
+      : spawn(cliPath, args, { cwd, env: { ...base, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
