@@ -205,6 +205,14 @@ export interface ReplicatorOptions {
   /** Claim a sourceId another database owns, then resync it. */
   takeover?: boolean;
   /**
+   * Start an empty local database from what D1 holds for this source (with `tenant`, that
+   * tenant's rows): start() creates the tables, fetches every row exactly and only then starts
+   * capture, so nothing is sent back. Refused (CONFIG) when the local database has tables. With
+   * `takeover: true` a new device replaces the one that owned the sourceId. Write after start()
+   * resolves. Not yet through httpTarget.
+   */
+  hydrate?: boolean;
+  /**
    * How long flush() waits through backoff before rejecting with the last error (ms, a whole
    * number from 0 to 86,400,000; default 10,000).
    */
@@ -241,6 +249,8 @@ export interface Health {
   capturedSeq: number | null;
   appliedSeq: number;
   rowsReplicated: number;
+  /** Rows a hydrate wrote locally from D1. */
+  rowsHydrated: number;
   statementsSent: number;
   batchesSent: number;
   bytesSent: number;

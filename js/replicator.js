@@ -12,6 +12,7 @@ const OPTION_KEYS = [
   'limits',
   'schema',
   'takeover',
+  'hydrate',
   'flushRetryMs',
 ];
 
@@ -258,8 +259,18 @@ export async function createReplicatorWith(loadModule, options) {
   for (const key of Object.keys(options)) {
     if (!OPTION_KEYS.includes(key)) throw new D1SyncError('CONFIG', `unknown option '${key}'`);
   }
-  const { source, target, sourceId, tables, tenant, limits, schema, takeover, flushRetryMs } =
-    options;
+  const {
+    source,
+    target,
+    sourceId,
+    tables,
+    tenant,
+    limits,
+    schema,
+    takeover,
+    hydrate,
+    flushRetryMs,
+  } = options;
   checkNumbers(options);
   // A raw sqlite-wasm DB also has exec() and transaction(), and a raw D1 binding has batch():
   // both must be wrapped, or they fail later with a confusing error.
@@ -299,6 +310,7 @@ export async function createReplicatorWith(loadModule, options) {
     limits,
     schema,
     takeover,
+    hydrate,
     flushRetryMs,
     remote,
     seed: randomSeed(),
