@@ -44,7 +44,7 @@ std::string joined(const std::vector<std::string>& parts, const char* sep) {
 bool Engine::startHydrate() {
   auto r = local_.exec(
       "SELECT group_concat(name, ', ') FROM sqlite_master WHERE type='table' AND "
-      "substr(name,1,8)<>'_d1sync_' AND substr(name,1,7)<>'sqlite_'");
+      "substr(name,1,8)<>'_d1sync_' AND substr(name,1,7)<>'sqlite_' AND substr(name,1,4)<>'_cf_'");
   if (localFailed("reading the local schema", r)) return false;
   if (r.rows.size() == 1 && !r.rows.isNull(0, 0)) {
     fail(ErrorCode::Config,
@@ -191,7 +191,8 @@ void Engine::hydratePage(const Rows& rows) {
   std::vector<std::string> cols;
   if (rowid) cols.push_back(t->rowidName);
   for (size_t i : t->tupleOrder()) cols.push_back(quoteIdent(t->columns[i].name));
-  if (width != cols.size()) {
+  // A host reports no columns for an empty result (a binding's rows carry the names).
+  if (rows.size() && width != cols.size()) {
     fail(ErrorCode::Internal, "hydrate: D1 answered " + std::to_string(width) + " columns for " +
                                   name + ", expected " + std::to_string(cols.size()));
     return;
