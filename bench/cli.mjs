@@ -80,7 +80,12 @@ function pushWithD1sync(api, uuid, file) {
   env.CLOUDFLARE_API_BASE_URL = `${api.url}/client/v4`;
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const child = spawn(cliPath, ['push', file, '--database', uuid, '-q', '--json'], { env });
+    // Through a small shell that forks it: d1sync's maxRssKb is getrusage()'s ru_maxrss, which
+    // Linux carries across execve() from the forked copy of the parent, so spawned straight
+    // from this process (hundreds of MB after a baseline run) it would report this process's
+    // size. `; exit $?` keeps the shell from exec'ing d1sync in its own place.
+    const args = [cliPath, 'push', file, '--database', uuid, '-q', '--json'];
+    const child = spawn('/bin/sh', ['-c', '"$@"; exit $?', 'sh', ...args], { env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

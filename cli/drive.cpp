@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "json_fields.hpp"
@@ -14,8 +16,13 @@ std::atomic<bool> gInterrupted{false};
 
 using nlohmann::json;
 
-// The process's peak resident memory: a push streams, so it should not grow with the file.
+// The process's peak resident memory: VmHWM, this process's own high-water mark. (getrusage's
+// ru_maxrss starts from the parent's size when a large process forks us.)
 int64_t maxRssKb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtoll(line.c_str() + 6, nullptr, 10);
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss;

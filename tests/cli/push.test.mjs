@@ -96,7 +96,11 @@ test('--dry-run plans exactly the requests the push then sends, and leaves the f
   const push = await runCli(['push', file, ...at(db), '--json'], { api });
   assert.equal(push.code, 0, push.stderr);
   assert.equal(plan.json.plan.requests, push.json.requests);
-  assert.equal(plan.json.plan.bytes, push.json.bytesSent);
+  // Byte for byte but for the claim's random mark and the timestamps, whose digits vary.
+  assert.ok(
+    Math.abs(plan.json.plan.bytes - push.json.bytesSent) <= 40 * push.json.requests,
+    `planned ${plan.json.plan.bytes} bytes, sent ${push.json.bytesSent}`,
+  );
   assert.equal(plan.json.plan.statements, api.stats().statements);
   // A plan after the push sees D1's claim and plans the changes only.
   sqlite(file, `UPDATE notes SET txt = 'x' WHERE id <= 10;`);
