@@ -177,7 +177,8 @@ void Engine::hydrateListing(const BatchResult& r) {
   }
   h.tables.assign(names.begin(), names.end());
   h.listed = true;
-  persist();
+  if (!persist())
+    recordError(ErrorCode::Internal, "hydrate: saving its progress: " + lastLocalError_);
 }
 
 void Engine::hydratePage(const Rows& rows) {
@@ -203,7 +204,8 @@ void Engine::hydratePage(const Rows& rows) {
   size_t bytes = 0;
   auto flush = [&]() {
     if (sql.empty()) return true;
-    auto w = local_.exec(sql);
+    // A page written again (its progress was not saved) finds its rows there already.
+    auto w = local_.exec(sql + " ON CONFLICT DO NOTHING");
     sql.clear();
     return !localFailed("hydrate: writing " + name, w);
   };
@@ -252,7 +254,8 @@ void Engine::hydratePage(const Rows& rows) {
   } else {
     h.after = lastKey;
   }
-  persist();
+  if (!persist())
+    recordError(ErrorCode::Internal, "hydrate: saving its progress: " + lastLocalError_);
 }
 
 bool Engine::finishHydrate() {
