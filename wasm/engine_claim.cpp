@@ -99,6 +99,7 @@ bool Engine::adoptClaimedRow(const SourceRow& row) {
     // previous owner's rows, as after any takeover.
     state_.lastBatch = row.lastBatch;
     resyncAll_ = true;
+    for (auto& [name, ts] : state_.tables) ts.recopy = true;
   } else if (row.appliedSeq != state_.appliedSeq || row.lastBatch != state_.lastBatch) {
     fail(ErrorCode::Fenced,
          "D1 holds applied_seq " + std::to_string(row.appliedSeq) + " / last_batch '" +
@@ -128,7 +129,10 @@ void Engine::onTakeover(const BatchResult& r, int64_t nowMs) {
   state_.lastBatch = row.lastBatch;
   state_.pendingBatch.clear();
   state_.pendingClaim.clear();
-  resyncAll_ = true;  // D1 holds the previous owner's rows: converge them to ours
+  // D1 holds the previous owner's rows: every table is copied again, converging them to ours.
+  // Saved with the takeover, so a restart before the recopy begins still does it.
+  resyncAll_ = true;
+  for (auto& [name, ts] : state_.tables) ts.recopy = true;
   phase_ = Phase::Claim;
   persist();
 }

@@ -224,6 +224,31 @@ TEST_F(Faults, ATakeoverWhoseAnswerWasLostStillTakesOverAfterARestart) {
   EXPECT_EQ(drv->run().code, ErrorCode::Fenced);
 }
 
+TEST_F(Faults, ARestartRightAfterATakeoverStillConvergesD1ToTheNewOwner) {
+  local->run(kSchema);
+  fill(*local, 0, 30);
+  driver();
+  sync();
+  SqliteLocal other(":memory:");
+  other.run(kSchema);
+  fill(other, 300, 310);
+  Options take = defaultOptions("src-1", 78);
+  take.takeover = true;
+  Driver winner(other, *d1, take);
+  ASSERT_EQ(winner.run().kind, Step::Idle);
+  // The first owner, its tables long copied, takes the source back. The takeover commits and
+  // its answer arrives; the database restarts before the recopy that converges D1's rows (the
+  // other owner's) to its own has begun.
+  Options back = defaultOptions("src-1", 79);
+  back.takeover = true;
+  Driver returning(*local, *d1, back);
+  returning.runRequests(2);
+  returning.restart();
+  ASSERT_EQ(returning.run().kind, Step::Idle);
+  EXPECT_EQ(diffTable(local->handle(), d1->handle(), "items"), "");
+  EXPECT_EQ(diffTable(local->handle(), d1->handle(), "pairs"), "");
+}
+
 TEST_F(Faults, AD1ThatLostEverythingIsRefilled) {
   local->run(kSchema);
   fill(*local, 0, 40);
