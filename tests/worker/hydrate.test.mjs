@@ -65,8 +65,8 @@ test(`a fresh Durable Object hydrates ${ROWS} rows of its tenant and takes over`
   // The other tenant's row is still there; the old DO is fenced.
   await assertReplicated(mf, other, { ...ITEMS, tenant: { column: 'room_id', value: 'room-b' } });
   await old.exec("UPDATE items SET t = 'stale' WHERE id = 1");
-  const stale = await old.call('flush');
-  assert.equal(stale.ok, false);
+  const stale = await old.flush();
+  assert.equal(stale.flushed, false);
   assert.equal(stale.error.code, 'FENCED');
 });
 
