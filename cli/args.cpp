@@ -107,6 +107,9 @@ int parseArgs(int argc, const char* const* argv, Args& a, std::string& out, std:
   addCommon(push, a);
   push->add_flag("--check", a.check,
                  "Run PRAGMA quick_check first (always done on the first push)");
+  push->add_flag("--takeover", a.takeover,
+                 "This file replaces the database that owns this source in D1 (which is then "
+                 "fenced); D1's rows for it are copied again from this file");
   CLI::App* pull = app.add_subcommand(
       "pull",
       "Fetch D1 into a new (or empty) file: the tables D1 holds (with --tenant, that tenant's "

@@ -33,7 +33,7 @@ struct Args {
   bool quiet = false;
   int verbose = 0;
   bool check = false;     // PRAGMA quick_check even when the file was pushed before
-  bool takeover = false;  // pull: the new file takes the source over from its current owner
+  bool takeover = false;  // the file takes the source over from its current owner in D1
   // Where D1 is.
   bool local = false;
   std::string database;  // name or id

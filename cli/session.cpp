@@ -149,10 +149,8 @@ int buildOptions(const Args& args, Session& s, std::string& err) {
     o["tenant"] = {{"column", column}, {"value", nlohmann::json::parse(value, nullptr, false)}};
   }
   o["flushRetryMs"] = args.retryForMs;
-  if (args.command == "pull") {
-    o["hydrate"] = true;
-    o["takeover"] = args.takeover;
-  }
+  o["takeover"] = args.takeover;
+  if (args.command == "pull") o["hydrate"] = true;
   o["seed"] = std::random_device{}();
   if (auto e = parseOptions(o.dump(), s.options); !e.empty()) {
     err = e;

@@ -6,7 +6,16 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { openSync, writeSync, closeSync, writeFileSync, rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { startApi, runCli, generate, sqlite, tempDir, at, waitFor } from './harness.mjs';
+import {
+  startApi,
+  runCli,
+  generate,
+  sqlite,
+  tempDir,
+  at,
+  waitFor,
+  expectFileEqualsD1,
+} from './harness.mjs';
 
 let api;
 let dir;
@@ -132,6 +141,10 @@ test("a database that is another source's: FENCED, exit 5, D1 untouched", async 
   assert.match(fenced.stderr, /FENCED/);
   const n = await db.d1.prepare("SELECT count(*) AS n FROM notes WHERE txt = 'from b'").first();
   assert.equal(n.n, 0);
+  // b replaces a when it says so: D1 then holds b's rows.
+  const taken = await cli(['push', b, ...at(db), '--source-id', 'shared', '--takeover'], { api });
+  assert.equal(taken.code, 0, taken.stderr);
+  await expectFileEqualsD1(assert, b, db.d1);
 });
 
 test('the token appears in no output', () => {
