@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "drive.hpp"
+#include "json_fields.hpp"
 
 namespace d1sync::cli {
 
@@ -38,7 +39,7 @@ int runPull(const Args& args) {
   Outcome o = drive(s, engine, progress, args.verbose);
   progress.finish();
   json out = summary("pull", s, engine, o, 0, startMs);
-  out["rows"] = out["health"].value("rowsHydrated", int64_t{0});
+  out["rows"] = intField(jsonField(out, "health"), "rowsHydrated", 0);
   if (o.exit != kOk && s.file.created()) {
     s.file.closeAndRemove();
     out["removed"] = true;

@@ -39,9 +39,7 @@ int64_t wallMs() {
 RestTarget::RestTarget(RestConfig config)
     : config_(std::move(config)),
       http_(config_.timeouts),
-      budget_(config_.budgetRequests, config_.budgetWindowMs) {
-  sleep = [](int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
-}
+      budget_(config_.budgetRequests, config_.budgetWindowMs) {}
 
 std::string RestTarget::databaseUrl() const {
   return config_.base + "/accounts/" + config_.account + "/d1/database/" + config_.database;
@@ -50,7 +48,7 @@ std::string RestTarget::databaseUrl() const {
 HttpAnswer RestTarget::send(const std::string& url, const std::string& body) {
   for (int64_t wait = budget_.waitMs(wallMs()); wait > 0; wait = budget_.waitMs(wallMs())) {
     stats_.waitedForBudgetMs += wait;
-    sleep(wait);
+    std::this_thread::sleep_for(std::chrono::milliseconds(wait));
   }
   budget_.sent(wallMs());
   ++stats_.requests;

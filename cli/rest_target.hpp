@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <string>
 
 #include "http_client.hpp"
@@ -43,8 +42,6 @@ class RestTarget final : public Target {
   // or an error message in `error`.
   std::string databaseIdByName(const std::string& name, std::string& error);
   void setInterrupt(const std::atomic<bool>* flag) { http_.setInterrupt(flag); }
-  // How the target sleeps (the budget's waits); tests replace it.
-  std::function<void(int64_t ms)> sleep;
   const RestStats& stats() const { return stats_; }
   const RestConfig& config() const { return config_; }
 
