@@ -1,4 +1,5 @@
 #include "engine.hpp"
+#include "verify.hpp"
 
 #include <algorithm>
 
@@ -415,6 +416,7 @@ Step Engine::next(int64_t nowMs) {
   if (!page_) {
     backoff_.reset();
     persist();
+    if (verifying()) return verifyStep(nowMs);
     return Step{};
   }
   return sendJob(nowMs);
@@ -477,6 +479,9 @@ void Engine::complete(const BatchResult& r, int64_t nowMs) {
       return;
     case Flight::Hydrate:
       onHydrate(r, nowMs);
+      return;
+    case Flight::Verify:
+      onVerify(r, nowMs);
       return;
     case Flight::Job:
       if (r.ok) {

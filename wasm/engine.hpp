@@ -48,6 +48,8 @@
 
 namespace d1sync {
 
+struct VerifyRun;  // verify.hpp
+
 struct Options {
   std::string sourceId;
   std::optional<std::vector<std::string>> tables;  // default: every user table
@@ -134,6 +136,17 @@ class Engine {
   Status inspect();
   // Drops the capture triggers and the bookkeeping tables.
   Status uninstall();
+
+  // verify() (engine_verify.cpp, verify.hpp): asks the next drive to compare D1 with the local
+  // database once every captured change is in D1. `request`: {table?, tenant?,
+  // maxDifferences?}. The drive ends (Idle) when the comparison does; verifyReport() then
+  // gives its report (JSON) once.
+  Status beginVerify(const std::string& request, int64_t nowMs);
+  bool verifying() const { return verify_ != nullptr && !verifyDone_; }
+  std::string verifyReport();
+  // repair(): queues the keys of a verify report to be sent again, as local changes are: a
+  // key present locally is written to D1 as it stands, one that is not is deleted there.
+  Status repair(const std::string& report, int64_t nowMs);
   const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
@@ -161,7 +174,7 @@ class Engine {
     std::deque<Job> jobs;             // the D1 half's plan for it
     int64_t rows = 0;
   };
-  enum class Flight { None, Claim, Takeover, Probe, Job, Hydrate };
+  enum class Flight { None, Claim, Takeover, Probe, Job, Hydrate, Verify };
 
   // What reading a page found: nothing to do, a page, or a local failure (recorded, retried).
   enum class Read { Nothing, Ready, Failed };
@@ -214,6 +227,11 @@ class Engine {
   void hydratePage(const Rows& rows);
   bool finishHydrate();
   std::optional<Table> hydratedTable(const std::string& name);
+
+  // engine_verify.cpp
+  Step verifyStep(int64_t nowMs);
+  void onVerify(const BatchResult& r, int64_t nowMs);
+  void endVerify(ErrorCode code, const std::string& message);
 
   // engine_schema.cpp
   bool refreshSchema(int64_t nowMs);
@@ -314,6 +332,8 @@ class Engine {
   size_t changePageLimit_;      // outbox rows per page, adapted to the bytes changes carry
   size_t hydrateRowBytes_ = 0;  // bytes per row of the last hydrate page (0: none yet)
   size_t hydrateLimit_ = 0;     // rows the hydrate page in flight asked for
+  std::unique_ptr<VerifyRun> verify_;
+  bool verifyDone_ = false;
 };
 
 }  // namespace d1sync

@@ -134,6 +134,8 @@ std::string Engine::healthJson(int64_t nowMs) {
       {"d1RowsRead", c.d1RowsRead},
       {"d1RowsWritten", c.d1RowsWritten},
       {"rowsHydrated", c.rowsHydrated + state_.hydrate.rows},
+      {"lastVerifiedAt", c.lastVerifiedAt ? json(c.lastVerifiedAt) : json(nullptr)},
+      {"lastVerifyEqual", c.lastVerifiedAt ? json(c.lastVerifyEqual) : json(nullptr)},
       {"epoch", state_.epoch},
       {"nextRetryAt", next ? json(*next) : json(nullptr)},
       {"warnings", warnings_},
@@ -185,6 +187,10 @@ std::string Engine::metricsText(int64_t nowMs) {
   o += "# HELP d1sync_d1_rows_written_total Rows D1 reported writing for the batches it "
        "committed.\n# TYPE d1sync_d1_rows_written_total counter\n";
   o += "d1sync_d1_rows_written_total{" + src + "} " + std::to_string(c.d1RowsWritten) + "\n";
+  o += "# HELP d1sync_verify_differences Keys the last verify() found differing between the "
+       "local database and D1.\n# TYPE d1sync_verify_differences gauge\n";
+  if (c.lastVerifiedAt)
+    o += "d1sync_verify_differences{" + src + "} " + std::to_string(c.lastVerifyDifferences) + "\n";
   o += "# HELP d1sync_quarantined Changes D1 refused for good.\n# TYPE d1sync_quarantined gauge\n";
   if (known) o += "d1sync_quarantined{" + src + "} " + std::to_string(live.quarantined) + "\n";
   return o;

@@ -151,6 +151,9 @@ std::string stateToJson(const State& s, bool withTables) {
                    {"d1RowsRead", c.d1RowsRead},
                    {"d1RowsWritten", c.d1RowsWritten},
                    {"rowsHydrated", c.rowsHydrated},
+                   {"lastVerifiedAt", c.lastVerifiedAt},
+                   {"lastVerifyEqual", c.lastVerifyEqual},
+                   {"lastVerifyDifferences", c.lastVerifyDifferences},
                    {"lastSyncAt", c.lastSyncAt},
                    {"lastSuccessAt", c.lastSuccessAt},
                    {"syncSecondsSum", c.syncSecondsSum},
@@ -214,6 +217,9 @@ bool stateFromJson(const std::string& text, State& s) {
     k.d1RowsRead = get<int64_t>(*c, "d1RowsRead", 0);
     k.d1RowsWritten = get<int64_t>(*c, "d1RowsWritten", 0);
     k.rowsHydrated = get<int64_t>(*c, "rowsHydrated", 0);
+    k.lastVerifiedAt = get<int64_t>(*c, "lastVerifiedAt", 0);
+    k.lastVerifyEqual = get<bool>(*c, "lastVerifyEqual", false);
+    k.lastVerifyDifferences = get<int64_t>(*c, "lastVerifyDifferences", 0);
     k.lastSyncAt = get<int64_t>(*c, "lastSyncAt", 0);
     k.lastSuccessAt = get<int64_t>(*c, "lastSuccessAt", 0);
     k.syncSecondsSum = get<double>(*c, "syncSecondsSum", 0);

@@ -64,9 +64,12 @@ struct Counters {
   int64_t statementsSent = 0;
   int64_t batchesSent = 0;
   int64_t bytesSent = 0;
-  int64_t d1RowsRead = 0;     // rows D1 reported reading for the batches it committed
-  int64_t d1RowsWritten = 0;  // rows D1 reported writing for the batches it committed
-  int64_t rowsHydrated = 0;   // rows a hydrate wrote locally from D1
+  int64_t d1RowsRead = 0;      // rows D1 reported reading for the batches it committed
+  int64_t d1RowsWritten = 0;   // rows D1 reported writing for the batches it committed
+  int64_t rowsHydrated = 0;    // rows a hydrate wrote locally from D1
+  int64_t lastVerifiedAt = 0;  // when the last verify() ended (0: never)
+  bool lastVerifyEqual = false;
+  int64_t lastVerifyDifferences = 0;  // keys the last verify() found differing
   int64_t lastSyncAt = 0;
   int64_t lastSuccessAt = 0;
   double syncSecondsSum = 0;

@@ -1,0 +1,480 @@
+#include "verify.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "render.hpp"
+#include "sql_text.hpp"
+
+namespace d1sync {
+namespace {
+
+constexpr int64_t kMinRangeRows = 1000;
+constexpr int64_t kTopRanges = 100;
+constexpr int kSplitWays = 16;
+constexpr size_t kBatchBytes = 2000000;
+constexpr int64_t kBatchRows = 200000;  // about 1 s of D1 time
+constexpr size_t kFetchKeys = 100;
+constexpr size_t kKeyInline = 1 << 20;    // keys are rendered whole
+constexpr size_t kReportInline = 4096;    // values over this are reported as ~t<bytes>
+constexpr size_t kMaxTasksPerBatch = 20;  // also D1's statements per batch, less the guard
+
+int64_t toInt(const std::string& s) {
+  return std::strtoll(s.c_str(), nullptr, 10);
+}
+
+std::string joinedKeyLiteral(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const auto& k : keys)
+    out += (out.empty() ? "" : "||','||") + literalExpr(k, kKeyInline, false);
+  return out;
+}
+
+// The key as a value to compare with the key expression: a literal, or a row value.
+std::string boundOf(size_t keyCount, const std::string& keyLiteral) {
+  return keyCount == 1 ? keyLiteral : "'('||" + keyLiteral + "||')'";
+}
+
+std::string keyList(const std::vector<std::string>& keys) {
+  if (keys.size() == 1) return keys[0];
+  std::string out = "(";
+  for (size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + keys[i];
+  return out + ")";
+}
+
+std::string tupleExpr(const std::vector<std::string>& cols) {
+  std::string fmt = "(", args;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    fmt += i ? ",%s" : "%s";
+    args += "," + literalExpr(cols[i], kReportInline, true);
+  }
+  return "printf('" + fmt + ")'" + args + ")";
+}
+
+std::string whereOf(const FpSource& src, const FpRange& r) {
+  std::vector<std::string> where = src.filters;
+  const std::string kv = keyList(src.keys);
+  if (r.lo) where.push_back(kv + ">=" + *r.lo);
+  if (r.hi) where.push_back(kv + "<" + *r.hi);
+  std::string out;
+  for (const auto& w : where) out += (out.empty() ? " WHERE " : " AND ") + w;
+  return out;
+}
+
+// Every `step`-th key of the range (not the first), as bounds.
+std::string quantileQuery(const FpSource& src, const std::string& bound, const FpRange& r,
+                          int64_t step) {
+  std::string order;
+  for (const auto& k : src.keys) order += (order.empty() ? "" : ",") + k;
+  return "SELECT b FROM (SELECT " + bound + " AS b,row_number() OVER (ORDER BY " + order +
+         ") AS rn FROM " + src.table + " AS _t" + whereOf(src, r) +
+         ") WHERE rn%" + std::to_string(step) + "=1 AND rn>1";
+}
+
+nlohmann::json optionalText(const std::optional<std::string>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+bool VerifyReport::equal() const {
+  if (!error.empty()) return false;
+  for (const auto& t : tables)
+    if (!t.differences.empty() || !t.unresolved.empty() || t.rowsLocal != t.rowsD1) return false;
+  return true;
+}
+
+int64_t VerifyReport::differences() const {
+  int64_t n = 0;
+  for (const auto& t : tables) n += static_cast<int64_t>(t.differences.size());
+  return n;
+}
+
+std::string VerifyReport::json() const {
+  nlohmann::json j;
+  j["equal"] = equal();
+  j["tables"] = nlohmann::json::array();
+  for (const auto& t : tables) {
+    nlohmann::json tj{{"table", t.table},
+                      {"rowsLocal", t.rowsLocal},
+                      {"rowsD1", t.rowsD1},
+                      {"ranges", t.ranges},
+                      {"differences", nlohmann::json::array()},
+                      {"unresolved", nlohmann::json::array()}};
+    for (const auto& d : t.differences)
+      tj["differences"].push_back(
+          {{"key", d.key}, {"local", optionalText(d.local)}, {"d1", optionalText(d.d1)}});
+    for (const auto& u : t.unresolved)
+      tj["unresolved"].push_back({{"from", optionalText(u.lo)},
+                                  {"to", optionalText(u.hi)},
+                                  {"rowsLocal", u.rowsLocal},
+                                  {"rowsD1", u.rowsD1}});
+    j["tables"].push_back(std::move(tj));
+  }
+  j["rowsReadLocal"] = rowsReadLocal;
+  j["rowsReadD1"] = rowsReadD1;
+  j["batches"] = batches;
+  j["statements"] = statements;
+  j["ms"] = ms;
+  j["appliedSeq"] = appliedSeq;
+  if (!error.empty()) {
+    j["errorCode"] = errorCode;
+    j["error"] = error;
+  }
+  return j.dump();
+}
+
+std::string parseRepairKeys(const std::string& json,
+                            std::map<std::string, std::vector<std::string>>& out) {
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("tables") || !j["tables"].is_array())
+    return "repair() needs the report verify() returned";
+  for (const auto& t : j["tables"]) {
+    if (!t.is_object() || !t.contains("table") || !t["table"].is_string() ||
+        !t.contains("differences") || !t["differences"].is_array())
+      return "repair(): a table of the report has no table name or differences";
+    auto& keys = out[t["table"].get<std::string>()];
+    for (const auto& d : t["differences"]) {
+      if (!d.is_object() || !d.contains("key") || !d["key"].is_string())
+        return "repair(): a difference of " + t["table"].get<std::string>() + " has no key";
+      keys.push_back(d["key"].get<std::string>());
+    }
+  }
+  return "";
+}
+
+Verifier::Verifier(LocalDb& local, const Limits& limits, uint64_t seed, size_t maxDifferences)
+    : local_(local),
+      limits_(limits),
+      seed_(seed),
+      maxDifferences_(maxDifferences),
+      maxStatements_(
+          std::min<size_t>(kMaxTasksPerBatch, std::max(1, limits.maxStatementsPerBatch - 1))) {}
+
+std::string Verifier::localExec(const std::string& sql, Rows& out) {
+  auto r = local_.exec(sql);
+  if (!r.ok) return r.error;
+  out = std::move(r.rows);
+  return "";
+}
+
+std::string Verifier::addTable(const Table& t, const std::optional<std::string>& tenant,
+                               ErrorCode& code) {
+  code = ErrorCode::Internal;
+  TableSpec s;
+  s.table = t;
+  const bool rowid = t.keyKind == KeyKind::Rowid;
+  s.local.table = s.d1.table = quoteIdent(t.name);
+  s.local.keys = t.keyExprs("_t");
+  if (rowid) {
+    s.d1.keys = {"_t." + quoteIdent(t.d1RowidColumn)};
+    s.local.columns = s.local.keys;
+    s.d1.columns = s.d1.keys;
+  } else {
+    s.d1.keys = s.local.keys;
+  }
+  for (size_t i : t.tupleOrder()) {
+    s.local.columns.push_back("_t." + quoteIdent(t.columns[i].name));
+    s.d1.columns.push_back("_t." + quoteIdent(t.columns[i].name));
+  }
+  // A rowid, or an INTEGER PRIMARY KEY (an alias of it), holds integers only.
+  const bool alias =
+      !t.withoutRowid && t.key.size() == 1 && equalsNoCase(t.columns[t.key[0]].type, "INTEGER");
+  s.local.integerKey = s.d1.integerKey = rowid || alias;
+  if (tenant) s.d1.filters.push_back(*tenant);
+  s.local.keyLiteral = joinedKeyLiteral(s.local.keys);
+  s.d1.keyLiteral = joinedKeyLiteral(s.d1.keys);
+  s.localRow = tupleExpr(s.local.columns);
+  s.d1Row = tupleExpr(s.d1.columns);
+  s.d1Bound = boundOf(s.d1.keys.size(), s.d1.keyLiteral);
+  s.prm = makeFpParams(s.local.columns.size(), seed_ + 0x9e3779b97f4a7c15ULL * (specs_.size() + 1));
+  const size_t bytes = fpRangeStatement(s.d1, s.prm, {}).size();
+  if (bytes > limits_.maxStatementBytes) code = ErrorCode::D1Limit;
+  if (bytes > limits_.maxStatementBytes)
+    return t.name + ": its fingerprint statement is " + std::to_string(bytes) +
+           " bytes, over D1's " + std::to_string(limits_.maxStatementBytes) + " (" +
+           std::to_string(s.local.columns.size()) +
+           " columns; tables of more than about 60 columns cannot be verified yet)";
+
+  Rows count;
+  if (auto e = localExec("SELECT count(*) FROM " + s.local.table, count); !e.empty()) return e;
+  const int64_t n = count.size() ? toInt(count.at(0, 0)) : 0;
+  const int64_t step = std::max(kMinRangeRows, (n + kTopRanges - 1) / kTopRanges);
+  Rows bounds;
+  if (n > step) {
+    const std::string bound = boundOf(s.local.keys.size(), s.local.keyLiteral);
+    if (auto e = localExec(quantileQuery(s.local, bound, {}, step), bounds); !e.empty()) return e;
+  }
+  const size_t index = specs_.size();
+  specs_.push_back(std::move(s));
+  report.tables.emplace_back();
+  report.tables.back().table = t.name;
+  std::optional<std::string> lo;
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    Task task;
+    task.table = index;
+    task.top = true;
+    task.range.lo = lo;
+    if (i < bounds.size()) task.range.hi = bounds.at(i, 0);
+    task.rowsHint = step;
+    lo = task.range.hi;
+    queue_.push_back(std::move(task));
+  }
+  return "";
+}
+
+bool Verifier::full() const {
+  if (flight_.size() >= maxStatements_) return true;
+  int64_t rows = 0;
+  for (const auto& t : flight_) rows += t.rowsHint;
+  return rows >= kBatchRows;
+}
+
+std::string Verifier::prepare(Task& t, std::string& statement) {
+  TableSpec& s = specs_[t.table];
+  Rows r;
+  switch (t.kind) {
+    case Task::Range:
+      if (auto e = localExec(fpRangeStatement(s.local, s.prm, t.range), r); !e.empty()) return e;
+      t.n = r.size() ? toInt(r.at(0, 0)) : 0;
+      t.f1 = r.size() ? r.at(0, 1) : "";
+      t.f2 = r.size() ? r.at(0, 2) : "";
+      report.rowsReadLocal += t.n;
+      statement = fpRangeStatement(s.d1, s.prm, t.range);
+      return "";
+    case Task::List:
+      if (auto e = localExec(fpRowsStatement(s.local, s.prm, t.range), r); !e.empty()) return e;
+      t.rows.clear();
+      for (size_t i = 0; i < r.size(); ++i) t.rows[r.at(i, 1)] = {r.at(i, 0), r.at(i, 2)};
+      report.rowsReadLocal += static_cast<int64_t>(r.size());
+      statement = fpRowsStatement(s.d1, s.prm, t.range);
+      return "";
+    case Task::SplitD1:
+      statement = quantileQuery(s.d1, s.d1Bound, t.range,
+                                std::max<int64_t>(1, (t.rowsHint + kSplitWays - 1) / kSplitWays));
+      return "";
+    case Task::Fetch: {
+      std::string values;
+      auto& diffs = report.tables[t.table].differences;
+      for (size_t i : t.diffs) values += (values.empty() ? "(" : ",(") + diffs[i].key + ")";
+      std::string where = whereOf(s.d1, {});
+      where += (where.empty() ? " WHERE " : " AND ") + keyList(s.d1.keys) + " IN (VALUES " +
+               values + ")";
+      statement =
+          "SELECT " + s.d1.keyLiteral + "," + s.d1Row + " FROM " + s.d1.table + " AS _t" + where;
+      return "";
+    }
+  }
+  return "";
+}
+
+void Verifier::queueFetches() {
+  std::map<size_t, std::vector<size_t>> byTable;
+  for (auto [table, diff] : unfetched_) byTable[table].push_back(diff);
+  unfetched_.clear();
+  for (auto& [table, diffs] : byTable) {
+    for (size_t i = 0; i < diffs.size(); i += kFetchKeys) {
+      Task t;
+      t.kind = Task::Fetch;
+      t.table = table;
+      t.diffs.assign(diffs.begin() + i, diffs.begin() + std::min(diffs.size(), i + kFetchKeys));
+      t.rowsHint = static_cast<int64_t>(t.diffs.size());
+      queue_.push_back(std::move(t));
+    }
+  }
+}
+
+std::string Verifier::nextBatch(std::vector<std::string>& statements) {
+  statements.clear();
+  queueFetches();
+  size_t bytes = 0;
+  while (!queue_.empty() && (flight_.empty() || (!full() && bytes < kBatchBytes))) {
+    Task t = std::move(queue_.front());
+    queue_.pop_front();
+    std::string statement;
+    if (auto e = prepare(t, statement); !e.empty()) {
+      queue_.push_front(std::move(t));
+      requeue();
+      statements.clear();
+      return e;
+    }
+    bytes += statement.size();
+    statements.push_back(std::move(statement));
+    flight_.push_back(std::move(t));
+  }
+  if (!statements.empty()) {
+    ++report.batches;
+    report.statements += static_cast<int64_t>(statements.size());
+  }
+  return "";
+}
+
+void Verifier::requeue() {
+  for (auto it = flight_.rbegin(); it != flight_.rend(); ++it) queue_.push_front(std::move(*it));
+  flight_.clear();
+}
+
+bool Verifier::shrink() {
+  if (maxStatements_ <= 1) return false;
+  maxStatements_ = std::max<size_t>(1, maxStatements_ / 2);
+  requeue();
+  return true;
+}
+
+std::string Verifier::onResults(const std::vector<Rows>& results) {
+  if (results.size() != flight_.size())
+    return "D1 answered " + std::to_string(results.size()) + " results for " +
+           std::to_string(flight_.size()) + " verify statements";
+  std::vector<Task> tasks = std::move(flight_);
+  flight_.clear();
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    std::string e;
+    switch (tasks[i].kind) {
+      case Task::Range:
+        e = onRange(tasks[i], results[i]);
+        break;
+      case Task::List:
+        e = onList(tasks[i], results[i]);
+        break;
+      case Task::SplitD1:
+        e = onSplit(tasks[i], results[i]);
+        break;
+      case Task::Fetch:
+        onFetch(tasks[i], results[i]);
+        break;
+    }
+    if (!e.empty()) return e;
+  }
+  return "";
+}
+
+std::string Verifier::onRange(Task& t, const Rows& r) {
+  if (r.size() != 1 || r.columns != 3)
+    return "D1 answered a range fingerprint of " + std::to_string(r.size()) + " rows";
+  VerifyTableReport& tr = report.tables[t.table];
+  const int64_t nD1 = toInt(r.at(0, 0));
+  if (t.top) {
+    tr.rowsLocal += t.n;
+    tr.rowsD1 += nD1;
+  }
+  ++tr.ranges;
+  if (nD1 == t.n && r.at(0, 1) == t.f1 && r.at(0, 2) == t.f2) return "";
+  if (report.differences() >= static_cast<int64_t>(maxDifferences_)) {
+    tr.unresolved.push_back({t.range.lo, t.range.hi, t.n, nD1});
+    return "";
+  }
+  Task next;
+  next.table = t.table;
+  next.range = t.range;
+  if (std::max(nD1, t.n) <= kListRows) {
+    next.kind = Task::List;
+    next.rowsHint = std::max(nD1, t.n);
+    queue_.push_front(std::move(next));
+    return "";
+  }
+  if (t.n >= nD1) return splitLocal(t, t.n);
+  next.kind = Task::SplitD1;
+  next.rowsHint = nD1;
+  queue_.push_front(std::move(next));
+  return "";
+}
+
+std::string Verifier::splitLocal(const Task& t, int64_t rows) {
+  TableSpec& s = specs_[t.table];
+  const int64_t step = std::max<int64_t>(1, (rows + kSplitWays - 1) / kSplitWays);
+  Rows bounds;
+  const std::string bound = boundOf(s.local.keys.size(), s.local.keyLiteral);
+  if (auto e = localExec(quantileQuery(s.local, bound, t.range, step), bounds); !e.empty())
+    return e;
+  std::optional<std::string> lo = t.range.lo;
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    Task sub;
+    sub.table = t.table;
+    sub.range.lo = lo;
+    sub.range.hi = i < bounds.size() ? std::optional(bounds.at(i, 0)) : t.range.hi;
+    sub.rowsHint = step;
+    lo = sub.range.hi;
+    queue_.push_front(std::move(sub));
+  }
+  return "";
+}
+
+std::string Verifier::onSplit(Task& t, const Rows& r) {
+  std::optional<std::string> lo = t.range.lo;
+  const int64_t step = std::max<int64_t>(1, (t.rowsHint + kSplitWays - 1) / kSplitWays);
+  for (size_t i = 0; i <= r.size(); ++i) {
+    Task sub;
+    sub.table = t.table;
+    sub.range.lo = lo;
+    sub.range.hi = i < r.size() ? std::optional(r.at(i, 0)) : t.range.hi;
+    sub.rowsHint = step;
+    lo = sub.range.hi;
+    queue_.push_front(std::move(sub));
+  }
+  return "";
+}
+
+std::string Verifier::localTuple(const TableSpec& s, const std::string& keyLiteral,
+                                 std::optional<std::string>& out) {
+  Rows r;
+  auto e = localExec("SELECT " + s.localRow + " FROM " + s.local.table + " AS _t WHERE " +
+                         keyList(s.local.keys) + "=" + s.table.keyValue(keyLiteral),
+                     r);
+  if (!e.empty()) return e;
+  if (r.size()) out = r.at(0, 0);
+  return "";
+}
+
+std::string Verifier::onList(Task& t, const Rows& r) {
+  if (r.size() && r.columns != 3)
+    return "D1 answered a row listing of " + std::to_string(r.columns) + " columns";
+  VerifyTableReport& tr = report.tables[t.table];
+  const TableSpec& s = specs_[t.table];
+  auto add = [&](const std::string& key, const std::string& k, bool local, bool d1) {
+    if (report.differences() >= static_cast<int64_t>(maxDifferences_)) return false;
+    VerifyDifference d;
+    d.key = key;
+    d.k = k;
+    if (local) {
+      if (auto e = localTuple(s, key, d.local); !e.empty()) d.local = "(unreadable: " + e + ")";
+    }
+    tr.differences.push_back(std::move(d));
+    if (d1) unfetched_.push_back({t.table, tr.differences.size() - 1});
+    return true;
+  };
+  std::map<std::string, std::pair<std::string, std::string>> remote;
+  for (size_t i = 0; i < r.size(); ++i) remote[r.at(i, 1)] = {r.at(i, 0), r.at(i, 2)};
+  auto a = t.rows.begin();
+  auto b = remote.begin();
+  bool room = true;
+  while (room && (a != t.rows.end() || b != remote.end())) {
+    if (b == remote.end() || (a != t.rows.end() && a->first < b->first)) {
+      room = add(a->second.first, a->first, true, false);
+      ++a;
+    } else if (a == t.rows.end() || b->first < a->first) {
+      room = add(b->second.first, b->first, false, true);
+      ++b;
+    } else {
+      if (a->second.second != b->second.second) room = add(a->second.first, a->first, true, true);
+      ++a;
+      ++b;
+    }
+  }
+  if (!room)
+    tr.unresolved.push_back({t.range.lo, t.range.hi, static_cast<int64_t>(t.rows.size()),
+                             static_cast<int64_t>(r.size())});
+  return "";
+}
+
+void Verifier::onFetch(Task& t, const Rows& r) {
+  auto& diffs = report.tables[t.table].differences;
+  std::map<std::string, std::string> found;
+  for (size_t i = 0; i < r.size() && r.columns == 2; ++i) found[r.at(i, 0)] = r.at(i, 1);
+  for (size_t i : t.diffs) {
+    auto it = found.find(diffs[i].key);
+    if (it != found.end()) diffs[i].d1 = it->second;
+  }
+}
+
+}  // namespace d1sync
