@@ -158,6 +158,13 @@ class EngineHandle {
   }
   StatusOut resync(const std::string& table) { return out(engine_->resync(table)); }
   StatusOut uninstall() { return out(engine_->uninstall()); }
+  StatusOut beginVerify(const std::string& request, double now) {
+    return out(engine_->beginVerify(request, static_cast<int64_t>(now)));
+  }
+  std::string verifyReport() { return engine_->verifyReport(); }
+  StatusOut repair(const std::string& report, double now) {
+    return out(engine_->repair(report, static_cast<int64_t>(now)));
+  }
   double capturedSeq() { return static_cast<double>(engine_->capturedSeq()); }
   double appliedSeq() const { return static_cast<double>(engine_->appliedSeq()); }
   bool started() const { return engine_->started(); }
@@ -224,6 +231,9 @@ EMSCRIPTEN_BINDINGS(d1sync) {
       .function("retryQuarantined", &EngineHandle::retryQuarantined)
       .function("resync", &EngineHandle::resync)
       .function("uninstall", &EngineHandle::uninstall)
+      .function("beginVerify", &EngineHandle::beginVerify)
+      .function("verifyReport", &EngineHandle::verifyReport)
+      .function("repair", &EngineHandle::repair)
       .function("capturedSeq", &EngineHandle::capturedSeq)
       .function("appliedSeq", &EngineHandle::appliedSeq)
       .function("started", &EngineHandle::started)

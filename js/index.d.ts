@@ -251,6 +251,9 @@ export interface Health {
   rowsReplicated: number;
   /** Rows a hydrate wrote locally from D1. */
   rowsHydrated: number;
+  /** ms epoch when the last verify() ended, and whether D1 matched (null: never verified). */
+  lastVerifiedAt: number | null;
+  lastVerifyEqual: boolean | null;
   statementsSent: number;
   batchesSent: number;
   bytesSent: number;
@@ -284,6 +287,48 @@ export interface QuarantinedChange {
   at: number;
 }
 
+/** A key where D1 differs from the local database. */
+export interface VerifyDifference {
+  /** The key as SQL literals, comma-separated (the form quarantined() uses). */
+  key: string;
+  /**
+   * The row on each side as a tuple of SQL literals, "(1,'a',X'00')", with a rowid table's
+   * rowid first; values over 4,096 bytes appear as ~t<bytes> / ~b<bytes>. null: no such row.
+   */
+  local: string | null;
+  d1: string | null;
+}
+
+/** What {@link Replicator.verify} resolves with. */
+export interface VerifyReport {
+  /** True when every table holds the same rows, value for value (NULL, '', X'', 1 and 1.0 differ). */
+  equal: boolean;
+  tables: Array<{
+    table: string;
+    rowsLocal: number;
+    rowsD1: number;
+    /** Key-range fingerprints compared. */
+    ranges: number;
+    differences: VerifyDifference[];
+    /** Ranges known to differ but not narrowed once `maxDifferences` keys were listed. */
+    unresolved: Array<{
+      from: string | null;
+      to: string | null;
+      rowsLocal: number;
+      rowsD1: number;
+    }>;
+  }>;
+  /** Rows each side read (D1's own figure, from its meta: what it bills). */
+  rowsReadLocal: number;
+  rowsReadD1: number;
+  /** D1 requests and statements the verify sent. */
+  batches: number;
+  statements: number;
+  ms: number;
+  /** The watermark both sides were compared at. */
+  appliedSeq: number;
+}
+
 /** One replicating database. Owns WASM memory: call close() when done. */
 export class Replicator {
   /** Installs capture, claims the sourceId in D1 and creates or alters the D1 schema. */
@@ -314,6 +359,25 @@ export class Replicator {
   quarantined(options?: { after?: number; limit?: number }): QuarantinedChange[];
   /** Re-sends every quarantined change. */
   retryQuarantined(): Promise<void>;
+  /**
+   * Proves D1 holds what the local database says it should, or names the keys where it does
+   * not, without moving the rows: once every captured change is in D1, key ranges (about
+   * 1,000 rows each, at most ~100 per table) are fingerprinted in SQL on both sides and the
+   * differing ones narrowed to their keys. Cost: an equal table of n rows reads about n rows
+   * of D1 (plus one per request) in about n / 20,000 requests; a range holding a difference
+   * costs one more statement that lists its ~1,000 rows, and one that reads the differing
+   * rows. Only this replicator's tenant is read. Rejects with CONFIG for a bad option, or
+   * with the code of what stopped it (the partial report as `error.report`).
+   */
+  verify(options?: {
+    table?: string;
+    /** Must be this replicator's own tenant value when given. */
+    tenant?: string | number;
+    /** Keys to list before the rest is reported as `unresolved` ranges (default 1,000). */
+    maxDifferences?: number;
+  }): Promise<VerifyReport>;
+  /** Sends again exactly the keys of a verify() report, then flushes. */
+  repair(report: VerifyReport): Promise<void>;
   /**
    * Removes capture from the local database (triggers, outbox, state, quarantine). D1 keeps
    * its rows and the sourceId's fence row; starting again begins a new incarnation, which

@@ -110,6 +110,43 @@ export class Replicator {
     await this.flush();
   }
 
+  // Compares D1 with the local database (wasm/verify.hpp): once every captured change is in
+  // D1, key ranges are fingerprinted on both sides and the differing ones narrowed to their
+  // keys. Resolves with the report; a verify that could not finish throws, with the partial
+  // report as `error.report`.
+  async verify({ table, tenant, maxDifferences, ...rest } = {}) {
+    const unknown = Object.keys(rest);
+    if (unknown.length) throw new D1SyncError('CONFIG', `verify(): unknown option '${unknown[0]}'`);
+    const request = JSON.stringify({ table, tenant, maxDifferences });
+    return this.#serialized(async () => {
+      const engine = this.#live();
+      const s = this.#source.transaction(() => engine.beginVerify(request, Date.now()));
+      if (s.code) throw new D1SyncError(s.code, s.message);
+      await this.#drive({});
+      const text = engine.verifyReport();
+      if (!text) throw new D1SyncError('INTERNAL', 'verify() ended without a report');
+      const report = JSON.parse(text);
+      if (report.errorCode) {
+        const error = new D1SyncError(report.errorCode, report.error);
+        error.report = report;
+        throw error;
+      }
+      return report;
+    });
+  }
+
+  // Sends again exactly the keys a verify() report names (each as the local database holds it
+  // now: written, or deleted from D1 where the local row is gone), fenced as any change.
+  async repair(report) {
+    if (!report || typeof report !== 'object' || !Array.isArray(report.tables)) {
+      throw new D1SyncError('CONFIG', 'repair() needs the report verify() returned');
+    }
+    const text = JSON.stringify(report);
+    const s = this.#source.transaction(() => this.#live().repair(text, Date.now()));
+    if (s.code) throw new D1SyncError(s.code, s.message);
+    await this.flush();
+  }
+
   // Removes capture from the local database: the triggers, the outbox, the state and the
   // quarantine. D1 keeps its rows and the sourceId's fence row; a later start() begins a new
   // incarnation (which needs takeover: true for the same sourceId).

@@ -15,7 +15,7 @@
 // Every weight is drawn per verification from a seed; both sides run the same SQL. By
 // Schwartz-Zippel two different ranges agree with probability below 2^-53. The design, its
 // measurements and what was tried and failed: bench/fingerprint/NOTES.md (its fingerprint.mjs
-// is the reference this module follows; tests check the two agree).
+// is the prototype this module follows, weight for weight).
 #pragma once
 
 #include <cstddef>
