@@ -192,4 +192,40 @@ describe('worker-template: rooms replicating into one D1 table', () => {
     if ((await d1Tasks(mf, api.roomId('alpha'))).length)
       await assertD1MatchesRoom(mf, api, 'alpha');
   });
+  test('POST /rooms/:room/verify names what D1 lost, repair=1 restores it, health says when', async () => {
+    const { mf, api } = t;
+    const r = 'verify-a';
+    for (let i = 1; i <= 8; ++i) await api.addTask(r, `${r} task ${i}`);
+    await waitIdle(api, [r]);
+    const clean = await api.call('POST', `/rooms/${r}/verify`);
+    assert.equal(clean.status, 200, clean.text);
+    assert.equal(clean.body.report.equal, true, clean.text);
+    assert.equal(clean.body.report.tables.find((x) => x.table === 'tasks').rowsD1, 8);
+    const verifiedAt = (await api.health(r)).lastVerifiedAt;
+    assert.ok(verifiedAt > 0);
+
+    const db = await mf.getD1Database('DB');
+    await db.batch([
+      db
+        .prepare("UPDATE tasks SET title = 'damaged' WHERE room_id = ? AND id = 2")
+        .bind(api.roomId(r)),
+      db.prepare('DELETE FROM tasks WHERE room_id = ? AND id = 5').bind(api.roomId(r)),
+    ]);
+    const found = await api.call('POST', `/rooms/${r}/verify`);
+    assert.equal(found.status, 200, found.text);
+    const tasks = found.body.report.tables.find((x) => x.table === 'tasks');
+    assert.deepEqual(tasks.differences.map((d) => d.key).sort(), ['2', '5']);
+    assert.equal((await api.health(r)).lastVerifyEqual, false);
+
+    const fixed = await api.call('POST', `/rooms/${r}/verify?repair=1`);
+    assert.equal(fixed.status, 200, fixed.text);
+    assert.equal(fixed.body.repaired.equal, false);
+    assert.equal(fixed.body.report.equal, true, fixed.text);
+    await assertD1MatchesRoom(mf, api, r);
+    const h = await api.health(r);
+    assert.equal(h.lastVerifyEqual, true);
+    assert.ok(h.lastVerifiedAt >= verifiedAt);
+    assert.equal((await api.call('POST', `/rooms/${r}/verify?repair=yes`)).status, 400);
+    assert.equal((await api.call('GET', `/rooms/${r}/verify`)).status, 405);
+  });
 });

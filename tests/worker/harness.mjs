@@ -82,6 +82,7 @@ export function room(mf, name) {
     flush: (args) => ok('flush', args),
     drain: (args) => ok('drain', args),
     health: async () => (await ok('health')).health,
+    verify: (options, repair = false) => ok('verify', { options, repair }),
     dump: async (table, columns, orderBy) => (await ok('dump', { table, columns, orderBy })).rows,
     fault: (count, message) => ok('fault', { count, message }),
     faults: () => ok('faults'),

@@ -68,6 +68,21 @@ test(`a fresh Durable Object hydrates ${ROWS} rows of its tenant and takes over`
   const stale = await old.flush();
   assert.equal(stale.flushed, false);
   assert.equal(stale.error.code, 'FENCED');
+  // verify() inside workerd agrees (after the old DO's fenced flush: a DO idle for a while is
+  // evicted, and a new instance would fail its start() instead): the new DO and its tenant's rows in D1 are equal, and a
+  // row damaged in D1 is named and repaired.
+  const equal = await fresh.verify();
+  assert.equal(equal.report.equal, true, JSON.stringify(equal.report).slice(0, 500));
+  assert.equal(equal.report.tables[0].rowsD1, ROWS - 10 + 1);
+  const db = await mf.getD1Database('DB');
+  await db.prepare("UPDATE items SET r = -r WHERE room_id = 'room-a' AND id = 4242").run();
+  const fixed = await fresh.verify({}, true);
+  assert.deepEqual(
+    fixed.repaired.tables[0].differences.map((d) => d.key),
+    ['4242'],
+  );
+  assert.equal(fixed.report.equal, true);
+  assert.equal(fixed.health.lastVerifyEqual, true);
 });
 
 test('hydrate of a tenant D1 has no rows for starts empty; a DO with tables is refused', async () => {

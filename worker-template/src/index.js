@@ -14,6 +14,9 @@
 //   GET    /tasks?done=0|1&room=&limit=  the tenant's tasks across its rooms, read from D1
 //   GET    /rooms/:room/health           the room's replication health (SPEC shape)
 //   POST   /rooms/:room/resync           recopy this room's rows into D1
+//   POST   /rooms/:room/verify[?repair=1] compare the room with its rows in D1 (the report:
+//                                        equal, differing keys, rows read); with repair=1,
+//                                        send the differing keys again and verify once more
 //   GET    /metrics                      Prometheus text for every room of the tenant
 //   POST   /d1sync/:op                   the sync endpoint the browser page (public/) replicates
 //                                        its own database through, into room_id = tenant
@@ -116,6 +119,17 @@ export class Room extends DurableObject {
     if (!sync) throw new Error(this.#startError ?? 'replication is not running');
     await sync.resync();
     return sync.health();
+  }
+
+  // The room's rows compared with D1's (d1sync's verify()); `repair` re-sends the keys that
+  // differ and verifies again, so the answer says whether D1 now matches.
+  async verify(roomId, { repair = false } = {}) {
+    const sync = await this.#replicator(roomId);
+    if (!sync) throw new Error(this.#startError ?? 'replication is not running');
+    const report = await sync.verify();
+    if (!repair || report.equal) return { report };
+    await sync.repair(report);
+    return { repaired: report, report: await sync.verify() };
   }
 
   // ---- the one alarm, shared with d1sync ----------------------------------------------------
@@ -355,7 +369,14 @@ async function roomRoute(request, env, tenant, parts) {
   if (parts[2] === 'resync' && parts.length === 3 && method === 'POST') {
     return json(await stub.resync(roomId));
   }
-  if ((parts[2] === 'health' || parts[2] === 'resync') && parts.length === 3) {
+  if (parts[2] === 'verify' && parts.length === 3 && method === 'POST') {
+    const repair = url.searchParams.get('repair');
+    if (repair !== null && repair !== '0' && repair !== '1') {
+      return problem(400, 'repair must be 0 or 1');
+    }
+    return json(await stub.verify(roomId, { repair: repair === '1' }));
+  }
+  if (['health', 'resync', 'verify'].includes(parts[2]) && parts.length === 3) {
     return problem(405, `${method} is not allowed on ${url.pathname}`);
   }
   return null;
