@@ -23,7 +23,7 @@ enum Exit : int {
 };
 
 struct Args {
-  std::string command;  // push | pull | status
+  std::string command;  // push | pull | status | verify
   std::string file;
   std::vector<std::string> tables;
   std::string tenant;  // column=value
@@ -32,8 +32,10 @@ struct Args {
   bool json = false;
   bool quiet = false;
   int verbose = 0;
-  bool check = false;     // PRAGMA quick_check even when the file was pushed before
-  bool takeover = false;  // the file takes the source over from its current owner in D1
+  bool check = false;             // PRAGMA quick_check even when the file was pushed before
+  bool takeover = false;          // the file takes the source over from its current owner in D1
+  bool repair = false;            // verify: send the differing keys again, then verify again
+  int64_t maxDifferences = 1000;  // verify: keys listed before the rest is left unresolved
   // Where D1 is.
   bool local = false;
   std::string database;  // name or id

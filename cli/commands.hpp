@@ -15,5 +15,6 @@ int runPush(const Args& args);
 int runPlan(const Args& args);  // push --dry-run
 int runStatus(const Args& args);
 int runPull(const Args& args);
+int runVerify(const Args& args);
 
 }  // namespace d1sync::cli

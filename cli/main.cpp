@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   if (args.command == "push") return d1sync::cli::runPush(args);
   if (args.command == "status") return d1sync::cli::runStatus(args);
   if (args.command == "pull") return d1sync::cli::runPull(args);
+  if (args.command == "verify") return d1sync::cli::runVerify(args);
   std::fprintf(stderr, "d1sync: unknown command %s\n", args.command.c_str());
   return d1sync::cli::kUsage;
 }
