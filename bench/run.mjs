@@ -8,7 +8,8 @@
 // next to the limit applied through that same proxy. --profile adds CPU profiles of workerd's
 // isolates during the DO initial sync (WASM built with function names). Last, the command
 // line: `d1sync push` of a file against `.dump` in 85 KB requests, over the D1 REST API
-// stand-in with 20 ms per request (bench/cli.mjs; skipped when build/d1sync is missing).
+// stand-in with 20 ms per request (bench/cli.mjs; skipped when build/d1sync is missing). Then
+// verify() of the equal table and hydrate() of a new database from D1 (bench/verify.mjs).
 // Writes bench/results.json and bench/results.md. A command, not a test: nothing here fails on
 // a slow machine.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -37,6 +38,7 @@ import {
 } from './forms.js';
 import { profiled } from './profile.mjs';
 import { benchCli, cliPath, cliTargets, cliMarkdown } from './cli.mjs'; // the command line's section
+import { benchVerify, verifyTargets, verifyMarkdown } from './verify.mjs'; // verify and hydrate
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -561,6 +563,7 @@ function markdown(results) {
     );
   }
   lines.push(...cliMarkdown(results.cli)); // the command line's section (bench/cli.mjs)
+  lines.push(...verifyMarkdown(results.verify ?? [])); // verify and hydrate (bench/verify.mjs)
   lines.push('## SPEC targets', '');
   lines.push('| target | measured | met |', '| --- | --- | --- |');
   for (const t of results.targets)
@@ -693,6 +696,18 @@ if (!existsSync(cliPath)) {
 }
 results.targets.push(...cliTargets(results.cli, { fullMode: full }));
 // ---- end of the command line's section ----
+
+// ---- verify and hydrate, sqlite-wasm against local D1 (bench/verify.mjs) ----
+results.verify = [];
+for (const rows of sizes) {
+  try {
+    results.verify.push(await benchVerify({ rows, log }));
+  } catch (e) {
+    log(`verify/hydrate, ${rows} rows: ${e.message}`);
+    results.verify.push({ rows, error: e.message });
+  }
+}
+results.targets.push(...verifyTargets(results.verify));
 
 const md = markdown(results);
 writeFileSync(path.join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n');

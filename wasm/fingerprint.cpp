@@ -111,18 +111,29 @@ std::string foldBlock(const std::string& x, const std::string& o, const FpWeight
   return "(" + balSum(terms, 0, terms.size()) + "%" + str(t.p) + ")";
 }
 
-// Fold of a whole digit string (at most 256 blocks): block 0 inline with weight 1, blocks
-// 1..255 in one loop over _n with weight G1[b>>4]*G0[b&15]. A loop is a FROM subquery's column:
-// SQLite counts a scalar subquery's result expressions into the enclosing expression's height,
-// not a FROM subquery's columns.
-std::string foldAll(const std::string& x, const FpWeights& t, int K) {
-  const std::string span = str(9 * K), p = str(t.p);
+// Fold of a whole digit string (at most 256 blocks): block b weighs 1 for b = 0 and
+// G1[b>>4]*G0[b&15] otherwise. The first `inlineBlocks` blocks are written out (the weights
+// computed here); the rest run in one loop over _n. A loop is a FROM subquery's column: SQLite
+// counts a scalar subquery's result expressions into the enclosing expression's height, not a
+// FROM subquery's columns. Inline blocks cost a few ops when a row is shorter, the loop a
+// correlated subquery per row that is longer: the verifier sizes them to the table's rows.
+std::string foldAll(const std::string& x, const FpWeights& t, int K, int inlineBlocks = 1) {
+  const int64_t span = 9 * K;
+  const std::string p = str(t.p);
+  std::string out = foldBlock(x, "", t, K);
+  for (int b = 1; b < inlineBlocks; ++b) {
+    const int64_t w = t.G1[b >> 4] * t.G0[b & 15] % t.p;
+    out += "+iif(length(" + x + ")>" + str(span * b) + "," + str(w) + "*" +
+           foldBlock(x, str(span * b) + "+", t, K) + "%" + p + ",0)";
+  }
+  const std::string from = str(std::max(1, inlineBlocks));
   const std::string loop = "(SELECT sum(_f)%" + p + " FROM (SELECT " + lookup(t.G1, "_b>>4") + "*" +
                            lookup(t.G0, "_b&15") + "%" + p + "*" + foldBlock(x, "_o+", t, K) + "%" +
-                           p + " AS _f FROM (SELECT i AS _b," + span +
-                           "*i AS _o FROM _n WHERE i BETWEEN 1 AND (length(" + x + ")-1)/" + span +
-                           ")))";
-  return foldBlock(x, "", t, K) + "+iif(length(" + x + ")>" + span + "," + loop + ",0)";
+                           p + " AS _f FROM (SELECT i AS _b," + str(span) +
+                           "*i AS _o FROM _n WHERE i BETWEEN " + from + " AND (length(" + x +
+                           ")-1)/" + str(span) + ")))";
+  return out + "+iif(length(" + x + ")>" + str(span * std::max(1, inlineBlocks)) + "," + loop +
+         ",0)";
 }
 
 // Values over L bytes: sum over such columns c and pieces j (of 18,432 bytes, whose digits fit
@@ -200,9 +211,10 @@ std::string rowPipeline(const FpSource& src, const FpParams& prm, const FpRange&
                               ? "_k0"
                               : "((" + foldAll("_k0", k1, prm.K) + ")%" + str(k1.p) + ")<<31|((" +
                                     foldAll("_k0", k2, prm.K) + ")%" + str(k2.p) + ")";
-  return "SELECT " + key + " AS _k,(" + foldAll("_d", t1, prm.K) + "+(_l>>31))%" + str(t1.p) +
-         " AS _e1,(" + foldAll("_d", t2, prm.K) + "+(_l&2147483647))%" + str(t2.p) + " AS _e2" +
-         (extra.empty() ? "" : ",_x") + " FROM (" + levelA + ") LIMIT -1";
+  return "SELECT " + key + " AS _k,(" + foldAll("_d", t1, prm.K, prm.inlineBlocks) + "+(_l>>31))%" +
+         str(t1.p) + " AS _e1,(" + foldAll("_d", t2, prm.K, prm.inlineBlocks) +
+         "+(_l&2147483647))%" + str(t2.p) + " AS _e2" + (extra.empty() ? "" : ",_x") + " FROM (" +
+         levelA + ") LIMIT -1";
 }
 
 // Z_m(key): the product of T[digit][value] over the base-32 digits of x that vary in the range.

@@ -36,6 +36,7 @@ struct FpParams {
   int K = 32;    // 9-digit chunks per block
   size_t L = 0;  // values over L bytes are folded in pieces, outside the row's digit string
   bool signedZero = true;
+  int inlineBlocks = 1;  // blocks of a row's digit string folded inline (the rest in a loop)
   FpWeights tables[2];
   FpWeights keyTables[2];  // for hashing non-integer keys
 };
