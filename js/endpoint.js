@@ -8,7 +8,7 @@ import { d1BindingTarget } from './targets.js';
 const OPTION_KEYS = ['db', 'tables', 'tenantColumn', 'authenticate', 'limits'];
 const LIMIT_KEYS = ['requestBytes', 'rowsPerRequest', 'requestsPerMinute'];
 const DEFAULT_LIMITS = { requestBytes: 1 << 20, rowsPerRequest: 10000, requestsPerMinute: 600 };
-const OPS = new Set(['claim', 'takeover', 'probe', 'apply']);
+const OPS = new Set(['claim', 'takeover', 'probe', 'apply', 'read']);
 const MAX_ID_BYTES = 512;
 
 const utf8 = new TextDecoder();

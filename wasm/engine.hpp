@@ -222,6 +222,7 @@ class Engine {
   bool startHydrate();
   std::optional<Step> hydrateStep(int64_t nowMs);
   std::string hydratePageQuery(const Table& t);
+  size_t hydratePageLimit();
   void onHydrate(const BatchResult& r, int64_t nowMs);
   void hydrateListing(const BatchResult& r);
   void hydratePage(const Rows& rows);

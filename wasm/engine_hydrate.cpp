@@ -13,6 +13,7 @@
 // hydrate ends are not captured: hosts finish the hydrate before start() returns.
 #include <algorithm>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "changeset.hpp"
 #include "d1_tables.hpp"
@@ -20,6 +21,7 @@
 #include "hydrate_ddl.hpp"
 #include "render.hpp"
 #include "sql_text.hpp"
+#include "sync_protocol.hpp"
 
 namespace d1sync {
 namespace {
@@ -51,10 +53,6 @@ bool Engine::startHydrate() {
          "hydrate needs an empty local database; this one has tables: " + r.rows.at(0, 0));
     return false;
   }
-  if (options_.remote) {
-    fail(ErrorCode::Config, "hydrate through a sync endpoint is not available yet");
-    return false;
-  }
   state_.hydrate = HydrateState{};
   state_.hydrate.active = true;
   return true;
@@ -78,6 +76,12 @@ std::optional<Table> Engine::hydratedTable(const std::string& name) {
 std::optional<Step> Engine::hydrateStep(int64_t nowMs) {
   HydrateState& h = state_.hydrate;
   if (!h.listed) {
+    // Through a sync endpoint: its allowed tables, as D1 defines them (its tenant's indexes
+    // stay in D1, as below).
+    if (options_.remote)
+      return sendRemote(
+          Flight::Hydrate, sync_protocol::kRead,
+          readRequest(state_.sourceId, fenceId_.incarnation, {"{\"kind\":\"tables\"}"}));
     std::vector<std::string> list = {
         "SELECT name, sql FROM sqlite_master WHERE type='table' AND sql IS NOT NULL AND "
         "substr(name,1,8)<>'_d1sync_' AND substr(name,1,4)<>'_cf_' AND substr(name,1,7)<>"
@@ -98,7 +102,26 @@ std::optional<Step> Engine::hydrateStep(int64_t nowMs) {
     if (phase_ == Phase::Failed) return fail(fatal_.code, fatal_.message);
     return backoffStep(nowMs);
   }
+  if (options_.remote) {
+    // The same page, named for the endpoint: it renders the literals and adds the tenant.
+    nlohmann::json read = {{"kind", "rows"}, {"table", t->name}, {"limit", hydratePageLimit()}};
+    read["columns"] = nlohmann::json::array();
+    if (t->keyKind == KeyKind::Rowid) read["columns"].push_back(t->d1RowidColumn);
+    for (size_t i : t->tupleOrder()) read["columns"].push_back(t->columns[i].name);
+    read["after"] = state_.hydrate.after ? nlohmann::json(*state_.hydrate.after) : nlohmann::json();
+    return sendRemote(Flight::Hydrate, sync_protocol::kRead,
+                      readRequest(state_.sourceId, fenceId_.incarnation, {read.dump()}));
+  }
   return send(Flight::Hydrate, {hydratePageQuery(*t)});
+}
+
+size_t Engine::hydratePageLimit() {
+  // Sized by the bytes rows turned out to have, like the copy reader's slices.
+  const Limits& L = options_.limits;
+  const size_t perRow = std::max<size_t>(1, hydrateRowBytes_);
+  const size_t rows = std::clamp<size_t>(L.pageBytes / perRow, 1, L.copyPageRows);
+  hydrateLimit_ = hydrateRowBytes_ ? rows : std::min<size_t>(rows, 256);
+  return hydrateLimit_;
 }
 
 std::string Engine::hydratePageQuery(const Table& t) {
@@ -119,11 +142,7 @@ std::string Engine::hydratePageQuery(const Table& t) {
     where.push_back(keyCols.size() == 1 ? cols + ">" + *state_.hydrate.after
                                         : "(" + cols + ")>(" + *state_.hydrate.after + ")");
   }
-  // Sized by the bytes rows turned out to have, like the copy reader's slices.
-  const Limits& L = options_.limits;
-  const size_t perRow = std::max<size_t>(1, hydrateRowBytes_);
-  const size_t rows = std::clamp<size_t>(L.pageBytes / perRow, 1, L.copyPageRows);
-  hydrateLimit_ = hydrateRowBytes_ ? rows : std::min<size_t>(rows, 256);
+  hydratePageLimit();
   return "SELECT " + joined(exprs, ",") + " FROM " + quoteIdent(t.name) +
          (where.empty() ? "" : " WHERE " + joined(where, " AND ")) + " ORDER BY " +
          joined(keyCols, ",") + " LIMIT " + std::to_string(hydrateLimit_);

@@ -13,6 +13,7 @@
 #include "fence.hpp"
 #include "render.hpp"
 #include "sql_text.hpp"
+#include "sync_protocol.hpp"
 #include "verify.hpp"
 
 namespace d1sync {
@@ -32,8 +33,6 @@ Status Engine::beginVerify(const std::string& request, int64_t nowMs) {
       return {ErrorCode::Config, "verify(): unknown option '" + k + "'"};
   }
   if (phase_ == Phase::Failed) return fatal_;
-  if (options_.remote)
-    return {ErrorCode::Config, "verify() through a sync endpoint is not available yet"};
   std::optional<std::string> table;
   if (j.contains("table") && !j["table"].is_null()) {
     if (!j["table"].is_string() || j["table"].get<std::string>().empty())
@@ -118,8 +117,8 @@ Step Engine::verifyStep(int64_t nowMs) {
       }
     }
   }
-  std::vector<std::string> statements;
-  if (auto e = run.verifier.nextBatch(statements); !e.empty()) {
+  std::vector<std::string> statements, reads;
+  if (auto e = run.verifier.nextBatch(statements, reads); !e.empty()) {
     endVerify(ErrorCode::Internal, "verify(): reading the local database: " + e);
     return Step{};
   }
@@ -127,9 +126,14 @@ Step Engine::verifyStep(int64_t nowMs) {
     endVerify(ErrorCode::None, "");
     return Step{};
   }
+  flightStartMs_ = nowMs;
+  // Through a sync endpoint the reads go as names and literals; it checks them, adds the
+  // tenant and answers only while this incarnation owns the partition.
+  if (options_.remote)
+    return sendRemote(Flight::Verify, sync_protocol::kRead,
+                      readRequest(state_.sourceId, fenceId_.incarnation, reads));
   statements.insert(statements.begin(),
                     guardStatement(fenceId_, state_.epoch, state_.appliedSeq, state_.lastBatch));
-  flightStartMs_ = nowMs;
   return send(Flight::Verify, std::move(statements));
 }
 
@@ -140,11 +144,13 @@ void Engine::onVerify(const BatchResult& r, int64_t nowMs) {
     backoff_.reset();
     unknownFailures_ = 0;
     v.report.rowsReadD1 += r.rowsRead;
-    if (r.results.empty()) {
+    // The direct batch's first result is the guard's.
+    const size_t skip = options_.remote ? 0 : 1;
+    if (r.results.size() < skip) {
       endVerify(ErrorCode::Internal, "verify(): D1 answered no results");
       return;
     }
-    std::vector<Rows> results(r.results.begin() + 1, r.results.end());
+    std::vector<Rows> results(r.results.begin() + skip, r.results.end());
     if (auto e = v.onResults(results); !e.empty()) endVerify(ErrorCode::Internal, "verify(): " + e);
     return;
   }

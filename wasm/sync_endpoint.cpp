@@ -155,6 +155,7 @@ EndpointStep SyncEndpoint::begin(const std::string& op, std::string_view body, c
                   "the request holds " + std::to_string(body.size()) + " bytes; this endpoint " +
                       "takes at most " + std::to_string(config_.requestBytes));
   if (op == sync_protocol::kApply) return apply(body, caller, nowMs);
+  if (op == sync_protocol::kRead) return read(body, caller);
   if (op == sync_protocol::kClaim || op == sync_protocol::kTakeover || op == sync_protocol::kProbe)
     return control(op, body, caller, nowMs);
   return refuse(404, "BAD_REQUEST", "no such operation: '" + op + "'");
@@ -348,6 +349,22 @@ EndpointStep SyncEndpoint::resume(const std::string& context, const BatchResult&
          {"tables", tables},
          {"limits",
           {{"requestBytes", config_.requestBytes}, {"rowsPerRequest", config_.rowsPerRequest}}}});
+  }
+  if (op == sync_protocol::kRead && !r.results.empty()) {
+    // Every read's rows, each cell as text; the guard's result (the first) is left out.
+    json results = json::array();
+    for (size_t i = 1; i < r.results.size(); ++i) {
+      const Rows& rows = r.results[i];
+      json list = json::array();
+      for (size_t row = 0; row < rows.size(); ++row) {
+        json cells = json::array();
+        for (size_t c = 0; c < rows.columns; ++c)
+          cells.push_back(rows.isNull(row, c) ? json(nullptr) : json(rows.at(row, c)));
+        list.push_back(std::move(cells));
+      }
+      results.push_back(std::move(list));
+    }
+    return respond(200, {{"results", results}, {"rowsRead", r.rowsRead}});
   }
   if ((op == sync_protocol::kTakeover || op == sync_protocol::kProbe) && !r.results.empty())
     return respond(200, {{"row", rowJson(parseSourceRow(r.results.back()))}});

@@ -83,6 +83,10 @@ class SyncEndpoint {
   EndpointStep apply(std::string_view body, const Caller& caller, int64_t nowMs);
   EndpointStep control(const std::string& op, std::string_view body, const Caller& caller,
                        int64_t nowMs);
+  // sync_endpoint_read.cpp: hydrate's and verify's reads of the caller's partition.
+  EndpointStep read(std::string_view body, const Caller& caller);
+  std::optional<std::string> readStatement(const std::string& j, const Caller& caller,
+                                           EndpointStep& refusal) const;
   EndpointStep failed(const BatchResult& result, const std::string& context);
 
   EndpointConfig config_;

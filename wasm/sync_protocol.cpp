@@ -99,6 +99,14 @@ std::string takeoverRequest(const std::string& sourceId, const std::string& inca
   return j.dump();
 }
 
+std::string readRequest(const std::string& sourceId, const std::string& incarnation,
+                        const std::vector<std::string>& reads) {
+  std::string list;
+  for (const auto& r : reads) list += (list.empty() ? "" : ",") + r;
+  return "{\"v\":1,\"sourceId\":" + json(sourceId).dump() +
+         ",\"incarnation\":" + json(incarnation).dump() + ",\"reads\":[" + list + "]}";
+}
+
 std::string probeRequest(const std::string& sourceId) {
   return base(sourceId).dump();
 }
@@ -131,6 +139,32 @@ BatchResult endpointAnswer(const std::string& op, int status, const std::string&
     if (!boolField(a, "applied", false))
       return BatchResult::failed(0, D1Failure::Other, "the sync endpoint did not apply the batch");
     return BatchResult::succeeded(0, {}, count("rowsRead"), count("rowsWritten"));
+  }
+  if (op == sync_protocol::kRead) {
+    const json& list = jsonField(a, "results");
+    if (!list.is_array())
+      return BatchResult::failed(0, D1Failure::Other, "the sync endpoint's read has no results");
+    std::vector<Rows> results;
+    for (const auto& rows : list) {
+      Rows out;
+      if (!rows.is_array())
+        return BatchResult::failed(0, D1Failure::Other, "a read result is not a list of rows");
+      for (const auto& row : rows) {
+        if (!row.is_array() || (out.columns && row.size() != out.columns) || row.empty())
+          return BatchResult::failed(0, D1Failure::Other, "a read result has a malformed row");
+        out.columns = row.size();
+        for (const auto& cell : row) {
+          if (!cell.is_null() && !cell.is_string())
+            return BatchResult::failed(0, D1Failure::Other, "a read result has a cell not text");
+          out.add(cell.is_null() ? "" : cell.get<std::string>(), cell.is_null());
+        }
+      }
+      results.push_back(std::move(out));
+    }
+    auto read = a.find("rowsRead");
+    return BatchResult::succeeded(
+        0, std::move(results),
+        read != a.end() && read->is_number_integer() ? read->get<int64_t>() : 0);
   }
   // takeover and probe: the row where their batches return it (fence.hpp).
   std::vector<Rows> results(op == sync_protocol::kTakeover ? 2 : 1);

@@ -10,6 +10,15 @@
 //              "theirs":{"incarnation":I2,"epoch":E}}
 //   probe     {"v":1,"sourceId":S}
 //   apply     a changeset (changeset.hpp), content type application/vnd.d1sync.changeset
+//   read      {"v":1,"sourceId":S,"incarnation":I,"reads":[R,...]}: what hydrate and verify
+//             read of the caller's partition, each R one of
+//               {"kind":"tables"}                        D1's allowed tables: (name, sql)
+//               {"kind":"rows","table":T,"columns":[..],"after":K|null,"limit":N}
+//                                                        a page of rows in key order, each
+//                                                        value an exact literal (render.hpp)
+//               {"kind":"range"|"list"|"split"|"fetch", ...}   verify.hpp's VerifyRead
+//             answered only while I owns the partition; names are matched against the
+//             allow-list and D1's schema, literals against the changeset grammar.
 //
 //   S is the caller's client id (the endpoint answers 403 otherwise). I is "<S>/<random id>":
 //   the incarnation names its source, so the one fence row of a tenant partition (below) tells
@@ -32,6 +41,8 @@
 //   takeover, probe  {"row":R|null}
 //   apply     {"applied":true,"replayed":B,"rowsRead":N,"rowsWritten":N}; replayed: the
 //             batch had committed before (a resend after a lost answer), nothing was written.
+//   read      {"results":[[[cell|null,...],...],...],"rowsRead":N}: each read's rows, every
+//             cell as text.
 // Any other status: {"error":{"code":C,"message":M}} naming what was wrong, nothing applied:
 //   400 BAD_REQUEST     not a request of this protocol (the decoder's message says where)
 //   401 UNAUTHORIZED    authenticate() found no valid caller
@@ -50,6 +61,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "target.hpp"
 
@@ -60,6 +72,7 @@ constexpr const char* kClaim = "claim";
 constexpr const char* kTakeover = "takeover";
 constexpr const char* kProbe = "probe";
 constexpr const char* kApply = "apply";
+constexpr const char* kRead = "read";
 constexpr const char* kChangesetType = "application/vnd.d1sync.changeset";
 // The claim answer's extra result, after those of the claim batch (fence.hpp): one row of
 // tenant column (NULL without one), requestBytes, rowsPerRequest.
@@ -73,6 +86,9 @@ std::string takeoverRequest(const std::string& sourceId, const std::string& inca
                             int64_t applied, const std::string& mark,
                             const std::string& theirIncarnation, int64_t theirEpoch);
 std::string probeRequest(const std::string& sourceId);
+// A read request; `reads` are JSON objects as text (verifyReadJson, or the hydrate's).
+std::string readRequest(const std::string& sourceId, const std::string& incarnation,
+                        const std::vector<std::string>& reads);
 
 // An endpoint's answer to `op` as the BatchResult the engine's flight expects: a claim's
 // results at the claim batch's indexes (plus kClaimEndpointResult), a probe's and a

@@ -144,6 +144,59 @@ std::string parseRepairKeys(const std::string& json,
   return "";
 }
 
+FpParams verifyParams(const VerifyTable& t) {
+  FpParams prm = makeFpParams(t.columns.size(), t.seed);
+  prm.inlineBlocks = t.inlineBlocks;
+  return prm;
+}
+
+std::string verifyD1Statement(const VerifyTable& t, const std::optional<std::string>& tenant,
+                              const VerifyRead& read) {
+  FpSource src;
+  src.table = quoteIdent(t.table);
+  for (const auto& k : t.keys) src.keys.push_back("_t." + quoteIdent(k));
+  for (const auto& c : t.columns) src.columns.push_back("_t." + quoteIdent(c));
+  src.integerKey = t.integerKey;
+  if (tenant) src.filters.push_back(*tenant);
+  src.keyLiteral = joinedKeyLiteral(src.keys);
+  const FpParams prm = verifyParams(t);
+  switch (read.kind) {
+    case VerifyRead::Range:
+      return fpRangeStatement(src, prm, read.range);
+    case VerifyRead::List:
+      return fpRowsStatement(src, prm, read.range);
+    case VerifyRead::Split:
+      return quantileQuery(src, boundOf(src.keys.size(), src.keyLiteral), read.range,
+                           std::max<int64_t>(1, read.step));
+    case VerifyRead::Fetch: {
+      std::string values;
+      for (const auto& k : read.keys) values += (values.empty() ? "(" : ",(") + k + ")";
+      std::string where = whereOf(src, {});
+      where +=
+          (where.empty() ? " WHERE " : " AND ") + keyList(src.keys) + " IN (VALUES " + values + ")";
+      return "SELECT " + src.keyLiteral + "," + tupleExpr(src.columns) + " FROM " + src.table +
+             " AS _t" + where;
+    }
+  }
+  return "";
+}
+
+std::string verifyReadJson(const VerifyTable& t, const VerifyRead& read) {
+  static const char* kinds[] = {"range", "list", "split", "fetch"};
+  nlohmann::json j = {{"kind", kinds[read.kind]},
+                      {"table", t.table},
+                      {"keys", t.keys},
+                      {"columns", t.columns},
+                      {"integerKey", t.integerKey},
+                      {"seed", std::to_string(t.seed)},
+                      {"inlineBlocks", t.inlineBlocks},
+                      {"from", optionalText(read.range.lo)},
+                      {"to", optionalText(read.range.hi)}};
+  if (read.kind == VerifyRead::Split) j["step"] = read.step;
+  if (read.kind == VerifyRead::Fetch) j["fetch"] = read.keys;
+  return j.dump();
+}
+
 Verifier::Verifier(LocalDb& local, const Limits& limits, uint64_t seed, size_t maxDifferences)
     : local_(local),
       limits_(limits),
@@ -165,30 +218,26 @@ std::string Verifier::addTable(const Table& t, const std::optional<std::string>&
   TableSpec s;
   s.table = t;
   const bool rowid = t.keyKind == KeyKind::Rowid;
-  s.local.table = s.d1.table = quoteIdent(t.name);
+  s.local.table = quoteIdent(t.name);
   s.local.keys = t.keyExprs("_t");
+  s.d1.table = t.name;
+  s.d1.keys = t.keyColumnNames();
   if (rowid) {
-    s.d1.keys = {"_t." + quoteIdent(t.d1RowidColumn)};
     s.local.columns = s.local.keys;
     s.d1.columns = s.d1.keys;
-  } else {
-    s.d1.keys = s.local.keys;
   }
   for (size_t i : t.tupleOrder()) {
     s.local.columns.push_back("_t." + quoteIdent(t.columns[i].name));
-    s.d1.columns.push_back("_t." + quoteIdent(t.columns[i].name));
+    s.d1.columns.push_back(t.columns[i].name);
   }
   // A rowid, or an INTEGER PRIMARY KEY (an alias of it), holds integers only.
   const bool alias =
       !t.withoutRowid && t.key.size() == 1 && equalsNoCase(t.columns[t.key[0]].type, "INTEGER");
   s.local.integerKey = s.d1.integerKey = rowid || alias;
-  if (tenant) s.d1.filters.push_back(*tenant);
+  s.tenant = tenant;
   s.local.keyLiteral = joinedKeyLiteral(s.local.keys);
-  s.d1.keyLiteral = joinedKeyLiteral(s.d1.keys);
   s.localRow = tupleExpr(s.local.columns);
-  s.d1Row = tupleExpr(s.d1.columns);
-  s.d1Bound = boundOf(s.d1.keys.size(), s.d1.keyLiteral);
-  s.prm = makeFpParams(s.local.columns.size(), seed_ + 0x9e3779b97f4a7c15ULL * (specs_.size() + 1));
+  s.d1.seed = seed_ + 0x9e3779b97f4a7c15ULL * (specs_.size() + 1);
   // Rows longer than one block (288 digits, about 100 bytes of values) fold faster inline
   // than in the per-row loop: sized by the first rows' bytes (about 2.9 digits a byte and a
   // dozen per value for tag and length).
@@ -204,8 +253,9 @@ std::string Verifier::addTable(const Table& t, const std::optional<std::string>&
   const double avgBytes =
       sample.size() && !sample.isNull(0, 0) ? std::strtod(sample.at(0, 0).c_str(), nullptr) : 0;
   const double digits = 12.0 * s.local.columns.size() + 2.9 * avgBytes;
-  s.prm.inlineBlocks = std::clamp(static_cast<int>(digits / (9 * s.prm.K)) + 1, 1, 4);
-  const size_t bytes = fpRangeStatement(s.d1, s.prm, {}).size();
+  s.d1.inlineBlocks = std::clamp(static_cast<int>(digits / 288) + 1, 1, 4);
+  s.prm = verifyParams(s.d1);
+  const size_t bytes = verifyD1Statement(s.d1, tenant, {}).size();
   if (bytes > limits_.maxStatementBytes) code = ErrorCode::D1Limit;
   if (bytes > limits_.maxStatementBytes)
     return t.name + ": its fingerprint statement is " + std::to_string(bytes) +
@@ -247,41 +297,39 @@ bool Verifier::full() const {
   return rows >= kBatchRows;
 }
 
-std::string Verifier::prepare(Task& t, std::string& statement) {
+std::string Verifier::prepare(Task& t, std::string& statement, std::string& read) {
   TableSpec& s = specs_[t.table];
-  Rows r;
+  VerifyRead r;
+  r.range = t.range;
+  Rows rows;
   switch (t.kind) {
     case Task::Range:
-      if (auto e = localExec(fpRangeStatement(s.local, s.prm, t.range), r); !e.empty()) return e;
-      t.n = r.size() ? toInt(r.at(0, 0)) : 0;
-      t.f1 = r.size() ? r.at(0, 1) : "";
-      t.f2 = r.size() ? r.at(0, 2) : "";
+      if (auto e = localExec(fpRangeStatement(s.local, s.prm, t.range), rows); !e.empty()) return e;
+      t.n = rows.size() ? toInt(rows.at(0, 0)) : 0;
+      t.f1 = rows.size() ? rows.at(0, 1) : "";
+      t.f2 = rows.size() ? rows.at(0, 2) : "";
       report.rowsReadLocal += t.n;
-      statement = fpRangeStatement(s.d1, s.prm, t.range);
-      return "";
+      r.kind = VerifyRead::Range;
+      break;
     case Task::List:
-      if (auto e = localExec(fpRowsStatement(s.local, s.prm, t.range), r); !e.empty()) return e;
+      if (auto e = localExec(fpRowsStatement(s.local, s.prm, t.range), rows); !e.empty()) return e;
       t.rows.clear();
-      for (size_t i = 0; i < r.size(); ++i) t.rows[r.at(i, 1)] = {r.at(i, 0), r.at(i, 2)};
-      report.rowsReadLocal += static_cast<int64_t>(r.size());
-      statement = fpRowsStatement(s.d1, s.prm, t.range);
-      return "";
+      for (size_t i = 0; i < rows.size(); ++i)
+        t.rows[rows.at(i, 1)] = {rows.at(i, 0), rows.at(i, 2)};
+      report.rowsReadLocal += static_cast<int64_t>(rows.size());
+      r.kind = VerifyRead::List;
+      break;
     case Task::SplitD1:
-      statement = quantileQuery(s.d1, s.d1Bound, t.range,
-                                std::max<int64_t>(1, (t.rowsHint + kSplitWays - 1) / kSplitWays));
-      return "";
-    case Task::Fetch: {
-      std::string values;
-      auto& diffs = report.tables[t.table].differences;
-      for (size_t i : t.diffs) values += (values.empty() ? "(" : ",(") + diffs[i].key + ")";
-      std::string where = whereOf(s.d1, {});
-      where += (where.empty() ? " WHERE " : " AND ") + keyList(s.d1.keys) + " IN (VALUES " +
-               values + ")";
-      statement =
-          "SELECT " + s.d1.keyLiteral + "," + s.d1Row + " FROM " + s.d1.table + " AS _t" + where;
-      return "";
-    }
+      r.kind = VerifyRead::Split;
+      r.step = std::max<int64_t>(1, (t.rowsHint + kSplitWays - 1) / kSplitWays);
+      break;
+    case Task::Fetch:
+      r.kind = VerifyRead::Fetch;
+      for (size_t i : t.diffs) r.keys.push_back(report.tables[t.table].differences[i].key);
+      break;
   }
+  statement = verifyD1Statement(s.d1, s.tenant, r);
+  read = verifyReadJson(s.d1, r);
   return "";
 }
 
@@ -301,22 +349,26 @@ void Verifier::queueFetches() {
   }
 }
 
-std::string Verifier::nextBatch(std::vector<std::string>& statements) {
+std::string Verifier::nextBatch(std::vector<std::string>& statements,
+                                std::vector<std::string>& reads) {
   statements.clear();
+  reads.clear();
   queueFetches();
   size_t bytes = 0;
   while (!queue_.empty() && (flight_.empty() || (!full() && bytes < kBatchBytes))) {
     Task t = std::move(queue_.front());
     queue_.pop_front();
-    std::string statement;
-    if (auto e = prepare(t, statement); !e.empty()) {
+    std::string statement, read;
+    if (auto e = prepare(t, statement, read); !e.empty()) {
       queue_.push_front(std::move(t));
       requeue();
       statements.clear();
+      reads.clear();
       return e;
     }
     bytes += statement.size();
     statements.push_back(std::move(statement));
+    reads.push_back(std::move(read));
     flight_.push_back(std::move(t));
   }
   if (!statements.empty()) {

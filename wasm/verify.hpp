@@ -65,6 +65,29 @@ struct VerifyReport {
   std::string json() const;
 };
 
+// What a verify asks of D1 about one table, in names and literals: the engine builds the SQL
+// itself when it reaches D1 directly, a sync endpoint after checking every name against its
+// allow-list and D1's schema and every literal against the changeset grammar.
+struct VerifyTable {
+  std::string table;                       // D1's name
+  std::vector<std::string> keys, columns;  // D1's column names; columns include the key
+  bool integerKey = false;
+  uint64_t seed = 0;  // the fingerprint's weights
+  int inlineBlocks = 1;
+};
+struct VerifyRead {
+  enum Kind { Range, List, Split, Fetch } kind = Range;
+  FpRange range;                  // Range, List, Split
+  int64_t step = 1;               // Split: every step-th key becomes a bound
+  std::vector<std::string> keys;  // Fetch: keys as comma-separated literals
+};
+FpParams verifyParams(const VerifyTable& t);
+// The D1 statement answering `read`; `tenant` filters the partition ("col = literal").
+std::string verifyD1Statement(const VerifyTable& t, const std::optional<std::string>& tenant,
+                              const VerifyRead& read);
+// The read as a sync endpoint's request carries it (sync_protocol.hpp, op "read"), and back.
+std::string verifyReadJson(const VerifyTable& t, const VerifyRead& read);
+
 // Parses a report (VerifyReport::json()) into table -> keys to send again.
 std::string parseRepairKeys(const std::string& json,
                             std::map<std::string, std::vector<std::string>>& out);
@@ -81,9 +104,10 @@ class Verifier {
   // statement, or with INTERNAL when the local database refuses a read.
   std::string addTable(const Table& t, const std::optional<std::string>& tenant, ErrorCode& code);
 
-  // The statements of the next D1 batch (the local side of each is computed now). Empty when
-  // the verify is done. Returns a local error message, empty on success.
-  std::string nextBatch(std::vector<std::string>& statements);
+  // The statements of the next D1 batch (the local side of each is computed now), and the
+  // same reads as a sync endpoint's requests (verifyReadJson). Empty when the verify is done.
+  // Returns a local error message, empty on success.
+  std::string nextBatch(std::vector<std::string>& statements, std::vector<std::string>& reads);
   // D1's answers to the statements nextBatch() gave, one Rows each, in order.
   std::string onResults(const std::vector<Rows>& results);
   // The batch did not reach D1 (or its answer was lost): its work is queued again.
@@ -97,10 +121,11 @@ class Verifier {
  private:
   struct TableSpec {
     Table table;
-    FpSource local, d1;
+    FpSource local;
+    VerifyTable d1;
+    std::optional<std::string> tenant;
     FpParams prm;
-    std::string localRow, d1Row;  // SQL rendering a row as a tuple of literals
-    std::string d1Bound;          // SQL rendering a D1 key as a bound value
+    std::string localRow;  // SQL rendering a local row as a tuple of literals
   };
   struct Task {
     enum Kind { Range, List, SplitD1, Fetch } kind = Range;
@@ -118,7 +143,7 @@ class Verifier {
   };
 
   std::string localExec(const std::string& sql, Rows& out);
-  std::string prepare(Task& t, std::string& statement);
+  std::string prepare(Task& t, std::string& statement, std::string& read);
   std::string onRange(Task& t, const Rows& r);
   std::string onList(Task& t, const Rows& r);
   std::string onSplit(Task& t, const Rows& r);
