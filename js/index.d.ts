@@ -209,7 +209,8 @@ export interface ReplicatorOptions {
    * tenant's rows): start() creates the tables, fetches every row exactly and only then starts
    * capture, so nothing is sent back. Refused (CONFIG) when the local database has tables. With
    * `takeover: true` a new device replaces the one that owned the sourceId. Write after start()
-   * resolves. Not yet through httpTarget.
+   * resolves. Through httpTarget the endpoint serves the reads (its allowed tables, the
+   * caller's tenant only, to the partition's owner).
    */
   hydrate?: boolean;
   /**

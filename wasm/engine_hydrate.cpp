@@ -10,7 +10,9 @@
 // one local transaction per page. Capture is installed, and every table marked copied (Live),
 // in the transaction that ends the hydrate, so replication starts from exactly that state and
 // nothing hydrate wrote is sent back. Writes the application makes to those tables before the
-// hydrate ends are not captured: hosts finish the hydrate before start() returns.
+// hydrate ends are not captured: hosts finish the hydrate before start() returns. Through a
+// sync endpoint (Options::remote) the same reads go as its "read" requests (the endpoint
+// renders the literals and adds its tenant).
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
