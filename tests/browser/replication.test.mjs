@@ -85,6 +85,35 @@ describe('the task list replicating into D1', () => {
     }
   });
 
+  test('verify() from the page: equal after the copy, names a row damaged in D1, repairs it', async () => {
+    const tenant = 'verified';
+    const browser = await launchBrowser(profile());
+    try {
+      const app = await openApp(browser, served.server.url, {
+        token: await tokenFor(tenant, 'tab-v'),
+      });
+      await app.call('addMany', { count: 1500, prefix: 'checked' });
+      await waitSynced(app.page);
+      const clean = await app.call('verify');
+      assert.equal(clean.report.equal, true, JSON.stringify(clean.report).slice(0, 500));
+      assert.equal(clean.report.tables[0].rowsD1, 1500);
+      await served.server.d1
+        .prepare("UPDATE tasks SET title = 'damaged' WHERE room_id = ? AND id = 700")
+        .bind(tenant)
+        .run();
+      const found = await app.call('verify');
+      assert.deepEqual(
+        found.report.tables[0].differences.map((d) => d.key),
+        ['700'],
+      );
+      const fixed = await app.call('verify', { repair: true });
+      assert.equal(fixed.report.equal, true);
+      assert.equal(await expectSameInD1(served.server.d1, app.page, tenant), 1500);
+    } finally {
+      await browser.close();
+    }
+  });
+
   test('a token the endpoint refuses: the page says so and keeps the tasks; a valid one pasted in syncs them', async () => {
     const tenant = 'token';
     const browser = await launchBrowser(profile());

@@ -14,6 +14,8 @@
 //   health                     replication health (d1sync's health() shape), or
 //                              { state: 'local', reason } before a token arrives
 //   connect { token }          replicate as the token's client (its `sub` claim)
+//   verify { repair? }         compare the tasks with their rows in D1 (d1sync's verify());
+//                              with repair, send the differing keys again and verify again
 // Events sent unasked: { event: 'ready', info }, { event: 'failed', error },
 // { event: 'waiting' } (another tab holds the database), { event: 'health', health } after
 // each replication attempt.
@@ -190,6 +192,14 @@ class Replication {
     return { sourceId: sub };
   }
 
+  async verify({ repair = false } = {}) {
+    if (!this.#sync || !this.#started) throw new Error('not replicating yet: connect first');
+    const report = await this.#sync.verify();
+    if (!repair || report.equal) return { report };
+    await this.#sync.repair(report);
+    return { repaired: report, report: await this.#sync.verify() };
+  }
+
   health() {
     if (this.#sync) {
       const h = this.#sync.health();
@@ -262,6 +272,7 @@ opened.then(
       ...tasks,
       health: () => replication.health(),
       connect: ({ token }) => replication.connect(token),
+      verify: (args) => replication.verify(args),
     };
     handle = async ({ id, op, args = {} }) => {
       try {
