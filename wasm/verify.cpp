@@ -245,8 +245,8 @@ std::string Verifier::addTable(const Table& t, const std::optional<std::string>&
   for (const auto& c : s.local.columns)
     bytesExpr += (bytesExpr.empty() ? "" : "+") + ("ifnull(length(CAST(" + c + " AS BLOB)),0)");
   Rows sample;
-  if (auto e = localExec("SELECT avg(" + bytesExpr + ") FROM (SELECT * FROM " + s.local.table +
-                             " AS _t LIMIT 1000) AS _t",
+  if (auto e = localExec("SELECT avg(_n) FROM (SELECT " + bytesExpr + " AS _n FROM " +
+                             s.local.table + " AS _t LIMIT 1000)",
                          sample);
       !e.empty())
     return e;
