@@ -107,6 +107,11 @@ int parseArgs(int argc, const char* const* argv, Args& a, std::string& out, std:
   addCommon(push, a);
   push->add_flag("--check", a.check,
                  "Run PRAGMA quick_check first (always done on the first push)");
+  push->add_flag("--snapshot", a.snapshot,
+                 "Never write to the file (read-only files, databases other tools own): tables "
+                 "D1 lacks are copied, and for the others the differing keys are found by "
+                 "range fingerprints (as verify finds them) and only those rows sent. Each run "
+                 "is a full comparison: about every row read once on both sides");
   push->add_flag("--takeover", a.takeover,
                  "This file replaces the database that owns this source in D1 (which is then "
                  "fenced); D1's rows for it are copied again from this file");
@@ -152,6 +157,10 @@ int parseArgs(int argc, const char* const* argv, Args& a, std::string& out, std:
     return code == 0 ? kOk : kUsage;
   }
   a.command = app.get_subcommands().front()->get_name();
+  if (a.snapshot && a.dryRun) {
+    err = "--dry-run plans a push through capture; it does not go with --snapshot\n";
+    return kUsage;
+  }
   int64_t r = 0, w = 0;
   if (!parseRate(a.rate, r, w)) {
     err = "--rate wants requests/seconds (for example 1200/300), not '" + a.rate + "'\n";

@@ -34,6 +34,7 @@ struct Args {
   int verbose = 0;
   bool check = false;             // PRAGMA quick_check even when the file was pushed before
   bool takeover = false;          // the file takes the source over from its current owner in D1
+  bool snapshot = false;          // push: never write to the file; send what verify finds differing
   bool repair = false;            // verify: send the differing keys again, then verify again
   int64_t maxDifferences = 1000;  // verify: keys listed before the rest is left unresolved
   // Where D1 is.

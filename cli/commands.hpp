@@ -16,5 +16,6 @@ int runPlan(const Args& args);  // push --dry-run
 int runStatus(const Args& args);
 int runPull(const Args& args);
 int runVerify(const Args& args);
+int runSnapshot(const Args& args);  // push --snapshot
 
 }  // namespace d1sync::cli

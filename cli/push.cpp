@@ -12,6 +12,7 @@ using nlohmann::json;
 
 int runPush(const Args& args) {
   if (args.dryRun) return runPlan(args);
+  if (args.snapshot) return runSnapshot(args);
   Session s;
   std::string err;
   int code = openFile(args, false, s, err);

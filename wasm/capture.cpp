@@ -5,21 +5,27 @@
 
 namespace d1sync {
 
-std::string bookkeepingDdl() {
+std::string bookkeepingDdl(bool temp) {
+  const std::string table = temp ? "CREATE TEMP TABLE" : "CREATE TABLE";
+  const std::string trigger = temp ? "CREATE TEMP TRIGGER" : "CREATE TRIGGER";
   // Not AUTOINCREMENT: keeping sqlite_sequence up to date is a second write on every captured
   // change. A plain rowid key takes max(seq) + 1, and the newest row cannot be deleted, so
   // sequence numbers keep rising even when someone empties the outbox.
-  return "CREATE TABLE IF NOT EXISTS _d1sync_log(seq INTEGER PRIMARY KEY, "
-         "tbl TEXT NOT NULL, op TEXT NOT NULL, key TEXT NOT NULL, at_ms INTEGER NOT NULL);"
-         "CREATE TRIGGER IF NOT EXISTS _d1sync_log_keep BEFORE DELETE ON _d1sync_log "
-         "WHEN OLD.seq = (SELECT max(seq) FROM _d1sync_log) BEGIN SELECT RAISE(IGNORE); END;"
-         "CREATE TABLE IF NOT EXISTS _d1sync_state(id INTEGER PRIMARY KEY CHECK (id = 1), "
-         "doc TEXT NOT NULL);"
-         "CREATE TABLE IF NOT EXISTS _d1sync_tables(name TEXT PRIMARY KEY, doc TEXT NOT NULL);"
-         "CREATE TABLE IF NOT EXISTS _d1sync_quarantine(id INTEGER PRIMARY KEY AUTOINCREMENT, "
-         "tbl TEXT NOT NULL, key TEXT NOT NULL, code TEXT NOT NULL, error TEXT NOT NULL, "
-         "at_ms INTEGER NOT NULL);"
+  return table +
+         " IF NOT EXISTS _d1sync_log(seq INTEGER PRIMARY KEY, tbl TEXT NOT NULL, op TEXT NOT "
+         "NULL, key TEXT NOT NULL, at_ms INTEGER NOT NULL);" +
+         trigger +
+         " IF NOT EXISTS _d1sync_log_keep BEFORE DELETE ON _d1sync_log WHEN OLD.seq = (SELECT "
+         "max(seq) FROM _d1sync_log) BEGIN SELECT RAISE(IGNORE); END;" +
+         table +
+         " IF NOT EXISTS _d1sync_state(id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);" +
+         table + " IF NOT EXISTS _d1sync_tables(name TEXT PRIMARY KEY, doc TEXT NOT NULL);" +
+         table +
+         " IF NOT EXISTS _d1sync_quarantine(id INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT "
+         "NULL, key TEXT NOT NULL, code TEXT NOT NULL, error TEXT NOT NULL, at_ms INTEGER NOT "
+         "NULL);"
          // One entry per row: a page rebuilt after a restart quarantines the same row again.
+         // (On a TEMP table the index is a TEMP index.)
          "CREATE UNIQUE INDEX IF NOT EXISTS _d1sync_quarantine_row ON _d1sync_quarantine(tbl, key)";
 }
 

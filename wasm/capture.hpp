@@ -3,7 +3,8 @@
 //   _d1sync_log(seq INTEGER PRIMARY KEY, tbl, op, key, at_ms)
 // `key` is the row's key as comma-separated SQL literals (render.hpp), never the row itself:
 // the row is read as it is when the change is shipped. `op` is I, U or D, or R for a row that
-// an INSERT/UPDATE OR REPLACE may delete through a UNIQUE index without firing DELETE triggers.
+// an INSERT/UPDATE OR REPLACE may delete through a UNIQUE index without firing DELETE triggers,
+// or V for a key repair() sends again after a verify (engine_verify.cpp).
 // A keep trigger holds the newest row back from deletes, so seq keeps rising even after the
 // outbox is emptied.
 #pragma once
@@ -15,8 +16,9 @@
 
 namespace d1sync {
 
-// The bookkeeping tables (outbox, state, quarantine), idempotent.
-std::string bookkeepingDdl();
+// The bookkeeping tables (outbox, state, quarantine), idempotent; `temp`: as TEMP tables, for
+// a database that is not written (Options::snapshot).
+std::string bookkeepingDdl(bool temp = false);
 
 std::string triggerName(char op, const std::string& table);
 // Statements that (re)install the capture triggers of `table`; `warnings` gets what cannot

@@ -285,15 +285,16 @@ bool Engine::loadOrInit(int64_t nowMs) {
   }
   // A local call failing here is retried with backoff (the phase stays Init); only what no
   // retry can change stops the engine.
-  auto ddl = local_.exec(bookkeepingDdl());
+  auto ddl = local_.exec(bookkeepingDdl(options_.snapshot));
   if (localFailed("cannot create d1sync's bookkeeping tables", ddl)) return false;
   if (!loaded_ && !loadState()) return false;
   // A new database asked to hydrate: checked empty, then filled after the claim.
   if (options_.hydrate && persisted_.empty() && !state_.hydrate.active && !startHydrate())
     return false;
   // Through a sync endpoint the incarnation names its source, which the endpoint checks.
-  fenceId_.incarnation =
-      options_.remote ? state_.sourceId + "/" + state_.incarnation : state_.incarnation;
+  fenceId_.incarnation = options_.remote     ? state_.sourceId + "/" + state_.incarnation
+                         : options_.snapshot ? "snapshot-" + state_.incarnation
+                                             : state_.incarnation;
   // Exact REALs (render.hpp) need SQLite's math functions; every supported host has them.
   auto math = local_.exec("SELECT atan2(0.0, -1.0), log2(8.0), floor(1.5), pow(2, -1022)");
   if (!math.ok && math.error.find("no such function") != std::string::npos) {

@@ -63,6 +63,11 @@ struct Options {
   // The target is a sync endpoint (sync_protocol.hpp): batches carry requests (JSON control
   // messages, changesets) instead of SQL, and D1's schema and tenant are the endpoint's.
   bool remote = false;
+  // A push that never writes to the local database (the command line's push --snapshot): the
+  // bookkeeping lives in TEMP tables, nothing is captured, tables D1 already has are left as
+  // they are (the host verifies and repairs them), and each run takes the source over from
+  // the previous snapshot run (its incarnation starts with "snapshot-").
+  bool snapshot = false;
   uint64_t seed = 0;  // randomness for the incarnation id and backoff jitter (host supplied)
   // How long one drive (a flush) keeps waiting through backoff before it is rejected.
   int64_t flushRetryMs = kDefaultFlushRetryMs;

@@ -57,7 +57,8 @@ void Engine::onClaim(const BatchResult& r, int64_t nowMs) {
     return;
   }
   if (row.incarnation != fenceId_.incarnation) {
-    if (options_.takeover) {
+    // A snapshot push takes over from the previous one (each run is a new incarnation).
+    if (options_.takeover || (options_.snapshot && row.incarnation.rfind("snapshot-", 0) == 0)) {
       theirs_ = row;
       phase_ = Phase::Takeover;
       return;
@@ -98,8 +99,10 @@ bool Engine::adoptClaimedRow(const SourceRow& row) {
     // mark): only this database writes its own incarnation into the row. D1 holds the
     // previous owner's rows, as after any takeover.
     state_.lastBatch = row.lastBatch;
-    resyncAll_ = true;
-    for (auto& [name, ts] : state_.tables) ts.recopy = true;
+    if (!options_.snapshot) {
+      resyncAll_ = true;
+      for (auto& [name, ts] : state_.tables) ts.recopy = true;
+    }
   } else if (row.appliedSeq != state_.appliedSeq || row.lastBatch != state_.lastBatch) {
     fail(ErrorCode::Fenced,
          "D1 holds applied_seq " + std::to_string(row.appliedSeq) + " / last_batch '" +
@@ -130,9 +133,12 @@ void Engine::onTakeover(const BatchResult& r, int64_t nowMs) {
   state_.pendingBatch.clear();
   state_.pendingClaim.clear();
   // D1 holds the previous owner's rows: every table is copied again, converging them to ours.
-  // Saved with the takeover, so a restart before the recopy begins still does it.
-  resyncAll_ = true;
-  for (auto& [name, ts] : state_.tables) ts.recopy = true;
+  // Saved with the takeover, so a restart before the recopy begins still does it. A snapshot
+  // push verifies them instead, and sends what differs.
+  if (!options_.snapshot) {
+    resyncAll_ = true;
+    for (auto& [name, ts] : state_.tables) ts.recopy = true;
+  }
   phase_ = Phase::Claim;
   persist();
 }
@@ -214,7 +220,8 @@ bool Engine::reconcileD1Table(const Table& t, TableState& ts, const std::string&
   }
   ts.key = t.keyColumnNames();
   if (ts.phase == TablePhase::Create) {
-    ts.phase = TablePhase::Copy;
+    // A snapshot push leaves the rows D1 has in place: its verify finds what differs.
+    ts.phase = options_.snapshot ? TablePhase::Live : TablePhase::Copy;
     ts.resetCopy();
   }
   return true;

@@ -78,6 +78,7 @@ TargetShape Engine::shapeOf(const Table& t, bool shadow) const {
 }
 
 bool Engine::installCapture(const Table& t, bool replace) {
+  if (options_.snapshot) return true;  // nothing is captured: the database is not written
   std::string sql;
   if (replace)
     for (const auto& s : dropCaptureDdl(t.name)) sql += s + ";";
@@ -156,7 +157,7 @@ bool Engine::readLocalTables(const std::vector<MasterEntry>& entries, std::vecto
 
 // Keeps one table's capture in place and decides what a change of its SQL means for D1.
 bool Engine::followTable(const Table& t, const std::vector<MasterEntry>& entries) {
-  const CaptureState capture = captureState(t, entries);
+  const CaptureState capture = options_.snapshot ? CaptureState::Current : captureState(t, entries);
   auto it = state_.tables.find(t.name);
   if (capture == CaptureState::Missing && it != state_.tables.end() && !it->second.recopy &&
       (it->second.phase == TablePhase::Live || it->second.phase == TablePhase::Copy)) {

@@ -207,7 +207,9 @@ Status Engine::repair(const std::string& report, int64_t nowMs) {
       // Only literals (the outbox reader checks each key again before it reads a row by it).
       if (splitKeyLiteral(key).size() != t->keySize())
         return {ErrorCode::Config, "repair(): '" + key + "' is not a key of " + name};
-      sql += "INSERT INTO _d1sync_log(tbl, op, key, at_ms) VALUES (" + quoteText(name) + ", 'U', " +
+      // 'V': sent as the row stands, written or deleted; unlike a captured 'U' whose row is
+      // gone, not taken for a rowid renumbered by VACUUM (engine_rowid.cpp).
+      sql += "INSERT INTO _d1sync_log(tbl, op, key, at_ms) VALUES (" + quoteText(name) + ", 'V', " +
              quoteText(key) + ", " + std::to_string(nowMs) + ");";
     }
   }
