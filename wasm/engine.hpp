@@ -228,6 +228,12 @@ class Engine {
   std::optional<Step> hydrateStep(int64_t nowMs);
   std::string hydratePageQuery(const Table& t);
   size_t hydratePageLimit();
+  // hydrate_values.cpp
+  bool holdForBigValues(const Rows& rows);
+  std::optional<Step> hydratePieceStep(const Table& t);
+  void onHydratePieces(const BatchResult& r);
+  bool writeBigValues(const Table& t, const Rows& rows, const std::vector<std::string>& cols);
+  std::string hydrateKeyWhere(const Table& t, const Rows& rows, size_t row, bool d1) const;
   void onHydrate(const BatchResult& r, int64_t nowMs);
   void hydrateListing(const BatchResult& r);
   void hydratePage(const Rows& rows);
@@ -338,6 +344,16 @@ class Engine {
   size_t changePageLimit_;      // outbox rows per page, adapted to the bytes changes carry
   size_t hydrateRowBytes_ = 0;  // bytes per row of the last hydrate page (0: none yet)
   size_t hydrateLimit_ = 0;     // rows the hydrate page in flight asked for
+  // hydrate_values.cpp: a page whose values over the inline size are read in pieces first.
+  struct HydrateBig {
+    size_t row = 0, column = 0;
+    bool text = false;
+    size_t bytes = 0;
+    std::string hex;  // the pieces read so far
+  };
+  std::optional<Rows> hydrateHeld_;
+  std::vector<HydrateBig> hydrateBig_;
+  std::vector<size_t> hydratePieces_;  // the big value each statement in flight reads
   std::unique_ptr<VerifyRun> verify_;
   bool verifyDone_ = false;
 };

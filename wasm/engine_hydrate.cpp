@@ -28,10 +28,6 @@
 namespace d1sync {
 namespace {
 
-// Values up to this many bytes come inline (their hex literal stays under D1's ~2 MB string
-// cap); a larger one stops the hydrate with a clear error.
-constexpr size_t kHydrateInlineBytes = 900000;
-
 bool isOwnTable(const std::string& name) {
   return startsWithNoCase(name, "_d1sync_") || startsWithNoCase(name, "_cf_") ||
          startsWithNoCase(name, "sqlite_");
@@ -104,9 +100,21 @@ std::optional<Step> Engine::hydrateStep(int64_t nowMs) {
     if (phase_ == Phase::Failed) return fail(fatal_.code, fatal_.message);
     return backoffStep(nowMs);
   }
+  // A page waiting for its long values: their next pieces, or, once all are here, written.
+  if (hydrateHeld_) {
+    if (auto s = hydratePieceStep(*t)) return *s;
+    const Rows held = *hydrateHeld_;
+    hydratePage(held);
+    if (phase_ == Phase::Failed) return fail(fatal_.code, fatal_.message);
+    if (hydrateHeld_) return backoffStep(nowMs);  // the write failed: retried
+    return hydrateStep(nowMs);
+  }
   if (options_.remote) {
     // The same page, named for the endpoint: it renders the literals and adds the tenant.
-    nlohmann::json read = {{"kind", "rows"}, {"table", t->name}, {"limit", hydratePageLimit()}};
+    nlohmann::json read = {{"kind", "rows"},
+                           {"table", t->name},
+                           {"limit", hydratePageLimit()},
+                           {"inline", options_.limits.inlineValueBytes}};
     read["columns"] = nlohmann::json::array();
     if (t->keyKind == KeyKind::Rowid) read["columns"].push_back(t->d1RowidColumn);
     for (size_t i : t->tupleOrder()) read["columns"].push_back(t->columns[i].name);
@@ -134,8 +142,11 @@ std::string Engine::hydratePageQuery(const Table& t) {
   } else {
     for (const auto& k : t.keyColumnNames()) keyCols.push_back(quoteIdent(k));
   }
+  // Values over the inline size come as markers and are read in pieces (hydrate_values.cpp),
+  // so no row outgrows a local statement (100 KB in a Durable Object).
   for (size_t i : t.tupleOrder())
-    exprs.push_back(literalExpr(quoteIdent(t.columns[i].name), kHydrateInlineBytes, false));
+    exprs.push_back(
+        literalExpr(quoteIdent(t.columns[i].name), options_.limits.inlineValueBytes, false));
   std::vector<std::string> where;
   if (shape_.tenant)
     where.push_back(quoteIdent(shape_.tenant->column) + "=" + shape_.tenant->literal);
@@ -157,7 +168,9 @@ void Engine::onHydrate(const BatchResult& r, int64_t nowMs) {
     return;
   }
   backoff_.reset();
-  if (!state_.hydrate.listed) {
+  if (!hydratePieces_.empty()) {
+    onHydratePieces(r);
+  } else if (!state_.hydrate.listed) {
     hydrateListing(r);
   } else {
     hydratePage(r.results[0]);
@@ -203,6 +216,7 @@ void Engine::hydrateListing(const BatchResult& r) {
 }
 
 void Engine::hydratePage(const Rows& rows) {
+  if (!hydrateHeld_ && holdForBigValues(rows)) return;
   HydrateState& h = state_.hydrate;
   const std::string name = h.tables.front();
   auto t = hydratedTable(name);
@@ -237,12 +251,10 @@ void Engine::hydratePage(const Rows& rows) {
         fail(ErrorCode::Internal, "hydrate: D1 answered no literal for a value of " + name);
         return;
       }
+      // A long value (read in pieces by now) goes in empty, then is appended to.
       if (auto big = parseBigMarker(rows.at(row, c))) {
-        fail(ErrorCode::D1Limit, "hydrate: a value of " + std::to_string(big->bytes) +
-                                     " bytes in " + name + " (column " + cols[c] +
-                                     ") is over the " + std::to_string(kHydrateInlineBytes) +
-                                     " bytes hydrate reads in one piece");
-        return;
+        tuple += (c ? "," : "") + std::string(big->text ? "''" : "X''");
+        continue;
       }
       tuple += (c ? "," : "") + rows.at(row, c);
     }
@@ -263,6 +275,9 @@ void Engine::hydratePage(const Rows& rows) {
     lastKey = joined(key, ",");
   }
   if (!flush()) return;
+  if (!hydrateBig_.empty() && !writeBigValues(*t, rows, cols)) return;
+  hydrateHeld_.reset();
+  hydrateBig_.clear();
   if (!rows.size())
     hydrateRowBytes_ = 0;
   else

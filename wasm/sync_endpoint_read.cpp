@@ -24,7 +24,8 @@ namespace {
 constexpr size_t kMaxReads = 50;
 constexpr int64_t kMaxRowsPerRead = 20000;
 constexpr size_t kMaxFetchKeys = 1000;
-constexpr size_t kValueInline = 900000;  // as the engine's own hydrate (engine_hydrate.cpp)
+constexpr int64_t kMaxInline = 900000;  // a value's literal stays under D1's ~2 MB string cap
+constexpr int64_t kMaxPiece = 1000000;  // bytes of one long value's piece
 
 EndpointStep answer(int status, const std::string& code, const std::string& message) {
   EndpointStep s;
@@ -169,9 +170,14 @@ std::optional<std::string> SyncEndpoint::readStatement(const std::string& text,
     const int64_t limit = intField(r, "limit", 0);
     if (limit < 1 || limit > kMaxRowsPerRead)
       return bad("limit must be from 1 to " + std::to_string(kMaxRowsPerRead));
+    // Values longer than `inline` come as markers; the client reads them in pieces.
+    const int64_t inlineBytes = intField(r, "inline", kMaxInline);
+    if (inlineBytes < 1 || inlineBytes > kMaxInline)
+      return bad("inline must be from 1 to " + std::to_string(kMaxInline));
     std::string select, order;
     for (const auto& c : columns)
-      select += (select.empty() ? "" : ",") + literalExpr(quoteIdent(c), kValueInline, false);
+      select += (select.empty() ? "" : ",") +
+                literalExpr(quoteIdent(c), static_cast<size_t>(inlineBytes), false);
     for (const auto& c : key) order += (order.empty() ? "" : ",") + quoteIdent(c);
     std::vector<std::string> where;
     if (tenant) where.push_back(*tenant);
@@ -182,6 +188,25 @@ std::optional<std::string> SyncEndpoint::readStatement(const std::string& text,
     for (const auto& x : where) w += (w.empty() ? " WHERE " : " AND ") + x;
     return "SELECT " + select + " FROM " + quoteIdent(k->name) + w + " ORDER BY " + order +
            " LIMIT " + std::to_string(limit);
+  }
+
+  if (kind == "piece") {
+    // Bytes of one long value: {"columns":[C],"key":K,"offset":O,"length":N}.
+    const int64_t offset = intField(r, "offset", -1), length = intField(r, "length", 0);
+    if (columns.size() != 1 || !isKey(r["key"], key.size()) || offset < 0 || length < 1 ||
+        length > kMaxPiece)
+      return bad(
+          "a piece read names one column, a key as literals, an offset >= 0 and a "
+          "length from 1 to " +
+          std::to_string(kMaxPiece));
+    std::string cols;
+    for (const auto& c : key) cols += (cols.empty() ? "" : ",") + quoteIdent(c);
+    const std::string lits = r["key"].get<std::string>();
+    std::string where = key.size() == 1 ? cols + "=" + lits : "(" + cols + ")=(" + lits + ")";
+    if (tenant) where = *tenant + " AND " + where;
+    return "SELECT hex(substr(CAST(" + quoteIdent(columns[0]) + " AS BLOB)," +
+           std::to_string(offset + 1) + "," + std::to_string(length) + ")) FROM " +
+           quoteIdent(k->name) + " WHERE " + where;
   }
 
   VerifyTable vt;

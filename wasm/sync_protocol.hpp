@@ -13,9 +13,12 @@
 //   read      {"v":1,"sourceId":S,"incarnation":I,"reads":[R,...]}: what hydrate and verify
 //             read of the caller's partition, each R one of
 //               {"kind":"tables"}                        D1's allowed tables: (name, sql)
-//               {"kind":"rows","table":T,"columns":[..],"after":K|null,"limit":N}
-//                                                        a page of rows in key order, each
-//                                                        value an exact literal (render.hpp)
+//               {"kind":"rows","table":T,"columns":[..],"after":K|null,"limit":N,
+//                "inline":B}                             a page of rows in key order, each
+//                                                        value an exact literal (render.hpp),
+//                                                        or a marker when over B bytes
+//               {"kind":"piece","table":T,"columns":[C],"key":K,"offset":O,"length":N}
+//                                                        N bytes of one long value, as hex
 //               {"kind":"range"|"list"|"split"|"fetch", ...}   verify.hpp's VerifyRead
 //             answered only while I owns the partition; names are matched against the
 //             allow-list and D1's schema, literals against the changeset grammar.

@@ -76,6 +76,10 @@ class EndpointRead : public EngineTest {
 };
 
 TEST_F(EndpointRead, ASecondDeviceHydratesItsTenantAndTakesOver) {
+  // Long values come down in pieces through the endpoint too.
+  local->run(
+      "INSERT INTO tasks VALUES (5000, printf('%.*c', 50000, 'z'), 0, 0.5, randomblob(300000))");
+  sync();
   SqliteLocal fresh(":memory:");
   EndpointTarget asB(*endpoint, *d1, Caller{"dev-b", "'alice'"});
   Options o = remote("dev-b", 5);
@@ -89,7 +93,7 @@ TEST_F(EndpointRead, ASecondDeviceHydratesItsTenantAndTakesOver) {
   EXPECT_EQ(fresh.exec("SELECT count(*) FROM sqlite_master WHERE name='secrets'").rows.at(0, 0),
             "0");
   auto h = nlohmann::json::parse(b.engine().healthJson(b.now()));
-  EXPECT_EQ(h["rowsHydrated"], 3003);
+  EXPECT_EQ(h["rowsHydrated"], 3004);
   // It replicates on as the partition's owner; the first device is fenced.
   fresh.run("UPDATE tasks SET title='from b' WHERE id=5");
   ASSERT_EQ(b.run().kind, Step::Idle);

@@ -211,6 +211,36 @@ TEST_F(Hydrate, LocalCallsThatFailBeforeOrAfterRunningStillEndEqual) {
   }
 }
 
+// Values over the inline size come in pieces and are appended locally in statements under the
+// local cap: text with multi-byte characters and blobs up to 1.5 MB, exact, also when the
+// hydrate restarts after any request (a page written twice ends with the same bytes).
+TEST_F(Hydrate, LongValuesComeInPiecesExactAndRestartable) {
+  local->run(
+      "CREATE TABLE docs(id INTEGER PRIMARY KEY, body TEXT, data BLOB);"
+      "INSERT INTO docs VALUES (1, printf('%.*c', 20000, 'a'), randomblob(17000));"
+      "INSERT INTO docs VALUES (2, replace(printf('%.*c', 150000, 'x'), 'x', 'é' || char(0)), "
+      "randomblob(1500000));"
+      "INSERT INTO docs VALUES (3, 'short', X'00');"
+      "INSERT INTO docs VALUES (4, NULL, randomblob(16001));");
+  ASSERT_EQ(drv->run().kind, Step::Idle);
+  for (int cut = 0; cut <= 8; ++cut) {
+    SqliteLocal into(":memory:");
+    Options o = hydrating(10 + cut);
+    o.limits.copyPageRows = 2;
+    Driver h(into, *d1, o);
+    if (cut) {
+      h.runRequests(static_cast<size_t>(cut), cut % 2 == 1);
+      h.restart();
+    }
+    Step s = h.run();
+    ASSERT_EQ(s.kind, Step::Idle) << cut << ": " << s.message;
+    EXPECT_EQ(diffTable(into.handle(), local->handle(), "docs"), "") << cut;
+    EXPECT_EQ(into.exec("SELECT length(CAST(body AS BLOB)), typeof(body) FROM docs WHERE id=2")
+                  .rows.at(0, 0),
+              "450000");
+  }
+}
+
 TEST_F(Hydrate, RefusesADatabaseThatHasTables) {
   fresh->run("CREATE TABLE mine(x)");
   Driver h(*fresh, *d1, hydrating());
