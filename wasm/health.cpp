@@ -187,10 +187,12 @@ std::string Engine::metricsText(int64_t nowMs) {
   o += "# HELP d1sync_d1_rows_written_total Rows D1 reported writing for the batches it "
        "committed.\n# TYPE d1sync_d1_rows_written_total counter\n";
   o += "d1sync_d1_rows_written_total{" + src + "} " + std::to_string(c.d1RowsWritten) + "\n";
-  o += "# HELP d1sync_verify_differences Keys the last verify() found differing between the "
-       "local database and D1.\n# TYPE d1sync_verify_differences gauge\n";
+  // Only once a verify ran: no family is left without samples.
   if (c.lastVerifiedAt)
-    o += "d1sync_verify_differences{" + src + "} " + std::to_string(c.lastVerifyDifferences) + "\n";
+    o += "# HELP d1sync_verify_differences Keys the last verify() found differing between the "
+         "local database and D1.\n# TYPE d1sync_verify_differences gauge\n"
+         "d1sync_verify_differences{" +
+         src + "} " + std::to_string(c.lastVerifyDifferences) + "\n";
   o += "# HELP d1sync_quarantined Changes D1 refused for good.\n# TYPE d1sync_quarantined gauge\n";
   if (known) o += "d1sync_quarantined{" + src + "} " + std::to_string(live.quarantined) + "\n";
   return o;
