@@ -55,6 +55,17 @@ void sleepUntil(int64_t untilMs) {
 
 }  // namespace
 
+Status repairInTransaction(Session& s, Engine& engine, const std::string& report) {
+  if (FileError e = s.file.begin()) return {ErrorCode::Internal, e.message};
+  Status st = engine.repair(report, wallMs());
+  if (!st.ok()) {
+    s.file.rollback();
+    return st;
+  }
+  if (FileError e = s.file.commit()) return {ErrorCode::Internal, e.message};
+  return st;
+}
+
 Outcome drive(Session& s, Engine& engine, Progress& progress, int verbose) {
   Outcome o;
   engine.beginDrive(-1, false);

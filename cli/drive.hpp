@@ -21,6 +21,9 @@ struct Outcome {
 };
 
 Outcome drive(Session& s, Engine& engine, Progress& progress, int verbose);
+// The engine's repair() in one transaction of the file, as every engine call runs: the keys
+// are queued all or none.
+Status repairInTransaction(Session& s, Engine& engine, const std::string& report);
 // The run as one JSON document: rows, requests, bytes, seconds, peak RSS, health, the error.
 nlohmann::json summary(const char* command, const Session& s, Engine& engine, const Outcome& o,
                        int64_t rowsBefore, int64_t startMs);

@@ -82,7 +82,7 @@ int runSnapshot(const Args& args) {
                       {"requests", intField(report, "batches", 0)}});
     equal = report.value("equal", false);
     if (equal) break;
-    if (Status st = engine.repair(report.dump(), wallMs()); !st.ok()) {
+    if (Status st = repairInTransaction(s, engine, report.dump()); !st.ok()) {
       o.exit = exitFor(st.code);
       o.error = st.message;
       break;

@@ -106,7 +106,7 @@ int runVerify(const Args& args) {
   if (ran) out["report"] = report;
   if (ran && args.repair && !report.value("equal", false)) {
     out["repaired"] = report;
-    if (Status st = engine.repair(report.dump(), wallMs()); !st.ok()) {
+    if (Status st = repairInTransaction(s, engine, report.dump()); !st.ok()) {
       o.exit = exitFor(st.code);
       o.error = st.message;
       ran = false;

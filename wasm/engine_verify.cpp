@@ -192,7 +192,8 @@ Status Engine::repair(const std::string& report, int64_t nowMs) {
   if (!master.ok)
     return {ErrorCode::Internal, "repair(): reading the local schema: " + master.error};
   const auto entries = parseMaster(master.rows);
-  std::string sql;
+  // Every key checked before any is queued; then multi-row inserts under the local cap.
+  std::vector<std::string> tuples;
   for (const auto& [name, list] : keys) {
     if (list.empty()) continue;
     const MasterEntry* entry = nullptr;
@@ -209,13 +210,22 @@ Status Engine::repair(const std::string& report, int64_t nowMs) {
         return {ErrorCode::Config, "repair(): '" + key + "' is not a key of " + name};
       // 'V': sent as the row stands, written or deleted; unlike a captured 'U' whose row is
       // gone, not taken for a rowid renumbered by VACUUM (engine_rowid.cpp).
-      sql += "INSERT INTO _d1sync_log(tbl, op, key, at_ms) VALUES (" + quoteText(name) + ", 'V', " +
-             quoteText(key) + ", " + std::to_string(nowMs) + ");";
+      tuples.push_back("(" + quoteText(name) + ",'V'," + quoteText(key) + "," +
+                       std::to_string(nowMs) + ")");
     }
   }
-  if (sql.empty()) return {};
-  auto w = local_.exec(sql);
-  if (!w.ok) return {ErrorCode::Internal, "repair(): queuing the keys: " + w.error};
+  const std::string head = "INSERT INTO _d1sync_log(tbl, op, key, at_ms) VALUES ";
+  std::string sql;
+  for (size_t i = 0; i <= tuples.size(); ++i) {
+    const bool last = i == tuples.size();
+    if (!sql.empty() &&
+        (last || sql.size() + tuples[i].size() + 1 > options_.limits.localStatementBytes)) {
+      auto w = local_.exec(sql);
+      if (!w.ok) return {ErrorCode::Internal, "repair(): queuing the keys: " + w.error};
+      sql.clear();
+    }
+    if (!last) sql += (sql.empty() ? head : ",") + tuples[i];
+  }
   return {};
 }
 

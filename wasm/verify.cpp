@@ -455,32 +455,26 @@ std::string Verifier::splitLocal(const Task& t, int64_t rows) {
   const std::string bound = boundOf(s.local.keys.size(), s.local.keyLiteral);
   if (auto e = localExec(quantileQuery(s.local, bound, t.range, step), bounds); !e.empty())
     return e;
-  std::optional<std::string> lo = t.range.lo;
-  for (size_t i = 0; i <= bounds.size(); ++i) {
-    Task sub;
-    sub.table = t.table;
-    sub.range.lo = lo;
-    sub.range.hi = i < bounds.size() ? std::optional(bounds.at(i, 0)) : t.range.hi;
-    sub.rowsHint = step;
-    lo = sub.range.hi;
-    queue_.push_front(std::move(sub));
-  }
+  queueSubRanges(t, bounds, step);
   return "";
 }
 
 std::string Verifier::onSplit(Task& t, const Rows& r) {
-  std::optional<std::string> lo = t.range.lo;
-  const int64_t step = std::max<int64_t>(1, (t.rowsHint + kSplitWays - 1) / kSplitWays);
-  for (size_t i = 0; i <= r.size(); ++i) {
+  queueSubRanges(t, r, std::max<int64_t>(1, (t.rowsHint + kSplitWays - 1) / kSplitWays));
+  return "";
+}
+
+void Verifier::queueSubRanges(const Task& parent, const Rows& bounds, int64_t rowsHint) {
+  std::optional<std::string> lo = parent.range.lo;
+  for (size_t i = 0; i <= bounds.size(); ++i) {
     Task sub;
-    sub.table = t.table;
+    sub.table = parent.table;
     sub.range.lo = lo;
-    sub.range.hi = i < r.size() ? std::optional(r.at(i, 0)) : t.range.hi;
-    sub.rowsHint = step;
+    sub.range.hi = i < bounds.size() ? std::optional(bounds.at(i, 0)) : parent.range.hi;
+    sub.rowsHint = rowsHint;
     lo = sub.range.hi;
     queue_.push_front(std::move(sub));
   }
-  return "";
 }
 
 std::string Verifier::localTuple(const TableSpec& s, const std::string& keyLiteral,

@@ -149,6 +149,8 @@ class Verifier {
   std::string onSplit(Task& t, const Rows& r);
   void onFetch(Task& t, const Rows& r);
   std::string splitLocal(const Task& t, int64_t rows);
+  // Sub-ranges of `parent` cut at `bounds` (one bound a row), queued next.
+  void queueSubRanges(const Task& parent, const Rows& bounds, int64_t rowsHint);
   std::string localTuple(const TableSpec& s, const std::string& keyLiteral,
                          std::optional<std::string>& out);
   void queueFetches();

@@ -236,6 +236,29 @@ TEST_F(VerifySmall, CompositeTextKeysAndRowidTablesAreNarrowedToTheKey) {
   EXPECT_TRUE(verify()["equal"].get<bool>());
 }
 
+// 5,000 rows only D1 has, past the last local key: the last range is split at D1's quantiles
+// (D1 holds more there), the extra keys listed, and repair deletes exactly them.
+TEST_F(VerifySmall, RowsOnlyD1HasAreSplitAtD1sQuantilesAndRemoved) {
+  d1Run(
+      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<5000) "
+      "INSERT INTO t(id, a) SELECT 100000 + i, 'only in D1' FROM c");
+  auto report = verify("{\"table\":\"t\",\"maxDifferences\":10000}");
+  const auto& t = tableOf(report, "t");
+  EXPECT_EQ(t["rowsD1"], rows + 5000);
+  ASSERT_EQ(t["differences"].size(), 5000u);
+  for (const auto& d : t["differences"]) {
+    EXPECT_TRUE(d["local"].is_null());
+    EXPECT_EQ(d["d1"].get<std::string>().substr(0, 7),
+              "(" + d["key"].get<std::string>().substr(0, 6));
+  }
+  EXPECT_LE(report["statements"].get<int>(), 20 + 1 + 17 + 5 * 17 + 50);
+  Status repaired = drv->engine().repair(report.dump(), drv->now());
+  ASSERT_TRUE(repaired.ok()) << codeName(repaired.code) << ": " << repaired.message;
+  sync();
+  EXPECT_EQ(d1Count("SELECT count(*) FROM t WHERE id > 100000"), 0);
+  EXPECT_TRUE(verify()["equal"].get<bool>());
+}
+
 TEST_F(VerifySmall, ChangesCapturedBeforeTheVerifyAreShippedFirst) {
   local->run("UPDATE t SET a='changed' WHERE id<=50; DELETE FROM t WHERE id BETWEEN 51 AND 60");
   auto report = verify("{\"table\":\"t\"}");
