@@ -3,38 +3,29 @@
 // and every read the endpoint cannot trust is refused.
 #include <nlohmann/json.hpp>
 
+#include "endpoint_schema.hpp"
 #include "endpoint_target.hpp"
-#include "fixtures.hpp"
 
 namespace d1sync::native {
 namespace {
 
-const char* kLocal = R"sql(
-  CREATE TABLE tasks(id INTEGER PRIMARY KEY, title TEXT, done INTEGER, score REAL, data BLOB);
-  CREATE TABLE notes(body TEXT);
-)sql";
-
-const char* kD1 = R"sql(
-  CREATE TABLE tasks(user_id TEXT NOT NULL, id INTEGER NOT NULL, title TEXT, done INTEGER,
-                     score REAL, data BLOB, PRIMARY KEY(user_id, id));
-  CREATE TABLE notes(user_id TEXT NOT NULL, rowid INTEGER NOT NULL, body TEXT,
-                     PRIMARY KEY(user_id, rowid));
-  CREATE TABLE secrets(user_id TEXT NOT NULL, k INTEGER NOT NULL, v TEXT, PRIMARY KEY(user_id, k));
-)sql";
+// A table D1 has that the endpoint does not serve.
+const char* kSecrets =
+    "CREATE TABLE secrets(user_id TEXT NOT NULL, k INTEGER NOT NULL, v TEXT, "
+    "PRIMARY KEY(user_id, k))";
 
 Options remote(const std::string& device, uint64_t seed) {
-  Options o = defaultOptions(device, seed);
-  o.remote = true;
-  return o;
+  return remoteOptions(device, seed);
 }
 
 class EndpointRead : public EngineTest {
  protected:
   void SetUp() override {
     EngineTest::SetUp();
-    ASSERT_TRUE(d1->query(kD1).ok);
+    ASSERT_TRUE(d1->query(kEndpointD1).ok);
+    ASSERT_TRUE(d1->query(kSecrets).ok);
     ASSERT_TRUE(d1->query("INSERT INTO secrets VALUES ('alice', 1, 'not served')").ok);
-    local->run(kLocal);
+    local->run(kEndpointLocal);
     local->run(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<3000) "
         "INSERT INTO tasks SELECT i, 't' || i || char(0) || 'x', i % 2, i / 7.0, randomblob(i % 9) "
@@ -44,7 +35,7 @@ class EndpointRead : public EngineTest {
     c.tenantColumn = "user_id";
     endpoint = std::make_unique<SyncEndpoint>(c);
     asA = std::make_unique<EndpointTarget>(*endpoint, *d1, Caller{"dev-a", "'alice'"});
-    drv = std::make_unique<Driver>(*local, *asA, remote("dev-a", 3));
+    drv = std::make_unique<Driver>(*local, *asA, remoteOptions("dev-a", 3));
     sync();
     // Bob's rows share the tables: nothing of them may come down or be read.
     ASSERT_TRUE(d1->query("INSERT INTO tasks(user_id, id, title) VALUES ('bob', 7, 'bob''s')").ok);
@@ -82,7 +73,7 @@ TEST_F(EndpointRead, ASecondDeviceHydratesItsTenantAndTakesOver) {
   sync();
   SqliteLocal fresh(":memory:");
   EndpointTarget asB(*endpoint, *d1, Caller{"dev-b", "'alice'"});
-  Options o = remote("dev-b", 5);
+  Options o = remoteOptions("dev-b", 5);
   o.hydrate = o.takeover = true;
   o.limits.copyPageRows = 700;
   Driver b(fresh, asB, o);

@@ -1,34 +1,19 @@
 // An engine in remote mode replicating through a SyncEndpoint into the D1 simulator: the same
 // exactly-once guarantees as the direct path, under D1 faults and lost answers, per tenant.
+#include "endpoint_schema.hpp"
 #include "endpoint_target.hpp"
-#include "fixtures.hpp"
 
 namespace d1sync::native {
 namespace {
 
-const char* kLocal = R"sql(
-  CREATE TABLE tasks(id INTEGER PRIMARY KEY, title TEXT, done INTEGER, score REAL, data BLOB);
-  CREATE TABLE notes(body TEXT);
-)sql";
-
-const char* kD1 = R"sql(
-  CREATE TABLE tasks(user_id TEXT NOT NULL, id INTEGER NOT NULL, title TEXT, done INTEGER,
-                     score REAL, data BLOB, PRIMARY KEY(user_id, id));
-  CREATE TABLE notes(user_id TEXT NOT NULL, rowid INTEGER NOT NULL, body TEXT,
-                     PRIMARY KEY(user_id, rowid));
-)sql";
+const char* kLocal = kEndpointLocal;
+const char* kD1 = kEndpointD1;
 
 EndpointConfig config() {
   EndpointConfig c;
   c.tables = {"tasks", "notes"};
   c.tenantColumn = "user_id";
   return c;
-}
-
-Options remoteOptions(const std::string& device, uint64_t seed) {
-  Options o = defaultOptions(device, seed);
-  o.remote = true;
-  return o;
 }
 
 class SyncEndpointTest : public EngineTest {
