@@ -493,11 +493,10 @@ std::string Verifier::onList(Task& t, const Rows& r) {
     return "D1 answered a row listing of " + std::to_string(r.columns) + " columns";
   VerifyTableReport& tr = report.tables[t.table];
   const TableSpec& s = specs_[t.table];
-  auto add = [&](const std::string& key, const std::string& k, bool local, bool d1) {
+  auto add = [&](const std::string& key, bool local, bool d1) {
     if (report.differences() >= static_cast<int64_t>(maxDifferences_)) return false;
     VerifyDifference d;
     d.key = key;
-    d.k = k;
     if (local) {
       if (auto e = localTuple(s, key, d.local); !e.empty()) d.local = "(unreadable: " + e + ")";
     }
@@ -512,13 +511,13 @@ std::string Verifier::onList(Task& t, const Rows& r) {
   bool room = true;
   while (room && (a != t.rows.end() || b != remote.end())) {
     if (b == remote.end() || (a != t.rows.end() && a->first < b->first)) {
-      room = add(a->second.first, a->first, true, false);
+      room = add(a->second.first, true, false);
       ++a;
     } else if (a == t.rows.end() || b->first < a->first) {
-      room = add(b->second.first, b->first, false, true);
+      room = add(b->second.first, false, true);
       ++b;
     } else {
-      if (a->second.second != b->second.second) room = add(a->second.first, a->first, true, true);
+      if (a->second.second != b->second.second) room = add(a->second.first, true, true);
       ++a;
       ++b;
     }

@@ -35,7 +35,6 @@ struct VerifyDifference {
   std::string key;                   // the key as comma-separated literals
   std::optional<std::string> local;  // the row as a tuple of literals; none: not there
   std::optional<std::string> d1;
-  std::string k;  // the key as the fingerprint weighs it (matching only)
 };
 
 struct VerifyUnresolved {
