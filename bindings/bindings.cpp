@@ -75,10 +75,11 @@ struct StepOut {
   // send, to a sync endpoint: the operation and its body (a view, like statements).
   std::string op;
   val request = val::undefined();
-  double waitUntil = 0;   // wait: ms epoch
-  std::string code;       // failed, rejected
-  std::string message;    // failed, rejected
-  std::string d1Message;  // failed, rejected: D1's (or the local database's) last error
+  bool lookAhead = false;  // send: call lookAhead() while the batch is in flight
+  double waitUntil = 0;    // wait: ms epoch
+  std::string code;        // failed, rejected
+  std::string message;     // failed, rejected
+  std::string d1Message;   // failed, rejected: D1's (or the local database's) last error
 };
 
 struct StatusOut {
@@ -109,6 +110,7 @@ class EngineHandle {
       val view(emscripten::typed_memory_view(sent_.size(),
                                              reinterpret_cast<const unsigned char*>(sent_.data())));
       out.op = s.batch.op;
+      out.lookAhead = s.lookAhead;
       (s.batch.op.empty() ? out.statements : out.request) = view;
     }
     out.waitUntil = static_cast<double>(s.waitUntilMs);
@@ -122,6 +124,8 @@ class EngineHandle {
   // `results` is an array of {columns, cells, rowsRead, rowsWritten}, one per statement (the
   // row counts are D1's meta; absent counts are 0). When not, `error` is the target's message,
   // classified here, once: the engine acts on the class and keeps the text only to show it.
+  void lookAhead(double now) { engine_->lookAhead(static_cast<int64_t>(now)); }
+
   void complete(bool ok, const std::string& error, val results, double now) {
     sent_.clear();
     sent_.shrink_to_fit();
@@ -212,6 +216,7 @@ EMSCRIPTEN_BINDINGS(d1sync) {
       .field("statements", &StepOut::statements)
       .field("op", &StepOut::op)
       .field("request", &StepOut::request)
+      .field("lookAhead", &StepOut::lookAhead)
       .field("waitUntil", &StepOut::waitUntil)
       .field("code", &StepOut::code)
       .field("message", &StepOut::message)
@@ -224,6 +229,7 @@ EMSCRIPTEN_BINDINGS(d1sync) {
       .function("configError", &EngineHandle::configError)
       .function("next", &EngineHandle::next)
       .function("complete", &EngineHandle::complete)
+      .function("lookAhead", &EngineHandle::lookAhead)
       .function("completeRemote", &EngineHandle::completeRemote)
       .function("health", &EngineHandle::health)
       .function("metrics", &EngineHandle::metrics)

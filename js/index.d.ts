@@ -218,6 +218,12 @@ export interface ReplicatorOptions {
    * number from 0 to 86,400,000; default 10,000).
    */
   flushRetryMs?: number;
+  /**
+   * Batches prepared while one is in flight: 1 (the default) reads and renders the next batch
+   * while D1 applies the current one, so local work hides behind D1's; 0 reads each batch once
+   * the one before is answered. Batches still reach D1 one at a time, in order.
+   */
+  lookAhead?: 0 | 1;
 }
 
 /** What {@link Replicator.health} returns. */
@@ -266,6 +272,12 @@ export interface Health {
   nextRetryAt: number | null;
   /** Tables skipped (virtual tables) and other things worth knowing. */
   warnings: string[];
+  /**
+   * Batches this replicator prepared while the one before was in flight, and how many of them
+   * were sent as prepared (the others were read again: the batch before failed, or the schema
+   * or the state moved meanwhile).
+   */
+  lookAhead: { prepared: number; used: number };
   initialSync: {
     done: boolean;
     tables: Record<

@@ -14,6 +14,7 @@ const OPTION_KEYS = [
   'takeover',
   'hydrate',
   'flushRetryMs',
+  'lookAhead',
 ];
 
 function randomSeed() {
@@ -218,12 +219,27 @@ export class Replicator {
   // runs, and the answer goes back to the engine as it came (the engine's adapter reads it).
   async #sendRemote(engine, step) {
     const body = step.op === 'apply' ? step.request.slice() : utf8.decode(step.request);
-    const answer = await this.#target.send(step.op, body);
+    const answer = await this.#whileInFlight(engine, step, this.#target.send(step.op, body));
     this.#checkOpen();
     const { status = 0, body: text = '', retryAfterMs = 0 } = answer ?? {};
     this.#source.transaction(() =>
       engine.completeRemote(status, String(text), retryAfterMs, Date.now()),
     );
+  }
+
+  // While a batch is in flight, the engine prepares the next one (engine.hpp, lookAhead). The
+  // timer first lets the request leave: a Durable Object's fetch() is only sent once the
+  // isolate yields to its event loop, and a resolved promise is not enough.
+  async #whileInFlight(engine, step, pending) {
+    if (!step.lookAhead) return pending;
+    pending.catch(() => {}); // settled below; not an unhandled rejection meanwhile
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    try {
+      if (!this.#closed) this.#source.transaction(() => engine.lookAhead(Date.now()));
+    } catch {
+      // Only a head start is lost: next() reads the same page again and reports what fails.
+    }
+    return pending;
   }
 
   // Thin I/O: the engine decides what to send, how long to wait, when the flush ends and
@@ -254,7 +270,7 @@ export class Replicator {
       let error = '';
       let results = [];
       try {
-        results = await this.#target.batch(statements);
+        results = await this.#whileInFlight(engine, step, this.#target.batch(statements));
       } catch (e) {
         ok = false;
         error = messageOf(e);
@@ -307,6 +323,7 @@ export async function createReplicatorWith(loadModule, options) {
     takeover,
     hydrate,
     flushRetryMs,
+    lookAhead,
   } = options;
   checkNumbers(options);
   // A raw sqlite-wasm DB also has exec() and transaction(), and a raw D1 binding has batch():
@@ -349,6 +366,7 @@ export async function createReplicatorWith(loadModule, options) {
     takeover,
     hydrate,
     flushRetryMs,
+    lookAhead,
     remote,
     seed: randomSeed(),
   });

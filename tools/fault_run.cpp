@@ -1,8 +1,10 @@
 // Runs the fault harness over a range of seeds and prints one line:
-//   d1sync_faults [count=1000] [first=1] [--d1-only] [--endpoint]
+//   d1sync_faults [count=1000] [first=1] [--d1-only] [--endpoint] [--writes-in-flight]
+//                 [--no-look-ahead]
 // --d1-only leaves the local database alone (D1's faults, crashes and writers only).
 // --endpoint replicates through the sync endpoint (a tenant partition) instead of straight
-// into D1.
+// into D1. --writes-in-flight: the application writes while requests are in flight, before
+// and after the engine reads ahead. --no-look-ahead: lookAhead 0.
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -11,15 +13,22 @@
 #include "fault_harness.hpp"
 
 int main(int argc, char** argv) {
-  bool localFaults = true, endpoint = false;
+  d1sync::native::SeedOptions o;
   for (; argc > 1 && std::string(argv[argc - 1]).rfind("--", 0) == 0; --argc) {
     const std::string flag = argv[argc - 1];
     if (flag == "--d1-only") {
-      localFaults = false;
+      o.localFaults = false;
     } else if (flag == "--endpoint") {
-      endpoint = true;
+      o.endpoint = true;
+    } else if (flag == "--writes-in-flight") {
+      o.writesInFlight = true;
+    } else if (flag == "--no-look-ahead") {
+      o.lookAhead = 0;
     } else {
-      std::fprintf(stderr, "unknown flag %s (--d1-only, --endpoint)\n", flag.c_str());
+      std::fprintf(stderr,
+                   "unknown flag %s (--d1-only, --endpoint, --writes-in-flight, "
+                   "--no-look-ahead)\n",
+                   flag.c_str());
       return 2;
     }
   }
@@ -28,7 +37,7 @@ int main(int argc, char** argv) {
   std::map<std::string, int64_t> faults;
   int64_t rows = 0, lost = 0, duplicated = 0, failed = 0, quarantined = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
-    auto r = d1sync::native::runSeed(seed, 40, localFaults, endpoint);
+    auto r = d1sync::native::runSeed(seed, o);
     for (const auto& [k, n] : r.faults) faults[k] += n;
     rows += r.rowsCompared;
     lost += r.lost;

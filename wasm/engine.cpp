@@ -93,6 +93,7 @@ void Engine::beginDrive(int64_t maxBatches, bool untilStarted) {
 
 void Engine::beginDrive(int64_t maxBatches, bool untilStarted, int64_t retryBudgetMs) {
   drive_ = Drive{};
+  ahead_.reset();  // prepared for the last drive: read again, as it stands now
   drive_.maxBatches = maxBatches;
   drive_.untilStarted = untilStarted;
   drive_.budgetMs = retryBudgetMs;
@@ -181,6 +182,8 @@ std::string Engine::newBatchId() {
 }
 
 bool Engine::persist() {
+  // lookAhead()'s state is a guess about a batch still in flight: it must never be saved.
+  if (speculating_) return false;
   // Every write to a Durable Object's storage is billed: only what changed is written, and a
   // batch changes the small document, not the tables' ones.
   std::string doc = stateToJson(state_, false);
@@ -404,8 +407,9 @@ Step Engine::next(int64_t nowMs) {
     if (page_) got = Read::Ready;
     if (got == Read::Nothing) {
       schemaReady_ = true;
-      got = copyPage(page_);
+      if (takeAhead(page_)) got = Read::Ready;
     }
+    if (got == Read::Nothing) got = copyPage(page_);
     if (got == Read::Nothing) got = changesPage(page_);
     if (phase_ == Phase::Failed) return fail(fatal_.code, fatal_.message);
     if (got == Read::Failed) {
@@ -414,6 +418,7 @@ Step Engine::next(int64_t nowMs) {
     }
     if (!resyncAll_ && resyncRequests_.empty()) break;
   }
+  if (ahead_ && ahead_->page) ahead_.reset();  // not taken: read again, as it stands now
   if (!page_) {
     backoff_.reset();
     persist();
@@ -436,11 +441,15 @@ Step Engine::sendJob(int64_t nowMs) {
     return backoffStep(nowMs);
   }
   int64_t applied = last && page_->kind == Page::Changes ? page_->uptoSeq : state_.appliedSeq;
-  if (options_.remote) return sendRemoteJob(job, id, applied, nowMs);
+  if (options_.remote) {
+    Step step = sendRemoteJob(job, id, applied, nowMs);
+    step.lookAhead = step.kind == Step::Send && options_.lookAhead > 0;
+    return step;
+  }
   std::vector<std::string> stmts;
   stmts.push_back(guardStatement(fenceId_, state_.epoch, state_.appliedSeq, state_.lastBatch));
   if (shape_.mode == SchemaMode::Strict) stmts.push_back("PRAGMA defer_foreign_keys = ON");
-  for (auto& s : planner_.render(job, page_->changes, page_->shapes)) stmts.push_back(std::move(s));
+  for (auto& s : renderJob(job)) stmts.push_back(std::move(s));
   stmts.push_back(advanceStatement(fenceId_, applied, id, nowMs));
   flightBatch_ = id;
   flightStatements_ = stmts.size();
@@ -448,13 +457,17 @@ Step Engine::sendJob(int64_t nowMs) {
   for (const auto& s : stmts) flightBytes_ += s.size();
   flightRows_ = static_cast<int64_t>(job.rows());
   flightStartMs_ = nowMs;
-  return send(Flight::Job, std::move(stmts));
+  Step step = send(Flight::Job, std::move(stmts));
+  step.lookAhead = options_.lookAhead > 0;
+  return step;
 }
 
 void Engine::complete(const BatchResult& r, int64_t nowMs) {
   now_ = nowMs;
   Flight f = flight_;
   flight_ = Flight::None;
+  // What lookAhead() prepared assumed this batch commits.
+  if (f != Flight::Job || !r.ok) ahead_.reset();
   retryFloorMs_ = r.ok ? 0 : std::max<int64_t>(0, r.failure.retryAfterMs);
   if (phase_ == Phase::Failed) return;
   state_.counters.lastSyncAt = nowMs;
@@ -519,13 +532,31 @@ void Engine::finishPage(int64_t nowMs) {
   (void)nowMs;
   Page& p = *page_;
   if (p.kind == Page::Changes && p.uptoSeq > state_.appliedSeq) {
-    state_.appliedSeq = p.uptoSeq;
     // A trim that fails is harmless: reads start after appliedSeq and the next one trims.
     local_.exec("DELETE FROM _d1sync_log WHERE seq<=" + std::to_string(p.uptoSeq));
   }
+  applyPageEffects(p, state_);
+  if (!p.copies.empty() && shape_.mode == SchemaMode::Strict && initialSyncDone()) {
+    // Rows whose foreign key pointed at a row a later copy page brought were refused while
+    // the copy ran; now every table is in D1, send them again, together.
+    local_.exec("INSERT INTO _d1sync_log(tbl, op, key, at_ms) SELECT tbl, 'Q', key, " +
+                std::to_string(now_) +
+                " FROM _d1sync_quarantine WHERE error LIKE '%FOREIGN KEY%' ORDER BY id; "
+                "DELETE FROM _d1sync_quarantine WHERE error LIKE '%FOREIGN KEY%'");
+    quarantined_ = -1;  // recounted when next asked
+  }
+  page_.reset();
+  ++pagesFinished_;
+  persist();
+}
+
+// What a page in D1 means for the state: the watermark, the copies' progress, the tables'
+// phases. The same for a page that committed and for lookAhead()'s "as if it commits".
+void Engine::applyPageEffects(const Page& p, State& s) {
+  if (p.kind == Page::Changes && p.uptoSeq > s.appliedSeq) s.appliedSeq = p.uptoSeq;
   for (const auto& e : p.copies) {
-    auto it = state_.tables.find(e.table);
-    if (it == state_.tables.end()) continue;
+    auto it = s.tables.find(e.table);
+    if (it == s.tables.end()) continue;
     TableState& t = it->second;
     t.copyStarted = true;
     t.ranges = e.ranges;
@@ -537,8 +568,8 @@ void Engine::finishPage(int64_t nowMs) {
     }
   }
   for (const auto& [name, phase] : p.phases) {
-    auto it = state_.tables.find(name);
-    if (it == state_.tables.end()) continue;
+    auto it = s.tables.find(name);
+    if (it == s.tables.end()) continue;
     TableState& t = it->second;
     if (t.phase == TablePhase::Swap && phase == TablePhase::Live) t.shadow = false;
     if (t.phase == TablePhase::Create && phase == TablePhase::Copy) t.dropFirst = false;
@@ -551,20 +582,9 @@ void Engine::finishPage(int64_t nowMs) {
       if (!t.shadow || phase != TablePhase::Copy) t.indexes = createIndexDdl(tb, tb.name, shape_);
     }
   }
-  if (!p.copies.empty() && shape_.mode == SchemaMode::Strict && initialSyncDone()) {
-    // Rows whose foreign key pointed at a row a later copy page brought were refused while
-    // the copy ran; now every table is in D1, send them again, together.
-    local_.exec("INSERT INTO _d1sync_log(tbl, op, key, at_ms) SELECT tbl, 'Q', key, " +
-                std::to_string(now_) +
-                " FROM _d1sync_quarantine WHERE error LIKE '%FOREIGN KEY%' ORDER BY id; "
-                "DELETE FROM _d1sync_quarantine WHERE error LIKE '%FOREIGN KEY%'");
-    quarantined_ = -1;  // recounted when next asked
-  }
   for (const auto& [name, max] : p.maxRowids)
-    if (auto it = state_.tables.find(name); it != state_.tables.end()) it->second.maxRowid = max;
-  for (const auto& name : p.dropped) state_.tables.erase(name);
-  page_.reset();
-  persist();
+    if (auto it = s.tables.find(name); it != s.tables.end()) it->second.maxRowid = max;
+  for (const auto& name : p.dropped) s.tables.erase(name);
 }
 
 // Returns false (the error recorded) when the quarantine could not be written: the change

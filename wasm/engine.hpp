@@ -71,6 +71,8 @@ struct Options {
   uint64_t seed = 0;  // randomness for the incarnation id and backoff jitter (host supplied)
   // How long one drive (a flush) keeps waiting through backoff before it is rejected.
   int64_t flushRetryMs = kDefaultFlushRetryMs;
+  // Batches prepared while one is in flight (0 or 1): see Engine::lookAhead().
+  int lookAhead = 1;
 };
 
 // Parses the JSON form the bindings pass ({sourceId, tables, tenant:{column,value}, limits,
@@ -84,6 +86,7 @@ struct Step {
   // retry budget is spent); the engine keeps its backoff and nextRunAt() says when to retry.
   enum Kind { Send, Wait, Idle, Failed, Rejected } kind = Idle;
   Batch batch;                       // Send
+  bool lookAhead = false;            // Send: call lookAhead() while the batch is in flight
   int64_t waitUntilMs = 0;           // Wait
   ErrorCode code = ErrorCode::None;  // Failed, Rejected
   std::string message;               // Failed, Rejected
@@ -103,6 +106,16 @@ class Engine {
 
   Step next(int64_t nowMs);
   void complete(const BatchResult& result, int64_t nowMs);
+  // While the batch of a Send step marked lookAhead is in flight, reads and renders the next
+  // one (inside a local transaction of its own), as if the batch in flight commits: the next
+  // job of the same page, or the next page. next() sends it only if that holds — the batch
+  // committed, nothing else changed the engine's state or the local schema — and reads again
+  // otherwise; batches still reach D1 one at a time, in order, each guarded by the watermark
+  // the one before sets. Rows changed locally after the read are in the outbox, as they would
+  // be after any read. Memory: one more page (Limits::pageBytes of rows) and its statements.
+  void lookAhead(int64_t nowMs);
+  int64_t lookAheadPrepared() const { return aheadPrepared_; }
+  int64_t lookAheadUsed() const { return aheadUsed_; }
 
   // Starts a drive (one flush): next() answers Idle once `maxBatches` requests were sent
   // (negative: no cap) or, with `untilStarted`, once started(); and Rejected once the waits it
@@ -180,6 +193,16 @@ class Engine {
     int64_t rows = 0;
   };
   enum class Flight { None, Claim, Takeover, Probe, Job, Hydrate, Verify };
+  // What lookAhead() prepared: the statements of the page's next job, or the next page (and
+  // its first job's statements) with the state and schema it was read under.
+  struct Ahead {
+    const Job* job = nullptr;  // the job `statements` render; set once its page is page_
+    std::optional<Page> page;  // the page after the one in flight
+    std::string stateKey, schemaKey;
+    uint64_t afterPages = 0;  // pagesFinished_ once the page in flight is done
+    bool rendered = false;
+    std::vector<std::string> statements;
+  };
 
   // What reading a page found: nothing to do, a page, or a local failure (recorded, retried).
   enum class Read { Nothing, Ready, Failed };
@@ -206,6 +229,12 @@ class Engine {
   bool quarantine(const std::string& table, const std::string& key, ErrorCode code,
                   const std::string& error, int64_t nowMs);
   void finishPage(int64_t nowMs);
+  void applyPageEffects(const Page& p, State& s);
+  // engine_ahead.cpp
+  bool takeAhead(std::optional<Page>& out);
+  std::vector<std::string> renderJob(const Job& job);
+  std::string stateKey(const State& s) const;
+  std::string schemaKey() const;
   void scheduleRetry(int64_t nowMs);
   bool persist();
   bool loadOrInit(int64_t nowMs);
@@ -322,6 +351,10 @@ class Engine {
   std::vector<Table> tables_;  // current local schema of replicated tables
   std::vector<std::string> warnings_;
   std::optional<Page> page_;
+  std::optional<Ahead> ahead_;
+  uint64_t pagesFinished_ = 0;
+  int64_t aheadPrepared_ = 0, aheadUsed_ = 0;  // by this engine, for health()
+  bool speculating_ = false;  // inside lookAhead(), state_ as if the batch in flight committed
   Flight flight_ = Flight::None;
   uint64_t requestId_ = 0;
   std::string flightBatch_;

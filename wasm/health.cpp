@@ -139,6 +139,9 @@ std::string Engine::healthJson(int64_t nowMs) {
       {"epoch", state_.epoch},
       {"nextRetryAt", next ? json(*next) : json(nullptr)},
       {"warnings", warnings_},
+      // Batches prepared while the one before was in flight, and how many were sent as
+      // prepared (the rest were read again): since this engine started.
+      {"lookAhead", {{"prepared", aheadPrepared_}, {"used", aheadUsed_}}},
       {"initialSync", {{"done", initialSyncDone()}, {"tables", tables}}},
   };
   if (!known) h["error"] = "health figures unavailable: " + live.error;

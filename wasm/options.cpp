@@ -128,6 +128,12 @@ std::string parseScalars(const json& j, Options& o) {
     if (!remote->is_boolean()) return "remote must be true or false";
     o.remote = remote->get<bool>();
   }
+  auto ahead = j.find("lookAhead");
+  if (ahead != j.end() && !ahead->is_null()) {
+    if (!ahead->is_number_integer() || ahead->get<int64_t>() < 0 || ahead->get<int64_t>() > 1)
+      return "lookAhead must be 0 or 1 (batches prepared while one is in flight)";
+    o.lookAhead = static_cast<int>(ahead->get<int64_t>());
+  }
   auto seed = j.find("seed");
   if (seed != j.end() && seed->is_number_unsigned()) o.seed = seed->get<uint64_t>();
   auto retry = j.find("flushRetryMs");
@@ -160,8 +166,9 @@ std::string parseOptions(const std::string& text, Options& o) {
                    parseScalars(j, o), parseLimits(part("limits"), o.limits)})
     if (!err.empty()) return err;
   for (auto it = j.begin(); it != j.end(); ++it) {
-    static const char* const kKnown[] = {"sourceId", "tables", "tenant",       "schema", "takeover",
-                                         "hydrate",  "seed",   "flushRetryMs", "limits", "remote"};
+    static const char* const kKnown[] = {"sourceId", "tables",  "tenant",   "schema",
+                                         "takeover", "hydrate", "seed",     "flushRetryMs",
+                                         "limits",   "remote",  "lookAhead"};
     bool known = false;
     for (const char* k : kKnown) known = known || it.key() == k;
     if (!known) return "unknown option '" + it.key() + "'";

@@ -21,6 +21,10 @@ Driver::Driver(SqliteLocal& local, Target& target, Options options, LocalDb* eng
 }
 
 void Driver::restart() {
+  if (engine_) {
+    aheadPrepared_ += engine_->lookAheadPrepared();
+    aheadUsed_ += engine_->lookAheadUsed();
+  }
   engine_ = std::make_unique<Engine>(engineDb_, options_);
   // A host that crashed mid-transaction never committed it.
   sqlite3_exec(local_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -33,6 +37,20 @@ Step Driver::step() {
   return s;
 }
 
+// The batch goes out; while it is in flight the engine prepares the next one, as a JS host
+// lets it (replicator.js), and the application may write.
+BatchResult Driver::send(const Step& s) {
+  ++requests;
+  if (inFlight) inFlight(false);
+  if (s.lookAhead) {
+    local_.run("BEGIN");
+    engine_->lookAhead(now_);
+    local_.run("COMMIT");
+  }
+  if (inFlight) inFlight(true);
+  return target_.apply(s.batch);
+}
+
 Step Driver::runRequests(size_t n, bool dropLastAnswer) {
   Step s;
   for (size_t i = 0; i < n; ++i) {
@@ -43,8 +61,7 @@ Step Driver::runRequests(size_t n, bool dropLastAnswer) {
       continue;
     }
     if (s.kind != Step::Send) return s;
-    ++requests;
-    BatchResult r = target_.apply(s.batch);
+    BatchResult r = send(s);
     now_ += 1;
     if (dropLastAnswer && i + 1 == n) return s;
     local_.run("BEGIN");
@@ -63,8 +80,7 @@ Step Driver::run(size_t maxRequests) {
       continue;
     }
     if (s.kind != Step::Send) return s;
-    ++requests;
-    BatchResult r = target_.apply(s.batch);
+    BatchResult r = send(s);
     now_ += 1;
     local_.run("BEGIN");
     engine_->complete(r, now_);

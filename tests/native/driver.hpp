@@ -3,6 +3,7 @@
 // skipped on a simulated clock.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -35,15 +36,23 @@ class Driver {
   int64_t now() const { return now_; }
   void advance(int64_t ms) { now_ += ms; }
   size_t requests = 0;
+  // Batches the engines driven so far prepared ahead, and sent as prepared.
+  int64_t aheadPrepared() const { return aheadPrepared_ + engine_->lookAheadPrepared(); }
+  int64_t aheadUsed() const { return aheadUsed_ + engine_->lookAheadUsed(); }
+  // Called while each request is in flight, before and after the engine's lookAhead(): what
+  // the application does meanwhile (a JS host's event loop runs it there).
+  std::function<void(bool afterLookAhead)> inFlight;
 
  private:
   Step step();
+  BatchResult send(const Step& s);
   SqliteLocal& local_;
   LocalDb& engineDb_;
   Target& target_;
   Options options_;
   std::unique_ptr<Engine> engine_;
   int64_t now_;
+  int64_t aheadPrepared_ = 0, aheadUsed_ = 0;  // by engines restarted since
 };
 
 // Compares a local table with its D1 replica row for row: same keys, same storage class and

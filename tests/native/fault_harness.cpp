@@ -141,7 +141,9 @@ double localFaultRate(int64_t pick) {
 
 }  // namespace
 
-HarnessResult runSeed(uint64_t seed, int rounds, bool localFaults, bool endpoint) {
+HarnessResult runSeed(uint64_t seed, const SeedOptions& so) {
+  const int rounds = so.rounds;
+  const bool localFaults = so.localFaults, endpoint = so.endpoint;
   HarnessResult result;
   Random rng(seed * 0x9E3779B97F4A7C15ULL + 1);
   SqliteLocal local(":memory:");
@@ -164,6 +166,7 @@ HarnessResult runSeed(uint64_t seed, int rounds, bool localFaults, bool endpoint
   options.limits.copyPageRows = 1 + static_cast<size_t>(work.pick(40));
   options.limits.pageChanges = 1 + static_cast<size_t>(work.pick(60));
   options.remote = endpoint;
+  options.lookAhead = so.lookAhead;
   // Any local call of the engine's may fail, before it runs or after (see FaultyLocal).
   FaultyLocal faulty(local, seed ^ 0x5bd1e995ULL);
   // Its own generator: the workload and D1's faults stay what they were for each seed.
@@ -171,11 +174,17 @@ HarnessResult runSeed(uint64_t seed, int rounds, bool localFaults, bool endpoint
                                          Random(seed * 0x2545F4914F6CDD1DULL + 7).next() % 4))
                                    : 0;
   Driver driver(local, target, options, &faulty);
+  int added = 0;
+  if (so.writesInFlight) {
+    driver.inFlight = [&](bool) {
+      for (int64_t n = work.pick(3); n > 0; --n) work.step();
+      if (!endpoint && work.pick(30) == 0) work.schemaChange(added);
+    };
+  }
   auto fail = [&](const std::string& why) {
     if (result.ok) result.failure = "seed " + std::to_string(seed) + ": " + why;
     result.ok = false;
   };
-  int added = 0;
   for (int round = 0; round < rounds && result.ok; ++round) {
     for (int64_t n = work.pick(6); n > 0; --n) work.step();
     if (work.pick(15) == 0 && !endpoint) work.schemaChange(added);
@@ -245,10 +254,13 @@ HarnessResult runSeed(uint64_t seed, int rounds, bool localFaults, bool endpoint
   }
   while (d1.pendingFaults()) d1.batch({"SELECT 1"});  // let queued faults pass harmlessly
   if (result.ok) {
-    Step s = driver.run();  // local faults still strike
+    driver.inFlight = nullptr;  // the application stops writing: D1 must catch up
+    Step s = driver.run();      // local faults still strike
     if (s.kind != Step::Idle)
       fail(std::string("did not converge: ") + codeName(s.code) + ": " + s.message);
   }
+  result.aheadPrepared = driver.aheadPrepared();
+  result.aheadUsed = driver.aheadUsed();
   result.faults["local_before"] += faulty.failedBefore;
   result.faults["local_after"] += faulty.failedAfter;
   faulty.probability = 0;  // the checks below read through the engine

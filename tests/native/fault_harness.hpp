@@ -18,12 +18,26 @@ struct HarnessResult {
   int64_t lost = 0;        // local rows missing in D1
   int64_t duplicated = 0;  // D1 rows beyond the local ones
   int64_t quarantined = 0;
+  int64_t aheadPrepared = 0, aheadUsed = 0;  // batches read ahead, and sent as read
 };
 
-// `localFaults` false runs the seed with D1's faults only (as before local faults existed).
-// `endpoint` replicates through a SyncEndpoint (remote mode, a tenant partition) instead of
-// straight into D1; D1's tables are then the application's, so the schema stays put.
-HarnessResult runSeed(uint64_t seed, int rounds = 40, bool localFaults = true,
-                      bool endpoint = false);
+struct SeedOptions {
+  int rounds = 40;
+  // false: D1's faults only (as before local faults existed).
+  bool localFaults = true;
+  // Through a SyncEndpoint (remote mode, a tenant partition) instead of straight into D1; D1's
+  // tables are then the application's, so the schema stays put.
+  bool endpoint = false;
+  int lookAhead = 1;  // Options::lookAhead
+  // The application writes (and now and then changes its schema) while requests are in
+  // flight, before and after the engine prepares the next batch.
+  bool writesInFlight = false;
+};
+
+HarnessResult runSeed(uint64_t seed, const SeedOptions& o);
+inline HarnessResult runSeed(uint64_t seed, int rounds = 40, bool localFaults = true,
+                             bool endpoint = false) {
+  return runSeed(seed, SeedOptions{rounds, localFaults, endpoint});
+}
 
 }  // namespace d1sync::native

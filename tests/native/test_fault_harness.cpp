@@ -38,5 +38,60 @@ TEST(FaultHarness, ThroughTheSyncEndpointTooOneHundredSeeds) {
   EXPECT_GT(rows, 2000);
 }
 
+// Pipelined: the application writes, and now and then changes a table, while each request is
+// in flight, before and after the engine reads the next page ahead; a page read ahead must be
+// dropped whenever the batch in flight fails or the schema moved.
+TEST(FaultHarness, WritesWhileRequestsAreInFlightThreeHundredSeeds) {
+  int64_t rows = 0, crashes = 0, prepared = 0, used = 0;
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    SeedOptions o;
+    o.writesInFlight = true;
+    HarnessResult r = runSeed(seed, o);
+    ASSERT_TRUE(r.ok) << r.failure;
+    EXPECT_EQ(r.lost, 0);
+    EXPECT_EQ(r.duplicated, 0);
+    rows += r.rowsCompared;
+    crashes += r.faults["crash_after_send"];
+    prepared += r.aheadPrepared;
+    used += r.aheadUsed;
+  }
+  EXPECT_GT(rows, 5000);
+  EXPECT_GT(crashes, 100);
+  // Both ways out of a look-ahead must be exercised: sent as prepared, and dropped.
+  EXPECT_GT(used, 1000);
+  EXPECT_GT(prepared - used, 1000);
+}
+
+TEST(FaultHarness, WritesInFlightThroughTheSyncEndpointOneHundredSeeds) {
+  int64_t rows = 0, used = 0;
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    SeedOptions o;
+    o.endpoint = true;
+    o.writesInFlight = true;
+    HarnessResult r = runSeed(seed, o);
+    ASSERT_TRUE(r.ok) << r.failure;
+    EXPECT_EQ(r.lost, 0);
+    EXPECT_EQ(r.duplicated, 0);
+    rows += r.rowsCompared;
+    used += r.aheadUsed;
+  }
+  EXPECT_GT(rows, 2000);
+  EXPECT_GT(used, 100);
+}
+
+// Without look-ahead (lookAhead: 0), each page read when the batch before it is answered.
+TEST(FaultHarness, WithoutLookAheadOneHundredSeeds) {
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    SeedOptions o;
+    o.lookAhead = 0;
+    o.writesInFlight = true;
+    HarnessResult r = runSeed(seed, o);
+    ASSERT_TRUE(r.ok) << r.failure;
+    EXPECT_EQ(r.lost, 0);
+    EXPECT_EQ(r.duplicated, 0);
+    EXPECT_EQ(r.aheadPrepared, 0);
+  }
+}
+
 }  // namespace
 }  // namespace d1sync::native
