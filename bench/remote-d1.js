@@ -9,7 +9,8 @@
 // Statements: prepare(sql) -> { bind(...values), first(column?), all(), run(), raw(options?) },
 // bind() returning a new statement as D1's does; batch(statements); exec(sql). Each call is one
 // POST: the only work here is JSON, both ways. Bound values that JSON cannot carry travel
-// tagged (ArrayBuffer / typed arrays / DataView as { $blob: base64 }; non-finite numbers,
+// tagged (ArrayBuffer and views as { $blob: base64 } of the bytes the binding would bind;
+// non-finite numbers,
 // BigInt, undefined, so that D1 answers them as the binding does). Results come back as D1
 // gives them: rows as objects (or arrays for raw()), BLOB columns as arrays of numbers, meta
 // with rows_read / rows_written. A failure throws an Error with D1's message and, when D1 gave
@@ -41,9 +42,11 @@ function encodeValue(v) {
     case 'undefined':
       return { $undefined: 1 };
     case 'object':
-      if (v instanceof ArrayBuffer) return { $blob: base64(new Uint8Array(v)) };
-      if (ArrayBuffer.isView(v)) {
-        return { $blob: base64(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) };
+      // As workerd's binding does: the elements of a view, each made a byte (an Int16Array's
+      // -1 becomes 255, a DataView binds an empty BLOB).
+      if (v instanceof Uint8Array) return { $blob: base64(v) };
+      if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+        return { $blob: base64(new Uint8Array(v)) };
       }
       return v;
     default:

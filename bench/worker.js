@@ -65,6 +65,7 @@ export class Bench extends DurableObject {
     this.prepared = null;
     this.stats = null;
     this.heapHigh = 0;
+    this.meter = null;
     // The one place that decides where D1 is: every contender, the bench's own counts and DDL.
     this.db = env.D1_REMOTE
       ? remoteD1((url, init) => env.D1_REMOTE.fetch(url, init), 'http://d1.remote/')
@@ -86,8 +87,18 @@ export class Bench extends DurableObject {
     return module.HEAP8.length;
   }
 
+  // With D1 in another process, each batch's D1 row counts are kept too (timed()'s meter).
   #wrapped() {
-    return timed(durableObjectSource(this.ctx.storage), d1BindingTarget(this.db));
+    const wrapped = timed(durableObjectSource(this.ctx.storage), d1BindingTarget(this.db), {
+      meter: Boolean(this.env.D1_REMOTE),
+    });
+    this.meter = wrapped.meter;
+    return wrapped;
+  }
+
+  // The metered batches since `from` (an index into meter.batches), or undefined.
+  #metered(from) {
+    return this.meter?.batches.slice(from);
   }
 
   // workerd may reset the object between requests (a baseline that holds a million rows in
@@ -150,11 +161,18 @@ export class Bench extends DurableObject {
         });
         await this.sync.start();
         const ms = performance.now() - t;
-        return { ms, stats: { ...stats }, health: this.sync.health(), heap: await this.#heap() };
+        return {
+          ms,
+          stats: { ...stats },
+          metered: this.#metered(0),
+          health: this.sync.health(),
+          heap: await this.#heap(),
+        };
       }
       case 'syncFlush': {
         await this.#resume(body.sourceId);
         const before = { ...this.stats };
+        const meteredFrom = this.meter?.batches.length ?? 0;
         const h0 = this.sync.health();
         let outboxRows = null;
         try {
@@ -169,6 +187,7 @@ export class Bench extends DurableObject {
           ms,
           stats: delta,
           outboxRows,
+          metered: this.#metered(meteredFrom),
           health0: h0,
           health: this.sync.health(),
           heap: await this.#heap(),
@@ -375,6 +394,7 @@ export class Bench extends DurableObject {
         this.sync?.close();
         this.sync = null;
         this.prepared = null;
+        this.meter = null;
         await this.ctx.storage.deleteAll();
         return {};
       }
@@ -408,8 +428,7 @@ export class Bench extends DurableObject {
           const t = performance.now();
           const pending = this.db.batch([this.db.prepare('SELECT 1 AS one')]);
           if (mode === 'plainAwait') {
-            await pending; // nothing computing: the request leaves at once
-            spin(body.cpuMs);
+            await pending; // nothing computing here: the request leaves at once
           } else {
             if (mode === 'timerYield') await new Promise((r) => setTimeout(r, 0));
             spin(body.cpuMs);
