@@ -7,6 +7,9 @@
 //   POST /  { statements: [{ sql, params }] }            -> env.DB.batch(...): D1's results array
 //   POST /  { statement: { sql, params }, method, arg }  -> one statement's first/all/run/raw
 //   POST /  { exec: sql }                                -> env.DB.exec(sql)
+//   POST /  { stats: 'take' }   what this process did since the last take, then zeroed, not
+//                               delayed: { requests, appliedMs (time inside env.DB calls),
+//                               charsIn / charsOut (the bodies' lengths, in UTF-16 units) }
 //
 // Answers are JSON: 200 { result } with D1's results as D1 returns them (results, meta with
 // rows_read / rows_written, success; BLOB columns as arrays of numbers, as the binding gives
@@ -45,6 +48,9 @@ function replacer(key, value) {
   return typeof value === 'number' && !Number.isFinite(value) ? { $num: String(value) } : value;
 }
 
+// Module state: one isolate serves every request of this process.
+let stats = { requests: 0, appliedMs: 0, charsIn: 0, charsOut: 0 };
+
 const sleep = (ms) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : null);
 
 async function apply(db, body) {
@@ -79,12 +85,19 @@ export default {
     const there = Math.floor(delayMs / 2);
     const back = delayMs - there;
     const bodyText = await request.text();
+    if (bodyText.startsWith('{"stats":')) {
+      const taken = stats;
+      stats = { requests: 0, appliedMs: 0, charsIn: 0, charsOut: 0 };
+      return Response.json(taken);
+    }
     await sleep(there);
     let status = 200;
     let payload;
-    const t = performance.now();
+    let t = performance.now();
     try {
-      payload = { result: await apply(env.DB, JSON.parse(bodyText)) };
+      const body = JSON.parse(bodyText);
+      t = performance.now();
+      payload = { result: await apply(env.DB, body) };
     } catch (e) {
       status = 400;
       const cause = e?.cause && typeof e.cause.message === 'string' ? e.cause.message : undefined;
@@ -92,6 +105,10 @@ export default {
     }
     const appliedMs = performance.now() - t;
     const text = JSON.stringify(payload, replacer);
+    stats.requests += 1;
+    stats.appliedMs += appliedMs;
+    stats.charsIn += bodyText.length;
+    stats.charsOut += text.length;
     await sleep(back);
     return new Response(text, {
       status,

@@ -42,6 +42,7 @@ const defaultLog = (...args) => console.error('[bench remote]', ...args);
 export async function startD1Server({ delayMs = 0 } = {}) {
   const mf = new Miniflare({
     modules: true,
+    modulesRoot: here, // module names relative to bench/, whatever the working directory
     scriptPath: path.join(here, 'd1-server.js'),
     compatibilityDate: COMPATIBILITY_DATE,
     d1Databases: ['DB'],
@@ -102,6 +103,13 @@ function median(xs) {
 
 const perSec = (rows, ms) => rows / (ms / 1000);
 
+// What the D1 process did since the last call (bench/d1-server.js): requests, time inside its
+// env.DB calls, characters in and out.
+async function takeD1Stats(d1Url) {
+  const res = await fetch(d1Url, { method: 'POST', body: '{"stats":"take"}' });
+  return res.json();
+}
+
 // The fence's share of D1's row counts, over the batches timed()'s meter kept (bench/forms.js):
 // per batch on average, in the first and the last batch, and the most in one batch.
 function fenceFigures(batches = []) {
@@ -119,15 +127,27 @@ function fenceFigures(batches = []) {
 }
 const ratio = (x, y) => (y ? x / y : null);
 
+// The D1 process's share of a timed run: its busy time and the characters that crossed.
+function d1Side(d1, rows) {
+  return {
+    d1BusyMs: d1.appliedMs,
+    d1Requests: d1.requests,
+    charsInPerRow: d1.charsIn / rows,
+    charsOutPerRow: d1.charsOut / rows,
+  };
+}
+
 // ---- one run of each contender; each returns { ms, rows, rowsPerSec, ... } ----
 
 // d1sync initial sync in a fresh DO: D1's table dropped, rows seeded, start() + flush().
-async function initialSync({ mf, name, rows, sourceId, options }) {
+async function initialSync({ mf, d1Url, name, rows, sourceId, options }) {
   const call = benchClient(mf, name);
   await call('dropTable', { table: 'items' });
   await call('seed', { rows });
+  await takeD1Stats(d1Url);
   const started = await call('syncStart', { sourceId, options });
   const flushed = await call('syncFlush', { sourceId });
+  const d1 = await takeD1Stats(d1Url);
   const d1Rows = (await call('count', { table: 'items' })).n;
   await call('wipe');
   await call('dropTable', { table: 'items' });
@@ -145,6 +165,7 @@ async function initialSync({ mf, name, rows, sourceId, options }) {
     rowsPerSec: perSec(rows, ms),
     d1Rows,
     ok: d1Rows === rows,
+    ...d1Side(d1, rows),
     startMs: started.ms,
     flushMs: flushed.ms,
     flushRowsPerSec: perSec(rows, flushed.ms),
@@ -166,14 +187,16 @@ async function initialSync({ mf, name, rows, sourceId, options }) {
 }
 
 // d1sync incremental: a fresh DO seeded and synced (not timed), N changes, flush() timed.
-async function incremental({ mf, name, rows, sourceId, changesN }) {
+async function incremental({ mf, d1Url, name, rows, sourceId, changesN }) {
   const call = benchClient(mf, name);
   await call('dropTable', { table: 'items' });
   await call('seed', { rows });
   await call('syncStart', { sourceId });
   await call('syncFlush', { sourceId });
   const ch = await call('changes', { n: changesN, hotKeys: HOT_KEYS, rows, sourceId });
+  await takeD1Stats(d1Url);
   const inc = await call('syncFlush', { sourceId });
+  const d1 = await takeD1Stats(d1Url);
   const d1Rows = (await call('count', { table: 'items' })).n;
   await call('wipe');
   await call('dropTable', { table: 'items' });
@@ -191,6 +214,7 @@ async function incremental({ mf, name, rows, sourceId, changesN }) {
     changeMix: ch.counts,
     d1Rows,
     ok: d1Rows === ch.localRows && h.pendingChanges === 0,
+    ...d1Side(d1, changesN),
     roundTrips: inc.stats.batches,
     batchCalls: batches,
     statements: h.statementsSent - h0.statementsSent,
@@ -216,6 +240,7 @@ async function sqliteWasmInitial({ sqlite3, d1Url, rows, sourceId }) {
   try {
     db.exec(TABLE_DDL('items'));
     db.exec(SEED_SQL('items', rows));
+    await takeD1Stats(d1Url);
     const { stats, meter, source, target } = timed(sqliteWasmSource(db), d1BindingTarget(d1), {
       meter: true,
     });
@@ -228,6 +253,7 @@ async function sqliteWasmInitial({ sqlite3, d1Url, rows, sourceId }) {
     await r.flush();
     const ms = performance.now() - t;
     const h = r.health();
+    const busy = await takeD1Stats(d1Url);
     r.close();
     const d1Rows = (await d1.prepare('SELECT count(*) AS n FROM items').first()).n;
     await d1.batch([d1.prepare('DROP TABLE IF EXISTS items')]);
@@ -237,6 +263,7 @@ async function sqliteWasmInitial({ sqlite3, d1Url, rows, sourceId }) {
       rowsPerSec: perSec(rows, ms),
       d1Rows,
       ok: d1Rows === rows,
+      ...d1Side(busy, rows),
       startMs,
       flushMs: ms - startMs,
       flushRowsPerSec: perSec(rows, ms - startMs),
@@ -260,11 +287,13 @@ async function sqliteWasmInitial({ sqlite3, d1Url, rows, sourceId }) {
 
 // A baseline from the seeded base DO: its D1 table recreated (and, for (c), the batches built)
 // before the clock, applied, counted, dropped.
-async function baseline({ mf, kind, rows }) {
+async function baseline({ mf, d1Url, kind, rows }) {
   const call = benchClient(mf, 'remote-base');
   const table = `items_${kind}`;
   const prep = await call('prepare', { kind, rows });
+  await takeD1Stats(d1Url);
   const run = await call('run', { kind });
+  const d1 = await takeD1Stats(d1Url);
   const d1Rows = (await call('count', { table })).n;
   await call('dropTable', { table });
   return {
@@ -273,6 +302,7 @@ async function baseline({ mf, kind, rows }) {
     rowsPerSec: perSec(rows, run.ms),
     d1Rows,
     ok: d1Rows === rows,
+    ...d1Side(d1, rows),
     roundTrips: run.batchCalls,
     batchCalls: run.batchCalls,
     statements: run.statements,
@@ -319,7 +349,14 @@ export async function benchRemote({
       {
         id: 'd1sync-initial',
         label: 'd1sync initial sync (DO → D1)',
-        run: (r) => initialSync({ mf, name: `ini-${tag}-${r}`, rows, sourceId: `ini-${tag}-${r}` }),
+        run: (r) =>
+          initialSync({
+            mf,
+            d1Url: d1.url,
+            name: `ini-${tag}-${r}`,
+            rows,
+            sourceId: `ini-${tag}-${r}`,
+          }),
       },
       ...(lookAhead
         ? [
@@ -329,6 +366,7 @@ export async function benchRemote({
               run: (r) =>
                 initialSync({
                   mf,
+                  d1Url: d1.url,
                   name: `la0-${tag}-${r}`,
                   rows,
                   sourceId: `la0-${tag}-${r}`,
@@ -341,7 +379,14 @@ export async function benchRemote({
         id: 'd1sync-incremental',
         label: `d1sync incremental (${changesN} changes, half on ${HOT_KEYS} hot keys)`,
         run: (r) =>
-          incremental({ mf, name: `inc-${tag}-${r}`, rows, sourceId: `inc-${tag}-${r}`, changesN }),
+          incremental({
+            mf,
+            d1Url: d1.url,
+            name: `inc-${tag}-${r}`,
+            rows,
+            sourceId: `inc-${tag}-${r}`,
+            changesN,
+          }),
       },
       {
         id: 'd1sync-initial-sqlite-wasm',
@@ -352,22 +397,22 @@ export async function benchRemote({
       {
         id: 'baseline-a',
         label: '(a) one row per bound statement',
-        run: () => baseline({ mf, kind: 'a', rows }),
+        run: () => baseline({ mf, d1Url: d1.url, kind: 'a', rows }),
       },
       {
         id: 'baseline-b',
         label: `(b) ORM-style: ${ormRows} rows per bound statement`,
-        run: () => baseline({ mf, kind: 'b', rows }),
+        run: () => baseline({ mf, d1Url: d1.url, kind: 'b', rows }),
       },
       {
         id: 'baseline-c1',
         label: '(c) limit: literal VALUES, pre-built',
-        run: () => baseline({ mf, kind: 'c1', rows }),
+        run: () => baseline({ mf, d1Url: d1.url, kind: 'c1', rows }),
       },
       {
         id: 'baseline-c2',
         label: '(c) limit: json_each(?1), pre-built',
-        run: () => baseline({ mf, kind: 'c2', rows }),
+        run: () => baseline({ mf, d1Url: d1.url, kind: 'c2', rows }),
       },
     ];
     const runs = new Map(contenders.map((c) => [c.id, []]));
@@ -459,6 +504,10 @@ function summarize(id, label, runs) {
     'fenceReadsMax',
     'fenceWritesPerBatch',
     'meteredBatches',
+    'd1BusyMs',
+    'd1Requests',
+    'charsInPerRow',
+    'charsOutPerRow',
   ]) {
     if (runs.every((r) => typeof r[key] === 'number')) s[key] = median(runs.map((r) => r[key]));
   }
@@ -539,7 +588,9 @@ export function remoteMarkdown(remote) {
       "socket (the DO through a service binding to that socket, Node through its fetch); each round trip is held the stated delay by D1's process " +
       '(half before D1 applies the statements, half after). Rounds are interleaved: round r runs every ' +
       'contender once, in a rotated order. rows/s: median and min–max over the rounds; the ratio is of ' +
-      'medians, to the faster (c) median; round trips are batch() calls (median).',
+      'medians, to the faster (c) median; round trips are batch() calls (median); D1 busy: the time the D1 ' +
+      "process spent inside its binding's calls during the timed part (median); characters sent: the request " +
+      'bodies per row (JSON; BLOBs bound by (a)/(b) as base64).',
     '- the incremental contender counts changes per second (as in the in-process section); its rows ' +
       'written are per distinct changed row (an update then a delete of one id counts once), fence included',
     '',
@@ -554,14 +605,14 @@ export function remoteMarkdown(remote) {
     for (const n of e.notes) lines.push(`- note: ${n}`);
     lines.push('');
     lines.push(
-      '| contender | rows | rows/s median | min–max | ratio to the limit | round trips | statements | seconds (median) |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| contender | rows | rows/s median | min–max | ratio to the limit | round trips | statements | seconds (median) | D1 busy s | characters sent per row |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const c of e.contenders) {
       lines.push(
         `| ${c.label}${c.allOk ? '' : ' (**D1 row count wrong**)'} | ${fmt(c.rows)} | ${fmt(c.median)} | ` +
           `${fmt(c.min)}–${fmt(c.max)} | ${fmt(c.ratioToLimit, 2)}× | ${fmt(c.roundTrips)} | ` +
-          `${fmt(c.statements)} | ${fmt(c.medianMs / 1000, 2)} |`,
+          `${fmt(c.statements)} | ${fmt(c.medianMs / 1000, 2)} | ${fmt(c.d1BusyMs / 1000, 2)} | ${fmt(c.charsInPerRow, 0)} |`,
       );
     }
     lines.push('');
@@ -576,7 +627,8 @@ export function remoteMarkdown(remote) {
       lines.push(
         `- ${c.label}: start() ${fmt(c.startMs)} ms (${fmt(c.startBatchCalls)} batches), ` +
           `flush() ${fmt(c.flushMs)} ms = ${fmt(c.flushRowsPerSec)} rows/s for flush() alone; ` +
-          `engine ${fmt(c.engineMs)} ms, local SQL ${fmt(c.localSqlMs)} ms, waiting on D1 ${fmt(c.targetBatchMs)} ms; ` +
+          `engine ${fmt(c.engineMs)} ms, local SQL ${fmt(c.localSqlMs)} ms, waiting on D1 ${fmt(c.targetBatchMs)} ms ` +
+          `(D1's process busy ${fmt(c.d1BusyMs)} ms of it); ` +
           `D1 billing: ${fmt(c.rowsWrittenPerRow, 3)} rows written per row, ${fmt(c.rowsReadPerBatch, 1)} rows read per batch ` +
           `(${fmt(c.d1RowsWritten)} written, ${fmt(c.d1RowsRead)} read, ${fmt(c.batchCalls)} batches); ` +
           `the fence per flush() batch: ${fmt(c.fenceReadsPerBatch, 2)} rows read (first ${fmt(c.fenceReadsFirst)}, ` +
@@ -588,7 +640,7 @@ export function remoteMarkdown(remote) {
       lines.push(
         `- ${inc.label}: ${fmt(inc.distinct)} distinct rows changed, ${fmt(inc.rowsReplicated)} rows sent; ` +
           `${fmt(inc.distinctRowsPerSec)} distinct rows/s; engine ${fmt(inc.engineMs)} ms, local SQL ${fmt(inc.localSqlMs)} ms, ` +
-          `waiting on D1 ${fmt(inc.targetBatchMs)} ms; D1 billing: ${fmt(inc.rowsWrittenPerDistinct, 3)} rows written per distinct ` +
+          `waiting on D1 ${fmt(inc.targetBatchMs)} ms (D1's process busy ${fmt(inc.d1BusyMs)} ms of it); D1 billing: ${fmt(inc.rowsWrittenPerDistinct, 3)} rows written per distinct ` +
           `changed row (${fmt(inc.d1RowsWritten)} written), ${fmt(inc.rowsReadPerBatch, 1)} rows read per batch ` +
           `(${fmt(inc.d1RowsRead)} read, ${fmt(inc.batchCalls)} batches; the fence ${fmt(inc.fenceReadsPerBatch, 2)} ` +
           `read, ${fmt(inc.fenceWritesPerBatch, 2)} written per batch)`,
