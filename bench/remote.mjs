@@ -14,10 +14,17 @@
 //     flush() timed; D1 rows written per distinct changed row, fence rows included
 //   d1sync initial sync from @sqlite.org/sqlite-wasm in Node through the same proxy
 //   (a) one row per bound statement, (b) ORM-style, (c1)/(c2) the pre-built limit
+// The fence's share of D1's row counts comes from bench/forms.js timed()'s meter (the
+// statements on `_d1sync_` tables); D1's busy time and the characters sent, from the D1 process.
 // Run by bench/run.mjs after its other sections, or alone (often, while tuning the pipeline):
 //   node bench/run.mjs --remote-only [--quick | --full] [--rounds N] [--delays 0,10,40]
 //                      [--remote-rows 100000,1000000]
 // which writes bench/results-remote.json and bench/results-remote.md. A command, not a test.
+// On 2 cores: ~4 minutes for 100k rows × 3 delays × 3 rounds, most of it (a) (100 round trips
+// per run); --full adds 1M rows, ~3 minutes per round and delay at 0 ms (1,000 round trips of
+// (a): +40 s per run at 40 ms). `--delays 40 --rounds 3` is the short loop for the pipeline.
+// node bench/remote-check.mjs checks the plumbing: the delay, the proxy against the binding,
+// a DO computing while its batch is in flight.
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
