@@ -18,11 +18,13 @@
 // statements on `_d1sync_` tables); D1's busy time and the characters sent, from the D1 process.
 // Run by bench/run.mjs after its other sections, or alone (often, while tuning the pipeline):
 //   node bench/run.mjs --remote-only [--quick | --full] [--rounds N] [--delays 0,10,40]
-//                      [--remote-rows 100000,1000000]
+//                      [--remote-rows 100000,1000000] [--contenders id,id,...]
 // which writes bench/results-remote.json and bench/results-remote.md. A command, not a test.
 // On 2 cores: ~4 minutes for 100k rows × 3 delays × 3 rounds, most of it (a) (100 round trips
 // per run); --full adds 1M rows, ~3 minutes per round and delay at 0 ms (1,000 round trips of
-// (a): +40 s per run at 40 ms). `--delays 40 --rounds 3` is the short loop for the pipeline.
+// (a): +40 s per run at 40 ms). The short loop for the pipeline: `--delays 40 --contenders
+// d1sync-initial,d1sync-initial-lookahead0,d1sync-incremental` (ids as in results; the (c) pair,
+// the limit, always runs).
 // node bench/remote-check.mjs checks the plumbing: the delay, the proxy against the binding,
 // a DO computing while its batch is in flight.
 import path from 'node:path';
@@ -132,7 +134,7 @@ function fenceFigures(batches = []) {
     meteredBatches: batches.length,
   };
 }
-const ratio = (x, y) => (y ? x / y : null);
+const ratio = (x, y) => (x !== undefined && y ? x / y : null);
 
 // The D1 process's share of a timed run: its busy time and the characters that crossed.
 function d1Side(d1, rows) {
@@ -323,6 +325,7 @@ export async function benchRemote({
   delayMs,
   rounds = REMOTE_ROUNDS,
   changesN = 20000,
+  only, // contender ids to run (the (c) pair always runs: it is the limit); default all
   log = defaultLog,
 }) {
   const d1 = await startD1Server({ delayMs });
@@ -422,6 +425,12 @@ export async function benchRemote({
         run: () => baseline({ mf, d1Url: d1.url, kind: 'c2', rows }),
       },
     ];
+    if (only) {
+      const keep = new Set([...only, 'baseline-c1', 'baseline-c2']);
+      const unknown = only.filter((id) => !contenders.some((c) => c.id === id));
+      if (unknown.length) log(`unknown contender(s) ${unknown.join(', ')}: ignored`);
+      contenders.splice(0, contenders.length, ...contenders.filter((c) => keep.has(c.id)));
+    }
     const runs = new Map(contenders.map((c) => [c.id, []]));
     // Round r starts at a different contender, so each one meets every part of the run.
     const step = Math.max(1, Math.floor(contenders.length / rounds));
@@ -454,7 +463,7 @@ export async function benchRemote({
       pingMsFromNode: pingNode,
       contenders: contenders.map(({ id, label }) => summarize(id, label, runs.get(id))),
     };
-    const rate = (id) => out.contenders.find((c) => c.id === id).median;
+    const rate = (id) => out.contenders.find((c) => c.id === id)?.median;
     out.limitRowsPerSec = Math.max(rate('baseline-c1'), rate('baseline-c2'));
     for (const c of out.contenders) c.ratioToLimit = ratio(c.median, out.limitRowsPerSec);
     out.ratios = {

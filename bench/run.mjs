@@ -1,5 +1,5 @@
 // npm run bench -- [--quick | --full] [--profile] [--remote-only] [--rounds N] [--delays 0,10,40]
-//                  [--remote-rows 100000,1000000]
+//                  [--remote-rows 100000,1000000] [--contenders id,id,...]
 // Runs bench/worker.js in Miniflare (workerd) and compares, against the same local D1 binding and
 // the same upsert form: d1sync initial sync and incremental replication from a SQLite-backed
 // Durable Object, (a) one row per bound statement, (b) ORM-style floor(100/columns) rows per
@@ -69,6 +69,9 @@ const numbers = (text) => text.split(',').map((x) => Number(x.trim()));
 const remoteDelays = argValue('--delays') ? numbers(argValue('--delays')) : REMOTE_DELAYS;
 const remoteRounds = Math.max(1, Number(argValue('--rounds') ?? REMOTE_ROUNDS));
 const remoteSizes = argValue('--remote-rows') ? numbers(argValue('--remote-rows')) : sizes;
+const remoteOnlyIds = argValue('--contenders')
+  ?.split(',')
+  .map((x) => x.trim());
 
 function log(...args) {
   console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
@@ -607,6 +610,7 @@ async function remoteSection() {
           delayMs,
           rounds: remoteRounds,
           changesN: full ? 100000 : 20000,
+          only: remoteOnlyIds,
           log,
         }),
       );
