@@ -146,9 +146,13 @@ export function timed(source, target, { meter = false } = {}) {
 }
 
 function meterBatch(statements, results) {
-  const m = { statements: statements.length, rowsRead: 0, rowsWritten: 0 };
-  m.fenceRead = 0;
-  m.fenceWritten = 0;
+  const m = {
+    statements: statements.length,
+    rowsRead: 0,
+    rowsWritten: 0,
+    fenceRead: 0,
+    fenceWritten: 0,
+  };
   results.forEach((r, i) => {
     m.rowsRead += r.rowsRead ?? 0;
     m.rowsWritten += r.rowsWritten ?? 0;
