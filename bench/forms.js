@@ -100,9 +100,13 @@ export async function applyBatches(db, batches) {
 
 // Source and target wrapped to split the time: engine calls run inside source.transaction()
 // (engine.next / engine.complete), whose local SQL goes through source.exec(); D1 round trips
-// go through target.batch().
-export function timed(source, target) {
+// go through target.batch(). With `meter`, each answered batch's D1 row counts are kept in
+// meter.batches: { statements, rowsRead, rowsWritten, fenceRead, fenceWritten }, the fence's
+// being those of the statements on d1sync's own tables (`_d1sync_…` in the first 300 bytes: the
+// guard, the watermark, the schema bookkeeping).
+export function timed(source, target, { meter = false } = {}) {
   const stats = { txnMs: 0, execMs: 0, batchMs: 0, txns: 0, execs: 0, batches: 0 };
+  const metered = meter ? { batches: [] } : null;
   const wsource = {
     kind: source.kind,
     exec(sql) {
@@ -129,12 +133,33 @@ export function timed(source, target) {
     async batch(statements) {
       const t = performance.now();
       try {
-        return await target.batch(statements);
+        const results = await target.batch(statements);
+        if (metered) metered.batches.push(meterBatch(statements, results));
+        return results;
       } finally {
         stats.batchMs += performance.now() - t;
         ++stats.batches;
       }
     },
   };
-  return { stats, source: wsource, target: wtarget };
+  return { stats, meter: metered, source: wsource, target: wtarget };
+}
+
+function meterBatch(statements, results) {
+  const m = {
+    statements: statements.length,
+    rowsRead: 0,
+    rowsWritten: 0,
+    fenceRead: 0,
+    fenceWritten: 0,
+  };
+  results.forEach((r, i) => {
+    m.rowsRead += r.rowsRead ?? 0;
+    m.rowsWritten += r.rowsWritten ?? 0;
+    if (statements[i].slice(0, 300).includes('_d1sync_')) {
+      m.fenceRead += r.rowsRead ?? 0;
+      m.fenceWritten += r.rowsWritten ?? 0;
+    }
+  });
+  return m;
 }

@@ -1,4 +1,5 @@
-// npm run bench -- [--quick | --full] [--profile]
+// npm run bench -- [--quick | --full] [--profile] [--remote-only] [--rounds N] [--delays 0,10,40]
+//                  [--remote-rows 100000,1000000] [--contenders id,id,...]
 // Runs bench/worker.js in Miniflare (workerd) and compares, against the same local D1 binding and
 // the same upsert form: d1sync initial sync and incremental replication from a SQLite-backed
 // Durable Object, (a) one row per bound statement, (b) ORM-style floor(100/columns) rows per
@@ -10,6 +11,9 @@
 // line: `d1sync push` of a file against `.dump` in 85 KB requests, over the D1 REST API
 // stand-in with 20 ms per request (bench/cli.mjs; skipped when build/d1sync is missing). Then
 // verify() of the equal table and hydrate() of a new database from D1 (bench/verify.mjs).
+// Then D1 in a second process (bench/remote.mjs): every contender through one binding-shaped
+// proxy to a second Miniflare, at 0, 10 and 40 ms per round trip, in interleaved rounds;
+// `--remote-only` runs that section alone and writes bench/results-remote.json / .md.
 // Writes bench/results.json and bench/results.md. A command, not a test: nothing here fails on
 // a slow machine.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +43,13 @@ import {
 import { profiled } from './profile.mjs';
 import { benchCli, cliPath, cliTargets, cliMarkdown } from './cli.mjs'; // the command line's section
 import { benchVerify, verifyTargets, verifyMarkdown } from './verify.mjs'; // verify and hydrate
+import {
+  benchRemote,
+  remoteTargets,
+  remoteMarkdown,
+  REMOTE_DELAYS,
+  REMOTE_ROUNDS,
+} from './remote.mjs'; // D1 in a second process
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -48,6 +59,19 @@ const profile = process.argv.includes('--profile');
 const sizes = full ? [100000, 1000000] : [100000];
 const COLUMNS = COLUMN_NAMES.length;
 const INSPECTOR_PORT = 9239;
+// The out-of-process section's switches (bench/remote.mjs).
+const remoteOnly = process.argv.includes('--remote-only');
+function argValue(name) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const numbers = (text) => text.split(',').map((x) => Number(x.trim()));
+const remoteDelays = argValue('--delays') ? numbers(argValue('--delays')) : REMOTE_DELAYS;
+const remoteRounds = Math.max(1, Number(argValue('--rounds') ?? REMOTE_ROUNDS));
+const remoteSizes = argValue('--remote-rows') ? numbers(argValue('--remote-rows')) : sizes;
+const remoteOnlyIds = argValue('--contenders')
+  ?.split(',')
+  .map((x) => x.trim());
 
 function log(...args) {
   console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
@@ -564,6 +588,7 @@ function markdown(results) {
   }
   lines.push(...cliMarkdown(results.cli)); // the command line's section (bench/cli.mjs)
   lines.push(...verifyMarkdown(results.verify ?? [])); // verify and hydrate (bench/verify.mjs)
+  lines.push(...remoteMarkdown(results.remote ?? [])); // D1 in a second process (bench/remote.mjs)
   lines.push('## SPEC targets', '');
   lines.push('| target | measured | met |', '| --- | --- | --- |');
   for (const t of results.targets)
@@ -573,7 +598,69 @@ function markdown(results) {
   return lines.join('\n') + '\n';
 }
 
+// D1 in a second process: per size and delay, every contender in interleaved rounds.
+async function remoteSection() {
+  const out = [];
+  for (const rows of remoteSizes) {
+    for (const delayMs of remoteDelays) {
+      log(`D1 in a second process: ${rows} rows, ${delayMs} ms per round trip`);
+      out.push(
+        await benchRemote({
+          rows,
+          delayMs,
+          rounds: remoteRounds,
+          changesN: full ? 100000 : 20000,
+          only: remoteOnlyIds,
+          log,
+        }),
+      );
+    }
+  }
+  return out;
+}
+
 const date = new Date().toISOString();
+if (remoteOnly) {
+  log(
+    `D1 in a second process only: sizes ${remoteSizes.join(', ')}; delays ${remoteDelays.join(', ')} ms; ` +
+      `${remoteRounds} rounds`,
+  );
+  const remote = await remoteSection();
+  const results = {
+    mode: `remote-only, ${full ? 'full' : 'quick'}`,
+    date,
+    node: process.version,
+    miniflare: versionOf('miniflare'),
+    workerd: versionOf('workerd'),
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      os: `${os.type()} ${os.release()} ${os.arch()}`,
+    },
+    remote,
+    targets: remoteTargets(remote, { fullMode: full }),
+  };
+  const md =
+    [
+      `# d1sync benchmark: D1 in a second process (${results.mode})`,
+      '',
+      `- date: ${results.date}`,
+      `- node ${results.node}, miniflare ${results.miniflare}, workerd ${results.workerd}`,
+      `- machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.os}`,
+      ...remoteMarkdown(remote),
+      '## SPEC targets (this section)',
+      '',
+      '| target | measured | met |',
+      '| --- | --- | --- |',
+      ...results.targets.map(
+        (t) => `| ${t.target} | ${t.measured} | ${t.met === null ? 'n/a' : t.met ? 'yes' : 'NO'} |`,
+      ),
+    ].join('\n') + '\n';
+  writeFileSync(path.join(here, 'results-remote.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(path.join(here, 'results-remote.md'), md);
+  process.stdout.write(md);
+  process.exit(0);
+}
 log(`mode ${full ? 'full' : 'quick'}; sizes ${sizes.join(', ')}`);
 const wasm = await wasmFigures();
 const results = {
@@ -708,6 +795,10 @@ for (const rows of sizes) {
   }
 }
 results.targets.push(...verifyTargets(results.verify));
+
+// ---- D1 in a second process (bench/remote.mjs) ----
+results.remote = await remoteSection();
+results.targets.push(...remoteTargets(results.remote, { fullMode: full }));
 
 const md = markdown(results);
 writeFileSync(path.join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n');

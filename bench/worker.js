@@ -6,15 +6,25 @@
 //
 //   seed        { rows }                 create and fill `items` in the DO (not timed)
 //   readFloor   { pageRows }             read every row's columns out of the DO, nothing else, timed
-//   syncStart   { sourceId }             createReplicator + start(), timed
+//   syncStart   { sourceId, options }    createReplicator (+ options) + start(), timed
 //   syncFlush                            flush() until idle, timed; engine/target breakdown
-//   changes     { n, hotKeys, rows }     N single-statement changes in the DO (not timed)
+//   changes     { n, hotKeys, rows }     N single-statement changes in the DO (not timed); how
+//                                        many distinct ids they touched
 //   prepare     { kind, rows }           drop/create the D1 table; for c1/c2 pre-build batches
 //   run         { kind }                 apply the baseline, timed
 //   count       { table }                rows D1 holds
 //   capSetup                             cap_on (captured) and cap_off tables + a replicator
 //   capRound    { n, base, chunk }       N single-row INSERT / UPDATE / DELETE per table, timed
 //   memory                               the engine module's HEAP8.length
+//   dropTable   { table }                DROP TABLE IF EXISTS in D1 (not timed)
+//   wipe                                 delete the object's storage, drop the replicator
+//   supports    { option }               whether createReplicator() knows an option
+//   pingD1      { n }                    n trivial D1 round trips one after the other, timed
+//   overlap     { cpuMs }                a D1 round trip and CPU work in the DO, overlapped
+//
+// D1 is env.DB (in this workerd, sharing its thread), or, when the Worker has a D1_REMOTE
+// service binding, D1 in a second workerd (bench/d1-server.js) reached through the
+// binding-shaped proxy of bench/remote-d1.js: every contender then uses the proxy (`this.db`).
 //
 //   POST /d1sync/<op>   createSyncEndpoint() over env.DB for `items`, tenant column `tenant`;
 //                       the caller is the x-bench-caller header (the browser-style contender)
@@ -29,6 +39,7 @@ import {
 } from '../js/entry-workerd.js';
 import { engineModule } from '../js/engine-module.js';
 import compiled from '../dist/d1sync_engine.wasm';
+import { remoteD1 } from './remote-d1.js';
 import {
   COLUMNS,
   TABLE_DDL,
@@ -54,6 +65,11 @@ export class Bench extends DurableObject {
     this.prepared = null;
     this.stats = null;
     this.heapHigh = 0;
+    this.meter = null;
+    // The one place that decides where D1 is: every contender, the bench's own counts and DDL.
+    this.db = env.D1_REMOTE
+      ? remoteD1((url, init) => env.D1_REMOTE.fetch(url, init), 'http://d1.remote/')
+      : env.DB;
   }
 
   async fetch(request) {
@@ -71,8 +87,18 @@ export class Bench extends DurableObject {
     return module.HEAP8.length;
   }
 
+  // With D1 in another process, each batch's D1 row counts are kept too (timed()'s meter).
   #wrapped() {
-    return timed(durableObjectSource(this.ctx.storage), d1BindingTarget(this.env.DB));
+    const wrapped = timed(durableObjectSource(this.ctx.storage), d1BindingTarget(this.db), {
+      meter: Boolean(this.env.D1_REMOTE),
+    });
+    this.meter = wrapped.meter;
+    return wrapped;
+  }
+
+  // The metered batches since `from` (an index into meter.batches), or undefined.
+  #metered(from) {
+    return this.meter?.batches.slice(from);
   }
 
   // workerd may reset the object between requests (a baseline that holds a million rows in
@@ -131,14 +157,22 @@ export class Bench extends DurableObject {
           target,
           sourceId: body.sourceId,
           tables: body.tables,
+          ...body.options,
         });
         await this.sync.start();
         const ms = performance.now() - t;
-        return { ms, stats: { ...stats }, health: this.sync.health(), heap: await this.#heap() };
+        return {
+          ms,
+          stats: { ...stats },
+          metered: this.#metered(0),
+          health: this.sync.health(),
+          heap: await this.#heap(),
+        };
       }
       case 'syncFlush': {
         await this.#resume(body.sourceId);
         const before = { ...this.stats };
+        const meteredFrom = this.meter?.batches.length ?? 0;
         const h0 = this.sync.health();
         let outboxRows = null;
         try {
@@ -153,6 +187,7 @@ export class Bench extends DurableObject {
           ms,
           stats: delta,
           outboxRows,
+          metered: this.#metered(meteredFrom),
           health0: h0,
           health: this.sync.health(),
           heap: await this.#heap(),
@@ -167,6 +202,7 @@ export class Bench extends DurableObject {
         let seed = 12345;
         const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
         const counts = { insert: 0, update: 0, delete: 0, hot: 0 };
+        const touched = new Set(); // an update then a delete of one id counts once
         const blob = new Uint8Array(64);
         for (let i = 0; i < n; ++i) {
           const hot = i % 2 === 0;
@@ -178,6 +214,7 @@ export class Bench extends DurableObject {
               `hot ${i}`,
               id,
             );
+            touched.add(id);
             ++counts.update;
             ++counts.hot;
           } else if (p < 0.6) {
@@ -188,9 +225,11 @@ export class Bench extends DurableObject {
               i * 0.5,
               id,
             );
+            touched.add(id);
             ++counts.update;
           } else if (p < 0.8) {
             crypto.getRandomValues(blob);
+            touched.add(nextId);
             this.sql.exec(
               'INSERT INTO items(id, name, price, data, note) VALUES (?, ?, ?, ?, ?)',
               nextId++,
@@ -203,17 +242,19 @@ export class Bench extends DurableObject {
           } else {
             const id = hotKeys + 1 + Math.floor(rand() * (rows - hotKeys));
             this.sql.exec('DELETE FROM items WHERE id = ?', id);
+            touched.add(id);
             ++counts.delete;
           }
         }
-        return { counts, health: this.sync.health() };
+        const localRows = this.sql.exec('SELECT count(*) AS n FROM items').one().n;
+        return { counts, distinct: touched.size, localRows, health: this.sync.health() };
       }
       case 'prepare': {
         const { kind } = body;
         const table = `items_${kind}`;
-        await this.env.DB.batch([
-          this.env.DB.prepare(`DROP TABLE IF EXISTS ${table}`),
-          this.env.DB.prepare(TABLE_DDL(table)),
+        await this.db.batch([
+          this.db.prepare(`DROP TABLE IF EXISTS ${table}`),
+          this.db.prepare(TABLE_DDL(table)),
         ]);
         this.prepared = { kind, table, batches: null };
         if (kind === 'c1' || kind === 'c2') {
@@ -232,7 +273,7 @@ export class Bench extends DurableObject {
       }
       case 'run': {
         const { kind, table, batches } = this.prepared;
-        const db = this.env.DB;
+        const db = this.db;
         let batchCalls = 0;
         let statements = 0;
         const t = performance.now();
@@ -271,7 +312,7 @@ export class Bench extends DurableObject {
         return { ms, batchCalls, statements };
       }
       case 'count': {
-        const r = await this.env.DB.prepare(`SELECT count(*) AS n FROM ${body.table}`).first();
+        const r = await this.db.prepare(`SELECT count(*) AS n FROM ${body.table}`).first();
         return { n: r.n };
       }
       case 'capSetup': {
@@ -279,7 +320,7 @@ export class Bench extends DurableObject {
         this.sql.exec(TABLE_DDL('cap_off'));
         this.sync = await createReplicator({
           source: durableObjectSource(this.ctx.storage),
-          target: d1BindingTarget(this.env.DB),
+          target: d1BindingTarget(this.db),
           sourceId: body.sourceId,
           tables: ['cap_on'],
         });
@@ -345,6 +386,58 @@ export class Bench extends DurableObject {
       }
       case 'memory':
         return { heap: await this.#heap(), heapHigh: this.heapHigh };
+      case 'dropTable':
+        await this.db.batch([this.db.prepare(`DROP TABLE IF EXISTS ${body.table}`)]);
+        return {};
+      case 'wipe': {
+        // Frees what a finished contender held: its replicator, its rows, its outbox.
+        this.sync?.close();
+        this.sync = null;
+        this.prepared = null;
+        this.meter = null;
+        await this.ctx.storage.deleteAll();
+        return {};
+      }
+      case 'supports': {
+        // createReplicator() refuses an option it does not know before it looks at anything
+        // else: any other refusal means the option is known.
+        try {
+          await createReplicator({ [body.option]: body.value });
+        } catch (e) {
+          return { supported: !String(e?.message).includes(`unknown option '${body.option}'`) };
+        }
+        return { supported: true };
+      }
+      case 'pingD1': {
+        const t = performance.now();
+        for (let i = 0; i < body.n; ++i) await this.db.prepare('SELECT 1 AS one').first('one');
+        return { ms: performance.now() - t };
+      }
+      case 'overlap': {
+        // One D1 round trip (the D1 process holds it for its delay) and cpuMs of computing
+        // here, with and without a timer yield after sending: the request only leaves at a
+        // macrotask boundary, so without one it waits for the computation to end.
+        const spin = (ms) => {
+          const end = performance.now() + ms;
+          let x = 0;
+          while (performance.now() < end) x += Math.sqrt(x + 1);
+          return x;
+        };
+        const out = {};
+        for (const mode of ['timerYield', 'noYield', 'plainAwait']) {
+          const t = performance.now();
+          const pending = this.db.batch([this.db.prepare('SELECT 1 AS one')]);
+          if (mode === 'plainAwait') {
+            await pending; // nothing computing here: the request leaves at once
+          } else {
+            if (mode === 'timerYield') await new Promise((r) => setTimeout(r, 0));
+            spin(body.cpuMs);
+            await pending;
+          }
+          out[mode] = performance.now() - t;
+        }
+        return out;
+      }
       default:
         throw new Error(`unknown op '${body.op}'`);
     }

@@ -1,0 +1,689 @@
+// The bench's out-of-process section: D1 in a second workerd, as production has it on another
+// machine. In `npm run bench`'s other sections the Durable Object and local D1 share one workerd
+// thread, so D1's work and the DO's add up; here D1 is bench/d1-server.js in a Miniflare of its
+// own, and every contender reaches it through the same binding-shaped proxy
+// (bench/remote-d1.js) over a local socket, each round trip held `delayMs` by the D1 process
+// (half on the way there, half on the way back). Per delay (0, 10 and 40 ms), at least three
+// rounds, interleaved: a round runs every contender once, in a rotated order, before the next
+// begins. Contenders:
+//   d1sync initial sync (DO → D1): a fresh Durable Object seeded per round, the D1 table dropped
+//     first, a fresh sourceId; start() and flush() timed apart; D1's billing (rows written per
+//     row, rows read per batch) from health()'s d1RowsWritten / d1RowsRead
+//   d1sync initial sync, look-ahead 0 (when createReplicator() accepts `lookAhead`)
+//   d1sync incremental: a fresh DO seeded and synced (not timed), N changes in it (not timed),
+//     flush() timed; D1 rows written per distinct changed row, fence rows included
+//   d1sync initial sync from @sqlite.org/sqlite-wasm in Node through the same proxy
+//   (a) one row per bound statement, (b) ORM-style, (c1)/(c2) the pre-built limit
+// The fence's share of D1's row counts comes from bench/forms.js timed()'s meter (the
+// statements on `_d1sync_` tables); D1's busy time and the characters sent, from the D1 process.
+// Run by bench/run.mjs after its other sections, or alone (often, while tuning the pipeline):
+//   node bench/run.mjs --remote-only [--quick | --full] [--rounds N] [--delays 0,10,40]
+//                      [--remote-rows 100000,1000000] [--contenders id,id,...]
+// which writes bench/results-remote.json and bench/results-remote.md. A command, not a test.
+// On 2 cores: ~4 minutes for 100k rows × 3 delays × 3 rounds, most of it (a) (100 round trips
+// per run); --full adds 1M rows, ~3 minutes per round and delay at 0 ms (1,000 round trips of
+// (a): +40 s per run at 40 ms). The short loop for the pipeline: `--delays 40 --contenders
+// d1sync-initial,d1sync-initial-lookahead0,d1sync-incremental` (ids as in results; the (c) pair,
+// the limit, always runs).
+// node bench/remote-check.mjs checks the plumbing: the delay, the proxy against the binding,
+// a DO computing while its batch is in flight.
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { Miniflare } from 'miniflare';
+import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
+import { createReplicator, sqliteWasmSource, d1BindingTarget } from '../js/entry-node.js';
+import { COLUMNS, TABLE_DDL, SEED_SQL, timed } from './forms.js';
+import { remoteD1 } from './remote-d1.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..');
+const COMPATIBILITY_DATE = '2026-04-26';
+export const REMOTE_DELAYS = [0, 10, 40];
+export const REMOTE_ROUNDS = 3;
+const HOT_KEYS = 100;
+const PING_ROUND_TRIPS = 50;
+
+const defaultLog = (...args) => console.error('[bench remote]', ...args);
+
+// The D1 process: a Miniflare of its own (its own workerd) serving bench/d1-server.js.
+export async function startD1Server({ delayMs = 0 } = {}) {
+  const mf = new Miniflare({
+    modules: true,
+    modulesRoot: here, // module names relative to bench/, whatever the working directory
+    scriptPath: path.join(here, 'd1-server.js'),
+    compatibilityDate: COMPATIBILITY_DATE,
+    d1Databases: ['DB'],
+    bindings: { DELAY_MS: delayMs },
+  });
+  const url = await mf.ready;
+  return { mf, url: url.href, address: `${url.hostname}:${url.port}` };
+}
+
+// The bench Worker (bench/worker.js) with D1_REMOTE, a service binding to the D1 process's
+// socket: workerd connects to it directly, with no Node in between. Its own env.DB stays (the
+// Worker's sync endpoint uses it) but no contender touches it.
+export async function startBenchWorker({ d1Address }) {
+  const wasmPath = path.join(repoRoot, 'dist/d1sync_engine.wasm');
+  if (!existsSync(wasmPath)) throw new Error(`${wasmPath} is missing: run \`npm run build\` first`);
+  const mf = new Miniflare({
+    modules: true,
+    modulesRoot: repoRoot,
+    scriptPath: path.join(here, 'worker.js'),
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+    ],
+    compatibilityDate: COMPATIBILITY_DATE,
+    durableObjects: { BENCH: { className: 'Bench', useSQLite: true } },
+    d1Databases: ['DB'],
+    serviceBindings: { D1_REMOTE: { external: { address: d1Address, http: {} } } },
+  });
+  await mf.ready;
+  return mf;
+}
+
+export function benchClient(mf, name) {
+  const url = `http://bench.test/bench/${encodeURIComponent(name)}`;
+  return async (op, args = {}) => {
+    const res = await mf.dispatchFetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ op, ...args }),
+    });
+    const text = await res.text();
+    let r;
+    try {
+      r = JSON.parse(text);
+    } catch {
+      throw new Error(`${op}: HTTP ${res.status}: ${text}`);
+    }
+    if (!r.ok) throw new Error(`${op} failed: ${r.error.message}\n${r.error.stack ?? ''}`);
+    return r;
+  };
+}
+
+function median(xs) {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const perSec = (rows, ms) => rows / (ms / 1000);
+
+// What the D1 process did since the last call (bench/d1-server.js): requests, time inside its
+// env.DB calls, characters in and out.
+async function takeD1Stats(d1Url) {
+  const res = await fetch(d1Url, { method: 'POST', body: '{"stats":"take"}' });
+  return res.json();
+}
+
+// The fence's share of D1's row counts, over the batches timed()'s meter kept (bench/forms.js):
+// per batch on average, in the first and the last batch, and the most in one batch.
+function fenceFigures(batches = []) {
+  if (!batches.length) return {};
+  const reads = batches.map((b) => b.fenceRead);
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  return {
+    fenceReadsPerBatch: sum(reads) / batches.length,
+    fenceReadsFirst: reads[0],
+    fenceReadsLast: reads[reads.length - 1],
+    fenceReadsMax: Math.max(...reads),
+    fenceWritesPerBatch: sum(batches.map((b) => b.fenceWritten)) / batches.length,
+    meteredBatches: batches.length,
+  };
+}
+const ratio = (x, y) => (x !== undefined && y ? x / y : null);
+
+// The D1 process's share of a timed run: its busy time and the characters that crossed.
+function d1Side(d1, rows) {
+  return {
+    d1BusyMs: d1.appliedMs,
+    d1Requests: d1.requests,
+    charsInPerRow: d1.charsIn / rows,
+    charsOutPerRow: d1.charsOut / rows,
+  };
+}
+
+// ---- one run of each contender; each returns { ms, rows, rowsPerSec, ... } ----
+
+// d1sync initial sync in a fresh DO: D1's table dropped, rows seeded, start() + flush().
+async function initialSync({ mf, d1Url, name, rows, sourceId, options }) {
+  const call = benchClient(mf, name);
+  await call('dropTable', { table: 'items' });
+  await call('seed', { rows });
+  await takeD1Stats(d1Url);
+  const started = await call('syncStart', { sourceId, options });
+  const flushed = await call('syncFlush', { sourceId });
+  const d1 = await takeD1Stats(d1Url);
+  const d1Rows = (await call('count', { table: 'items' })).n;
+  await call('wipe');
+  await call('dropTable', { table: 'items' });
+  const h0 = started.health;
+  const h = flushed.health;
+  const ms = started.ms + flushed.ms;
+  const stats = {
+    txnMs: started.stats.txnMs + flushed.stats.txnMs,
+    execMs: started.stats.execMs + flushed.stats.execMs,
+    batchMs: started.stats.batchMs + flushed.stats.batchMs,
+  };
+  return {
+    ms,
+    rows,
+    rowsPerSec: perSec(rows, ms),
+    d1Rows,
+    ok: d1Rows === rows,
+    ...d1Side(d1, rows),
+    startMs: started.ms,
+    flushMs: flushed.ms,
+    flushRowsPerSec: perSec(rows, flushed.ms),
+    roundTrips: started.stats.batches + flushed.stats.batches, // target.batch() calls
+    batchCalls: h.batchesSent,
+    startBatchCalls: h0.batchesSent,
+    statements: h.statementsSent,
+    engineMs: stats.txnMs - stats.execMs,
+    localSqlMs: stats.execMs,
+    targetBatchMs: stats.batchMs,
+    d1RowsWritten: h.d1RowsWritten,
+    d1RowsRead: h.d1RowsRead,
+    rowsWrittenPerRow: h.d1RowsWritten / rows,
+    rowsReadPerBatch: h.d1RowsRead / h.batchesSent,
+    flushRowsReadPerBatch:
+      (h.d1RowsRead - h0.d1RowsRead) / Math.max(1, h.batchesSent - h0.batchesSent),
+    ...fenceFigures(flushed.metered), // flush()'s batches: the copy
+  };
+}
+
+// d1sync incremental: a fresh DO seeded and synced (not timed), N changes, flush() timed.
+async function incremental({ mf, d1Url, name, rows, sourceId, changesN }) {
+  const call = benchClient(mf, name);
+  await call('dropTable', { table: 'items' });
+  await call('seed', { rows });
+  await call('syncStart', { sourceId });
+  await call('syncFlush', { sourceId });
+  const ch = await call('changes', { n: changesN, hotKeys: HOT_KEYS, rows, sourceId });
+  await takeD1Stats(d1Url);
+  const inc = await call('syncFlush', { sourceId });
+  const d1 = await takeD1Stats(d1Url);
+  const d1Rows = (await call('count', { table: 'items' })).n;
+  await call('wipe');
+  await call('dropTable', { table: 'items' });
+  const h0 = inc.health0;
+  const h = inc.health;
+  const batches = h.batchesSent - h0.batchesSent;
+  const written = h.d1RowsWritten - h0.d1RowsWritten;
+  const read = h.d1RowsRead - h0.d1RowsRead;
+  return {
+    ms: inc.ms,
+    rows: changesN,
+    rowsPerSec: perSec(changesN, inc.ms), // changes per second, as in the in-process section
+    distinct: ch.distinct,
+    distinctRowsPerSec: perSec(ch.distinct, inc.ms),
+    changeMix: ch.counts,
+    d1Rows,
+    ok: d1Rows === ch.localRows && h.pendingChanges === 0,
+    ...d1Side(d1, changesN),
+    roundTrips: inc.stats.batches,
+    batchCalls: batches,
+    statements: h.statementsSent - h0.statementsSent,
+    rowsReplicated: h.rowsReplicated - h0.rowsReplicated,
+    outboxRowsBeforeFlush: inc.outboxRows,
+    engineMs: inc.stats.txnMs - inc.stats.execMs,
+    localSqlMs: inc.stats.execMs,
+    targetBatchMs: inc.stats.batchMs,
+    d1RowsWritten: written,
+    d1RowsRead: read,
+    rowsWrittenPerDistinct: written / ch.distinct,
+    rowsReadPerBatch: read / Math.max(1, batches),
+    ...fenceFigures(inc.metered),
+  };
+}
+
+// d1sync initial sync from @sqlite.org/sqlite-wasm in Node, through the same proxy (Node's
+// fetch to the D1 process).
+async function sqliteWasmInitial({ sqlite3, d1Url, rows, sourceId }) {
+  const d1 = remoteD1(fetch, d1Url);
+  await d1.batch([d1.prepare('DROP TABLE IF EXISTS items')]);
+  const db = new sqlite3.oo1.DB(':memory:');
+  try {
+    db.exec(TABLE_DDL('items'));
+    db.exec(SEED_SQL('items', rows));
+    await takeD1Stats(d1Url);
+    const { stats, meter, source, target } = timed(sqliteWasmSource(db), d1BindingTarget(d1), {
+      meter: true,
+    });
+    const t = performance.now();
+    const r = await createReplicator({ source, target, sourceId });
+    await r.start();
+    const startMs = performance.now() - t;
+    const h0 = r.health();
+    const flushFrom = meter.batches.length;
+    await r.flush();
+    const ms = performance.now() - t;
+    const h = r.health();
+    const busy = await takeD1Stats(d1Url);
+    r.close();
+    const d1Rows = (await d1.prepare('SELECT count(*) AS n FROM items').first()).n;
+    await d1.batch([d1.prepare('DROP TABLE IF EXISTS items')]);
+    return {
+      ms,
+      rows,
+      rowsPerSec: perSec(rows, ms),
+      d1Rows,
+      ok: d1Rows === rows,
+      ...d1Side(busy, rows),
+      startMs,
+      flushMs: ms - startMs,
+      flushRowsPerSec: perSec(rows, ms - startMs),
+      roundTrips: stats.batches,
+      batchCalls: h.batchesSent,
+      startBatchCalls: h0.batchesSent,
+      statements: h.statementsSent,
+      engineMs: stats.txnMs - stats.execMs,
+      localSqlMs: stats.execMs,
+      targetBatchMs: stats.batchMs,
+      d1RowsWritten: h.d1RowsWritten,
+      d1RowsRead: h.d1RowsRead,
+      rowsWrittenPerRow: h.d1RowsWritten / rows,
+      rowsReadPerBatch: h.d1RowsRead / h.batchesSent,
+      ...fenceFigures(meter.batches.slice(flushFrom)),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+// A baseline from the seeded base DO: its D1 table recreated (and, for (c), the batches built)
+// before the clock, applied, counted, dropped.
+async function baseline({ mf, d1Url, kind, rows }) {
+  const call = benchClient(mf, 'remote-base');
+  const table = `items_${kind}`;
+  const prep = await call('prepare', { kind, rows });
+  await takeD1Stats(d1Url);
+  const run = await call('run', { kind });
+  const d1 = await takeD1Stats(d1Url);
+  const d1Rows = (await call('count', { table })).n;
+  await call('dropTable', { table });
+  return {
+    ms: run.ms,
+    rows,
+    rowsPerSec: perSec(rows, run.ms),
+    d1Rows,
+    ok: d1Rows === rows,
+    ...d1Side(d1, rows),
+    roundTrips: run.batchCalls,
+    batchCalls: run.batchCalls,
+    statements: run.statements,
+    prebuildMs: prep.buildMs,
+  };
+}
+
+// ---- one delay, one size: every contender, `rounds` interleaved rounds ----
+export async function benchRemote({
+  rows,
+  delayMs,
+  rounds = REMOTE_ROUNDS,
+  changesN = 20000,
+  only, // contender ids to run (the (c) pair always runs: it is the limit); default all
+  log = defaultLog,
+}) {
+  const d1 = await startD1Server({ delayMs });
+  let mf = null;
+  const notes = [];
+  try {
+    mf = await startBenchWorker({ d1Address: d1.address });
+    const base = benchClient(mf, 'remote-base');
+    // The delay, measured: trivial round trips one after the other, from the DO and from Node.
+    const ping = (await base('pingD1', { n: PING_ROUND_TRIPS })).ms;
+    const node = remoteD1(fetch, d1.url);
+    const t = performance.now();
+    for (let i = 0; i < PING_ROUND_TRIPS; ++i) await node.prepare('SELECT 1 AS one').first('one');
+    const pingNode = performance.now() - t;
+    log(
+      `delay ${delayMs} ms, ${rows} rows: ${PING_ROUND_TRIPS} trivial round trips take ` +
+        `${pingNode.toFixed(0)} ms from Node, ${ping.toFixed(0)} ms from the DO`,
+    );
+    const lookAhead = (await base('supports', { option: 'lookAhead' })).supported;
+    if (!lookAhead) {
+      notes.push(
+        'createReplicator() does not accept `lookAhead` in this build (CONFIG "unknown option \'lookAhead\'"): ' +
+          'the look-ahead 0 contender was skipped',
+      );
+    }
+    await base('seed', { rows });
+    const sqlite3 = await sqlite3InitModule();
+    const tag = `${delayMs}-${rows}-${Date.now().toString(36)}`;
+    const ormRows = Math.floor(100 / COLUMNS.length);
+    const contenders = [
+      {
+        id: 'd1sync-initial',
+        label: 'd1sync initial sync (DO → D1)',
+        run: (r) =>
+          initialSync({
+            mf,
+            d1Url: d1.url,
+            name: `ini-${tag}-${r}`,
+            rows,
+            sourceId: `ini-${tag}-${r}`,
+          }),
+      },
+      ...(lookAhead
+        ? [
+            {
+              id: 'd1sync-initial-lookahead0',
+              label: 'd1sync initial sync, look-ahead 0 (DO → D1)',
+              run: (r) =>
+                initialSync({
+                  mf,
+                  d1Url: d1.url,
+                  name: `la0-${tag}-${r}`,
+                  rows,
+                  sourceId: `la0-${tag}-${r}`,
+                  options: { lookAhead: 0 },
+                }),
+            },
+          ]
+        : []),
+      {
+        id: 'd1sync-incremental',
+        label: `d1sync incremental (${changesN} changes, half on ${HOT_KEYS} hot keys)`,
+        run: (r) =>
+          incremental({
+            mf,
+            d1Url: d1.url,
+            name: `inc-${tag}-${r}`,
+            rows,
+            sourceId: `inc-${tag}-${r}`,
+            changesN,
+          }),
+      },
+      {
+        id: 'd1sync-initial-sqlite-wasm',
+        label: 'd1sync initial sync (sqlite-wasm in Node → D1)',
+        run: (r) =>
+          sqliteWasmInitial({ sqlite3, d1Url: d1.url, rows, sourceId: `wasm-${tag}-${r}` }),
+      },
+      {
+        id: 'baseline-a',
+        label: '(a) one row per bound statement',
+        run: () => baseline({ mf, d1Url: d1.url, kind: 'a', rows }),
+      },
+      {
+        id: 'baseline-b',
+        label: `(b) ORM-style: ${ormRows} rows per bound statement`,
+        run: () => baseline({ mf, d1Url: d1.url, kind: 'b', rows }),
+      },
+      {
+        id: 'baseline-c1',
+        label: '(c) limit: literal VALUES, pre-built',
+        run: () => baseline({ mf, d1Url: d1.url, kind: 'c1', rows }),
+      },
+      {
+        id: 'baseline-c2',
+        label: '(c) limit: json_each(?1), pre-built',
+        run: () => baseline({ mf, d1Url: d1.url, kind: 'c2', rows }),
+      },
+    ];
+    if (only) {
+      const keep = new Set([...only, 'baseline-c1', 'baseline-c2']);
+      const unknown = only.filter((id) => !contenders.some((c) => c.id === id));
+      if (unknown.length) log(`unknown contender(s) ${unknown.join(', ')}: ignored`);
+      contenders.splice(0, contenders.length, ...contenders.filter((c) => keep.has(c.id)));
+    }
+    const runs = new Map(contenders.map((c) => [c.id, []]));
+    // Round r starts at a different contender, so each one meets every part of the run.
+    const step = Math.max(1, Math.floor(contenders.length / rounds));
+    for (let r = 0; r < rounds; ++r) {
+      const shift = (r * step) % contenders.length;
+      const order = [...contenders.slice(shift), ...contenders.slice(0, shift)];
+      for (const [position, c] of order.entries()) {
+        const run = await c.run(r);
+        if (!run.ok) {
+          log(`WARNING ${c.id} round ${r}: D1 holds ${run.d1Rows} rows, not what was expected`);
+        }
+        runs.get(c.id).push({ round: r, position, ...run });
+        log(
+          `delay ${delayMs} ms, round ${r + 1}/${rounds}: ${c.id} ` +
+            `${Math.round(run.rowsPerSec)} rows/s (${(run.ms / 1000).toFixed(2)} s, ` +
+            `${run.roundTrips} round trips)`,
+        );
+      }
+    }
+    await base('wipe');
+    const out = {
+      delayMs,
+      rows,
+      rounds,
+      changes: changesN,
+      lookAheadSupported: lookAhead,
+      notes,
+      pingRoundTrips: PING_ROUND_TRIPS,
+      pingMsFromDO: ping,
+      pingMsFromNode: pingNode,
+      contenders: contenders.map(({ id, label }) => summarize(id, label, runs.get(id))),
+    };
+    const rate = (id) => out.contenders.find((c) => c.id === id)?.median;
+    out.limitRowsPerSec = Math.max(rate('baseline-c1'), rate('baseline-c2'));
+    for (const c of out.contenders) c.ratioToLimit = ratio(c.median, out.limitRowsPerSec);
+    out.ratios = {
+      initialToLimit: ratio(rate('d1sync-initial'), out.limitRowsPerSec),
+      initialToOneRow: ratio(rate('d1sync-initial'), rate('baseline-a')),
+      initialToOrm: ratio(rate('d1sync-initial'), rate('baseline-b')),
+      incrementalToLimit: ratio(rate('d1sync-incremental'), out.limitRowsPerSec),
+    };
+    return out;
+  } finally {
+    await mf?.dispose();
+    await d1.mf.dispose();
+  }
+}
+
+// Per contender: the runs, and the median and spread of rows/s; medians of the rest.
+function summarize(id, label, runs) {
+  const rates = runs.map((r) => r.rowsPerSec);
+  const s = {
+    id,
+    label,
+    rows: runs[0].rows,
+    runs,
+    median: median(rates),
+    min: Math.min(...rates),
+    max: Math.max(...rates),
+    medianMs: median(runs.map((r) => r.ms)),
+    allOk: runs.every((r) => r.ok),
+  };
+  for (const key of [
+    'roundTrips',
+    'batchCalls',
+    'statements',
+    'startMs',
+    'flushMs',
+    'flushRowsPerSec',
+    'startBatchCalls',
+    'engineMs',
+    'localSqlMs',
+    'targetBatchMs',
+    'rowsWrittenPerRow',
+    'rowsReadPerBatch',
+    'flushRowsReadPerBatch',
+    'distinct',
+    'distinctRowsPerSec',
+    'rowsReplicated',
+    'rowsWrittenPerDistinct',
+    'd1RowsWritten',
+    'd1RowsRead',
+    'prebuildMs',
+    'fenceReadsPerBatch',
+    'fenceReadsFirst',
+    'fenceReadsLast',
+    'fenceReadsMax',
+    'fenceWritesPerBatch',
+    'meteredBatches',
+    'd1BusyMs',
+    'd1Requests',
+    'charsInPerRow',
+    'charsOutPerRow',
+  ]) {
+    if (runs.every((r) => typeof r[key] === 'number')) s[key] = median(runs.map((r) => r[key]));
+  }
+  return s;
+}
+
+const fmt = (x, d = 0) =>
+  x === undefined || x === null || Number.isNaN(x)
+    ? '—'
+    : Number(x).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+// The targets this section measures (bench/run.mjs appends them to its list).
+export function remoteTargets(remote, { fullMode = false } = {}) {
+  if (!remote?.length) return [];
+  const out = [];
+  const inc = remote
+    .map((e) => ({ e, c: e.contenders.find((c) => c.id === 'd1sync-incremental') }))
+    .filter((x) => x.c);
+  if (inc.length) {
+    const worst = Math.max(...inc.map((x) => x.c.rowsWrittenPerDistinct));
+    out.push({
+      target:
+        'incremental: D1 rows written ≤ 1.05 per distinct changed row, fence rows included (D1 in a second process)',
+      measured: inc
+        .map((x) => `${fmt(x.c.rowsWrittenPerDistinct, 3)} (${x.e.delayMs} ms, ${fmt(x.e.rows)})`)
+        .join('; '),
+      met: worst <= 1.05,
+    });
+  }
+  // The fence's reads must not grow with the number of batches: D1's rows read by the
+  // statements on d1sync's own tables, per batch of the initial sync's flush(), in its first and
+  // its last batch, and per batch at 100k against 1M rows (10× the batches), per delay.
+  const ini = (e) => e.contenders.find((c) => c.id === 'd1sync-initial');
+  const withFence = remote.filter((e) => ini(e)?.fenceReadsPerBatch !== undefined);
+  if (withFence.length) {
+    const small = withFence.filter((e) => e.rows === 100000);
+    const large = withFence.filter((e) => e.rows === 1000000);
+    const pairs = small
+      .map((s) => [s, large.find((l) => l.delayMs === s.delayMs)])
+      .filter(([, l]) => l);
+    const flat = withFence.every((e) =>
+      ini(e).runs.every((r) => r.fenceReadsLast <= r.fenceReadsFirst),
+    );
+    const across = pairs.every(
+      ([s, l]) => ini(l).fenceReadsPerBatch <= 1.1 * ini(s).fenceReadsPerBatch,
+    );
+    const perSize = (rows) => {
+      const es = withFence.filter((e) => e.rows === rows);
+      if (!es.length) return null;
+      const c = ini(es[0]);
+      return (
+        `${fmt(c.fenceReadsPerBatch, 2)} fence rows read per batch at ${fmt(rows)} rows ` +
+        `(${fmt(c.meteredBatches)} batches; first ${fmt(c.fenceReadsFirst)}, last ${fmt(c.fenceReadsLast)}, ` +
+        `most ${fmt(c.fenceReadsMax)})`
+      );
+    };
+    out.push({
+      target:
+        "fence reads do not grow with the number of batches (initial sync's flush(), D1 rows read by d1sync's own statements)",
+      measured:
+        [perSize(100000), perSize(1000000) ?? (fullMode ? null : '1M not run (--full)')]
+          .filter(Boolean)
+          .join('; ') + `; ${withFence[0].delayMs} ms delay shown, every delay and round checked`,
+      met: flat && across,
+    });
+  }
+  return out;
+}
+
+export function remoteMarkdown(remote) {
+  if (!remote?.length) return [];
+  const lines = [
+    '',
+    '## D1 in a second process (a second Miniflare), every contender through one proxy',
+    '',
+    '- D1 runs in its own workerd (bench/d1-server.js); the Durable Object, the baselines and the ' +
+      'sqlite-wasm contender reach it through bench/remote-d1.js, a binding-shaped proxy, over a local ' +
+      "socket (the DO through a service binding to that socket, Node through its fetch); each round trip is held the stated delay by D1's process " +
+      '(half before D1 applies the statements, half after). Rounds are interleaved: round r runs every ' +
+      'contender once, in a rotated order. rows/s: median and min–max over the rounds; the ratio is of ' +
+      'medians, to the faster (c) median; round trips are batch() calls (median); D1 busy: the time the D1 ' +
+      "process spent inside its binding's calls during the timed part (median); characters sent: the request " +
+      'bodies per row (JSON; BLOBs bound by (a)/(b) as base64).',
+    '- the incremental contender counts changes per second (as in the in-process section); its rows ' +
+      'written are per distinct changed row (an update then a delete of one id counts once), fence included',
+    '',
+  ];
+  for (const e of remote) {
+    lines.push(`### ${fmt(e.rows)} rows, ${e.delayMs} ms per round trip`, '');
+    lines.push(
+      `- ${e.pingRoundTrips} trivial round trips one after the other: ${fmt(e.pingMsFromDO)} ms from the DO, ` +
+        `${fmt(e.pingMsFromNode)} ms from Node (${fmt(e.pingMsFromDO / e.pingRoundTrips, 1)} / ` +
+        `${fmt(e.pingMsFromNode / e.pingRoundTrips, 1)} ms each)`,
+    );
+    for (const n of e.notes) lines.push(`- note: ${n}`);
+    lines.push('');
+    lines.push(
+      '| contender | rows | rows/s median | min–max | ratio to the limit | round trips | statements | seconds (median) | D1 busy s | characters sent per row |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const c of e.contenders) {
+      lines.push(
+        `| ${c.label}${c.allOk ? '' : ' (**D1 row count wrong**)'} | ${fmt(c.rows)} | ${fmt(c.median)} | ` +
+          `${fmt(c.min)}–${fmt(c.max)} | ${fmt(c.ratioToLimit, 2)}× | ${fmt(c.roundTrips)} | ` +
+          `${fmt(c.statements)} | ${fmt(c.medianMs / 1000, 2)} | ${fmt(c.d1BusyMs / 1000, 2)} | ${fmt(c.charsInPerRow, 0)} |`,
+      );
+    }
+    lines.push('');
+    lines.push(`- the limit = the faster (c) median: ${fmt(e.limitRowsPerSec)} rows/s`);
+    for (const id of [
+      'd1sync-initial',
+      'd1sync-initial-lookahead0',
+      'd1sync-initial-sqlite-wasm',
+    ]) {
+      const c = e.contenders.find((x) => x.id === id);
+      if (!c) continue;
+      lines.push(
+        `- ${c.label}: start() ${fmt(c.startMs)} ms (${fmt(c.startBatchCalls)} batches), ` +
+          `flush() ${fmt(c.flushMs)} ms = ${fmt(c.flushRowsPerSec)} rows/s for flush() alone; ` +
+          `engine ${fmt(c.engineMs)} ms, local SQL ${fmt(c.localSqlMs)} ms, waiting on D1 ${fmt(c.targetBatchMs)} ms ` +
+          `(D1's process busy ${fmt(c.d1BusyMs)} ms of it); ` +
+          `D1 billing: ${fmt(c.rowsWrittenPerRow, 3)} rows written per row, ${fmt(c.rowsReadPerBatch, 1)} rows read per batch ` +
+          `(${fmt(c.d1RowsWritten)} written, ${fmt(c.d1RowsRead)} read, ${fmt(c.batchCalls)} batches); ` +
+          `the fence per flush() batch: ${fmt(c.fenceReadsPerBatch, 2)} rows read (first ${fmt(c.fenceReadsFirst)}, ` +
+          `last ${fmt(c.fenceReadsLast)}), ${fmt(c.fenceWritesPerBatch, 2)} written`,
+      );
+    }
+    const inc = e.contenders.find((c) => c.id === 'd1sync-incremental');
+    if (inc) {
+      lines.push(
+        `- ${inc.label}: ${fmt(inc.distinct)} distinct rows changed, ${fmt(inc.rowsReplicated)} rows sent; ` +
+          `${fmt(inc.distinctRowsPerSec)} distinct rows/s; engine ${fmt(inc.engineMs)} ms, local SQL ${fmt(inc.localSqlMs)} ms, ` +
+          `waiting on D1 ${fmt(inc.targetBatchMs)} ms (D1's process busy ${fmt(inc.d1BusyMs)} ms of it); D1 billing: ${fmt(inc.rowsWrittenPerDistinct, 3)} rows written per distinct ` +
+          `changed row (${fmt(inc.d1RowsWritten)} written), ${fmt(inc.rowsReadPerBatch, 1)} rows read per batch ` +
+          `(${fmt(inc.d1RowsRead)} read, ${fmt(inc.batchCalls)} batches; the fence ${fmt(inc.fenceReadsPerBatch, 2)} ` +
+          `read, ${fmt(inc.fenceWritesPerBatch, 2)} written per batch)`,
+      );
+    }
+    const r = e.ratios;
+    lines.push(
+      `- ratios of medians: initial sync / limit ${fmt(r.initialToLimit, 2)}×, / one-row-per-statement ` +
+        `${fmt(r.initialToOneRow, 1)}×, / ORM ${fmt(r.initialToOrm, 2)}×; incremental (changes/s) / limit ${fmt(r.incrementalToLimit, 2)}×`,
+      '',
+    );
+  }
+  lines.push('### D1 billing, d1sync (medians over the rounds)', '');
+  lines.push(
+    '| delay | rows | initial: rows written per row | initial: rows read per batch (batches) | initial: fence rows read per batch, first / last | incremental: distinct changed rows | rows written per distinct changed row | rows read per batch (batches) | incremental: fence rows read per batch |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const e of remote) {
+    const ini = e.contenders.find((c) => c.id === 'd1sync-initial');
+    const inc = e.contenders.find((c) => c.id === 'd1sync-incremental');
+    lines.push(
+      `| ${e.delayMs} ms | ${fmt(e.rows)} | ${fmt(ini?.rowsWrittenPerRow, 3)} | ${fmt(ini?.rowsReadPerBatch, 1)} (${fmt(ini?.batchCalls)}) | ` +
+        `${fmt(ini?.fenceReadsPerBatch, 2)}, ${fmt(ini?.fenceReadsFirst)} / ${fmt(ini?.fenceReadsLast)} | ` +
+        `${fmt(inc?.distinct)} | ${fmt(inc?.rowsWrittenPerDistinct, 3)} | ${fmt(inc?.rowsReadPerBatch, 1)} (${fmt(inc?.batchCalls)}) | ` +
+        `${fmt(inc?.fenceReadsPerBatch, 2)} |`,
+    );
+  }
+  lines.push('');
+  return lines;
+}
