@@ -148,6 +148,9 @@ function d1Side(d1, rows) {
 
 // ---- one run of each contender; each returns { ms, rows, rowsPerSec, ... } ----
 
+// The limits of the large-pages contender: a page of rows, its batch and the statements.
+const LARGE_PAGES = { pageBytes: 12000000, copyPageRows: 60000, batchBytes: 13000000 };
+
 // d1sync initial sync in a fresh DO: D1's table dropped, rows seeded, start() + flush().
 async function initialSync({ mf, d1Url, name, rows, sourceId, options }) {
   const call = benchClient(mf, name);
@@ -385,6 +388,20 @@ export async function benchRemote({
             },
           ]
         : []),
+      {
+        // Pages (and so batches) three times the default: fewer round trips for more memory.
+        id: 'd1sync-initial-large',
+        label: 'd1sync initial sync, 12 MB pages (DO → D1)',
+        run: (r) =>
+          initialSync({
+            mf,
+            d1Url: d1.url,
+            name: `big-${tag}-${r}`,
+            rows,
+            sourceId: `big-${tag}-${r}`,
+            options: { limits: LARGE_PAGES },
+          }),
+      },
       {
         id: 'd1sync-incremental',
         label: `d1sync incremental (${changesN} changes, half on ${HOT_KEYS} hot keys)`,
@@ -636,6 +653,7 @@ export function remoteMarkdown(remote) {
     for (const id of [
       'd1sync-initial',
       'd1sync-initial-lookahead0',
+      'd1sync-initial-large',
       'd1sync-initial-sqlite-wasm',
     ]) {
       const c = e.contenders.find((x) => x.id === id);

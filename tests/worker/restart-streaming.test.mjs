@@ -312,7 +312,9 @@ function checkFlush(res, where) {
   return res.health;
 }
 
-async function runSeed(seed, trace) {
+// `pipelined`: the application also writes while batches are in flight, before and after the
+// replicator reads the next page ahead. `lookAhead`: the replicator's option.
+async function runSeed(seed, trace, { pipelined = false, lookAhead } = {}) {
   const w = new Workload(seed);
   const tmp = tempDir(`d1sync-restart-${seed}-`);
   const name = `restart-streaming-${seed}`;
@@ -333,10 +335,13 @@ async function runSeed(seed, trace) {
       sourceId: name,
       limits: LIMITS,
       flushRetryMs: FLUSH_RETRY_MS,
+      lookAhead,
       start: false,
     });
 
     const restarts = { copy: 0, streaming: 0, idle: 0, other: 0 };
+    let aheadUsed = 0; // the most batches one replicator sent as read ahead
+    let aheadPrepared = 0;
     let faultsInjected = 0;
     for (let round = 0; round < ROUNDS; ++round) {
       const line = [`round ${round}:`];
@@ -353,10 +358,21 @@ async function runSeed(seed, trace) {
         faultsInjected += count;
         line.push(`fault ${count}x '${message}'`);
       }
+      if (pipelined) {
+        const groups = [];
+        for (let g = 1 + w.int(4); g > 0; --g)
+          groups.push({ statements: w.statements(1 + w.int(4)), after: w.chance(0.5) });
+        await r.call('inFlight', { groups });
+        line.push(`${groups.length} groups of writes in flight`);
+      }
       // Small bounded flushes while the copy runs, larger ones once it is likely done.
       const maxBatches = round < 3 ? 1 + w.int(2) : 2 + w.int(7);
       const res = await r.call('flush', { maxBatches });
       const health = checkFlush(res, `seed ${seed} round ${round}`);
+      if (health) {
+        aheadUsed = Math.max(aheadUsed, health.lookAhead.used);
+        aheadPrepared = Math.max(aheadPrepared, health.lookAhead.prepared);
+      }
       line.push(
         `flush(${maxBatches}) -> ${!res.ok ? 'start failed' : res.flushed ? 'ok' : res.error.code}` +
           (health
@@ -428,6 +444,9 @@ async function runSeed(seed, trace) {
       `drained in ${drained.attempts} attempt(s); restarts ${JSON.stringify(restarts)}, ` +
         `faults ${faultsInjected}`,
     );
+    // Pages were read ahead and sent as read (or, with lookAhead 0, never read ahead).
+    if (lookAhead === 0) assert.equal(aheadPrepared, 0, `seed ${seed}`);
+    else assert.ok(aheadUsed > 0, `seed ${seed}: no batch was sent as read ahead`);
     // The schedule did what it claims: restarts in the middle of the copy and of streaming.
     assert.ok(restarts.copy >= 1, `seed ${seed}: restarts ${JSON.stringify(restarts)}`);
     assert.ok(restarts.streaming >= 1, `seed ${seed}: restarts ${JSON.stringify(restarts)}`);
@@ -482,16 +501,24 @@ async function runSeed(seed, trace) {
   }
 }
 
+const VARIANTS = [
+  { label: '', options: {} },
+  // Writes land while batches are in flight, before and after the next page is read ahead.
+  { label: ', writes while batches are in flight', options: { pipelined: true } },
+  { label: ', writes in flight, lookAhead 0', options: { pipelined: true, lookAhead: 0 } },
+];
 for (const seed of SEEDS) {
-  test(`seed ${seed}: random writes, transient D1 faults and restarts in the copy and in streaming converge`, async (t) => {
-    const trace = [];
-    try {
-      await runSeed(seed, trace);
-    } catch (e) {
-      e.message += `\n${trace.join('\n')}`;
-      throw e;
-    } finally {
-      t.diagnostic(trace.join(' | '));
-    }
-  });
+  for (const { label, options } of VARIANTS) {
+    test(`seed ${seed}${label}: random writes, transient D1 faults and restarts in the copy and in streaming converge`, async (t) => {
+      const trace = [];
+      try {
+        await runSeed(seed, trace, options);
+      } catch (e) {
+        e.message += `\n${trace.join('\n')}`;
+        throw e;
+      } finally {
+        t.diagnostic(trace.join(' | '));
+      }
+    });
+  }
 }
