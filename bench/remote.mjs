@@ -205,11 +205,16 @@ async function incremental({ mf, d1Url, name, rows, sourceId, changesN }) {
   await call('seed', { rows });
   await call('syncStart', { sourceId });
   await call('syncFlush', { sourceId });
+  await call('incLimitCopy', { table: 'items_inc' });
   const ch = await call('changes', { n: changesN, hotKeys: HOT_KEYS, rows, sourceId });
   await takeD1Stats(d1Url);
   const inc = await call('syncFlush', { sourceId });
   const d1 = await takeD1Stats(d1Url);
   const d1Rows = (await call('count', { table: 'items' })).n;
+  // The same changes, coalesced and pre-built, into D1's copy of the table from before them.
+  const limit = await call('incLimit', { table: 'items_inc' });
+  if (limit.rows !== d1Rows)
+    throw new Error(`the incremental limit left ${limit.rows} rows, d1sync ${d1Rows}`);
   await call('wipe');
   await call('dropTable', { table: 'items' });
   const h0 = inc.health0;
@@ -240,6 +245,9 @@ async function incremental({ mf, d1Url, name, rows, sourceId, changesN }) {
     rowsWrittenPerDistinct: written / ch.distinct,
     rowsReadPerBatch: read / Math.max(1, batches),
     ...fenceFigures(inc.metered),
+    incLimitMs: limit.ms,
+    incLimitRowsPerSec: perSec(changesN, limit.ms), // the same changes per second, pre-built
+    incLimitBatchCalls: limit.batchCalls,
   };
 }
 
@@ -526,6 +534,9 @@ function summarize(id, label, runs) {
     'flushRowsReadPerBatch',
     'distinct',
     'distinctRowsPerSec',
+    'incLimitMs',
+    'incLimitRowsPerSec',
+    'incLimitBatchCalls',
     'rowsReplicated',
     'rowsWrittenPerDistinct',
     'd1RowsWritten',
@@ -556,6 +567,50 @@ const fmt = (x, d = 0) =>
 export function remoteTargets(remote, { fullMode = false } = {}) {
   if (!remote?.length) return [];
   const out = [];
+  // Issue 14's speed targets, per delay: medians over the interleaved rounds.
+  const perDelay = (label, value, goal, note = () => '') => {
+    const rows = remote.map((e) => ({ e, v: value(e) })).filter((x) => Number.isFinite(x.v));
+    if (!rows.length) return;
+    out.push({
+      target: `${label} (D1 in a second process)`,
+      measured: rows
+        .map((x) => `${fmt(x.v, 2)}× at ${x.e.delayMs} ms (${fmt(x.e.rows)})${note(x.e)}`)
+        .join('; '),
+      met: rows.every((x) => x.v >= goal),
+    });
+  };
+  const find = (e, id) => e.contenders.find((c) => c.id === id);
+  const med = (e, id) => find(e, id)?.median;
+  perDelay(
+    'initial sync ≥ 0.85× the limit',
+    (e) => med(e, 'd1sync-initial') / e.limitRowsPerSec,
+    0.85,
+    (e) => {
+      const c = find(e, 'd1sync-initial');
+      return c ? `, flush() alone ${fmt(c.flushRowsPerSec / e.limitRowsPerSec, 2)}×` : '';
+    },
+  );
+  perDelay(
+    'incremental ≥ 0.7× the initial sync (changes/s against rows/s)',
+    (e) => med(e, 'd1sync-incremental') / med(e, 'd1sync-initial'),
+    0.7,
+    (e) => {
+      const c = find(e, 'd1sync-incremental');
+      return c?.incLimitRowsPerSec
+        ? `, ${fmt(c.median / c.incLimitRowsPerSec, 2)}× the same changes pre-built`
+        : '';
+    },
+  );
+  perDelay(
+    'initial sync ≥ 10× one row per statement',
+    (e) => med(e, 'd1sync-initial') / med(e, 'baseline-a'),
+    10,
+  );
+  perDelay(
+    'initial sync ≥ 3× ORM chunking',
+    (e) => med(e, 'd1sync-initial') / med(e, 'baseline-b'),
+    3,
+  );
   const inc = remote
     .map((e) => ({ e, c: e.contenders.find((c) => c.id === 'd1sync-incremental') }))
     .filter((x) => x.c);
@@ -677,7 +732,10 @@ export function remoteMarkdown(remote) {
           `waiting on D1 ${fmt(inc.targetBatchMs)} ms (D1's process busy ${fmt(inc.d1BusyMs)} ms of it); D1 billing: ${fmt(inc.rowsWrittenPerDistinct, 3)} rows written per distinct ` +
           `changed row (${fmt(inc.d1RowsWritten)} written), ${fmt(inc.rowsReadPerBatch, 1)} rows read per batch ` +
           `(${fmt(inc.d1RowsRead)} read, ${fmt(inc.batchCalls)} batches; the fence ${fmt(inc.fenceReadsPerBatch, 2)} ` +
-          `read, ${fmt(inc.fenceWritesPerBatch, 2)} written per batch)`,
+          `read, ${fmt(inc.fenceWritesPerBatch, 2)} written per batch); the same changes coalesced and ` +
+          `pre-built, applied to D1's copy of the table from before them (the incremental limit): ` +
+          `${fmt(inc.incLimitRowsPerSec)} changes/s in ${fmt(inc.incLimitBatchCalls)} batches, d1sync at ` +
+          `${fmt(inc.median / inc.incLimitRowsPerSec, 2)}× of it`,
       );
     }
     const r = e.ratios;

@@ -247,7 +247,46 @@ export class Bench extends DurableObject {
           }
         }
         const localRows = this.sql.exec('SELECT count(*) AS n FROM items').one().n;
+        this.touched = touched;
         return { counts, distinct: touched.size, localRows, health: this.sync.health() };
+      }
+      case 'incLimitCopy': {
+        // The limit for the incremental run: D1's copy of the table as it stood before the
+        // changes (not timed).
+        const { table } = body;
+        await this.db.batch([
+          this.db.prepare(`DROP TABLE IF EXISTS ${table}`),
+          this.db.prepare(TABLE_DDL(table)),
+          this.db.prepare(`INSERT INTO ${table} SELECT * FROM items`),
+        ]);
+        return {};
+      }
+      case 'incLimit': {
+        // The same changes as pre-built statements, coalesced as a replicator would (each
+        // touched id upserted as it stands, or deleted): built before the clock, then applied.
+        const { table } = body;
+        const ids = [...this.touched].sort((x, y) => x - y);
+        const present = [];
+        const gone = new Set(ids);
+        for (let i = 0; i < ids.length; i += 500) {
+          const chunk = ids.slice(i, i + 500);
+          for (const row of this.sql
+            .exec(`SELECT ${COLUMNS.join(',')} FROM items WHERE id IN (${chunk.join(',')})`)
+            .raw()) {
+            present.push(row);
+            gone.delete(row[0]);
+          }
+        }
+        const batches = literalBatches(table, present);
+        const deletes = [...gone];
+        for (let i = 0; i < deletes.length; i += 5000)
+          batches[batches.length - 1].push(
+            `DELETE FROM ${table} WHERE id IN (${deletes.slice(i, i + 5000).join(',')})`,
+          );
+        const run = await applyBatches(this.db, batches);
+        const n = (await this.db.prepare(`SELECT count(*) AS n FROM ${table}`).first()).n;
+        await this.db.batch([this.db.prepare(`DROP TABLE IF EXISTS ${table}`)]);
+        return { ...run, rows: n, upserts: present.length, deletes: deletes.length };
       }
       case 'prepare': {
         const { kind } = body;

@@ -72,10 +72,14 @@ std::string Chunker::upsertSuffix(const TargetShape& s) const {
   if (s.tenantColumn) keys = quoteIdent(*s.tenantColumn);
   for (const auto& k : s.keyColumns) keys += (keys.empty() ? "" : ",") + quoteIdent(k);
   std::string set;
-  for (const auto& c : s.columns)
+  for (const auto& c : s.columns) {
+    if (!s.setKey && std::find(s.keyColumns.begin(), s.keyColumns.end(), c) != s.keyColumns.end())
+      continue;
     set += (set.empty() ? "" : ",") + quoteIdent(c) + "=excluded." + quoteIdent(c);
-  return std::string(s.tenantColumn ? ") WHERE true" : "") + " ON CONFLICT (" + keys +
-         ") DO UPDATE SET " + set;
+  }
+  // A table of key columns alone has nothing to set.
+  return std::string(s.tenantColumn ? ") WHERE true" : "") + " ON CONFLICT (" + keys + ")" +
+         (set.empty() ? " DO NOTHING" : " DO UPDATE SET " + set);
 }
 
 size_t Chunker::maxUpsertRows(const TargetShape& s) const {

@@ -51,6 +51,10 @@ struct TargetShape {
   std::vector<std::string> keyColumns;  // D1 key columns (tenant excluded)
   std::optional<std::string> tenantColumn;
   std::string tenantLiteral;
+  // The upsert's DO UPDATE sets the key columns too: a conflict under a NOCASE key, or
+  // between 0.0 and -0.0, is no proof of equal bytes. False where it is (an INTEGER PRIMARY
+  // KEY), which spares D1 moving the row to the rowid it already has.
+  bool setKey = true;
 };
 
 class Chunker {

@@ -222,6 +222,9 @@ void Engine::planPage(Page& page) {
     const bool shadow = st != state_.tables.end() && st->second.shadow;
     page.shapes.push_back(shapeFor(tc, shadow ? shadowName(tc.name) : tc.name,
                                    options_.tenantColumn, options_.tenantLiteral));
+    for (const auto& t : tables_)
+      if (t.name == tc.name && t.rowidAlias && !options_.tenantColumn)
+        page.shapes.back().setKey = false;
   }
   ChangesetHeader& h = page.changes.header;
   h.sourceId = state_.sourceId;
