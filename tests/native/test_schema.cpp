@@ -246,13 +246,15 @@ struct KeyCase {
   const char* sql;
   KeyKind kind;
   std::vector<size_t> key;
+  bool rowidAlias = false;
 };
 
 TEST(Schema, KeyDetection) {
   const std::vector<KeyCase> cases = {
-      {"CREATE TABLE k(id INTEGER PRIMARY KEY, v)", KeyKind::Declared, {0}},
-      {"CREATE TABLE k(v, id integer primary key)", KeyKind::Declared, {1}},
-      {"CREATE TABLE k(id INTEGER, v, PRIMARY KEY(id DESC))", KeyKind::Declared, {0}},
+      {"CREATE TABLE k(id INTEGER PRIMARY KEY, v)", KeyKind::Declared, {0}, true},
+      {"CREATE TABLE k(v, id integer primary key)", KeyKind::Declared, {1}, true},
+      {"CREATE TABLE k(id INTEGER, v, PRIMARY KEY(id DESC))", KeyKind::Declared, {0}, true},
+      {"CREATE TABLE k(id INTEGER NOT NULL PRIMARY KEY DESC, v)", KeyKind::Declared, {0}},
       {"CREATE TABLE k(v, w)", KeyKind::Rowid, {}},
       {"CREATE TABLE k(id TEXT PRIMARY KEY, v)", KeyKind::Rowid, {}},
       {"CREATE TABLE k(id INT PRIMARY KEY, v)", KeyKind::Rowid, {}},
@@ -264,6 +266,7 @@ TEST(Schema, KeyDetection) {
       {"CREATE TABLE k(a TEXT NOT NULL, b INT, v, PRIMARY KEY(a, b))", KeyKind::Rowid, {}},
       {"CREATE TABLE k(a TEXT, b INT, PRIMARY KEY(a, b)) WITHOUT ROWID", KeyKind::Declared, {0, 1}},
       {"CREATE TABLE k(id TEXT PRIMARY KEY, v) WITHOUT ROWID", KeyKind::Declared, {0}},
+      {"CREATE TABLE k(id INTEGER PRIMARY KEY, v) WITHOUT ROWID", KeyKind::Declared, {0}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.sql);
@@ -271,6 +274,7 @@ TEST(Schema, KeyDetection) {
     db.run(c.sql);
     Table t = read(db, "k");
     EXPECT_EQ(t.keyKind, c.kind);
+    EXPECT_EQ(t.rowidAlias, c.rowidAlias);
     if (c.kind == KeyKind::Declared) {
       EXPECT_EQ(t.key, c.key);
       EXPECT_EQ(t.keySize(), c.key.size());
@@ -683,6 +687,27 @@ TEST(Capture, InsertUpdateDeleteAndKeyChanges) {
   ASSERT_EQ(at.rows.size(), 1u);
   EXPECT_GT(std::stoll(at.rows.at(0, 0)), 1600000000000LL);
   EXPECT_LT(std::stoll(at.rows.at(0, 0)), 4000000000000LL);
+}
+
+// A rowid key, an INTEGER PRIMARY KEY among them, is an integer: logged through CAST, with no
+// typeof() to ask (capture.cpp: fewer function calls in the trigger).
+TEST(Capture, Issue14IntegerKeysAreLoggedWithoutAskingTheirType) {
+  CaptureDb c;
+  c.setup(
+      "CREATE TABLE a(id INTEGER PRIMARY KEY, v); CREATE TABLE r(v);"
+      "CREATE TABLE w(id INTEGER PRIMARY KEY, v) WITHOUT ROWID",
+      {"a", "r", "w"});
+  std::vector<std::string> w;
+  for (const char* name : {"a", "r"}) {
+    for (const auto& ddl : captureDdl(read(c.db, name), w)) {
+      EXPECT_EQ(ddl.find("typeof("), std::string::npos) << ddl;
+      EXPECT_NE(ddl.find(" AS TEXT)"), std::string::npos) << ddl;
+    }
+  }
+  // WITHOUT ROWID: an INTEGER column holds whatever it is given.
+  EXPECT_NE(captureDdl(read(c.db, "w"), w)[0].find("typeof("), std::string::npos);
+  c.db.run("INSERT INTO w VALUES ('text', 1), (1.5, 2), (3, 3)");
+  EXPECT_EQ(c.take(), (Log{"w I 'text'", "w I 1500e-3", "w I 3"}));
 }
 
 TEST(Capture, SequenceNumbersNeverRepeatAfterTheOutboxEmpties) {
