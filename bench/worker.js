@@ -50,6 +50,7 @@ import {
   applyBatches,
   timed,
 } from './forms.js';
+import { capWrites } from './capture-forms.js';
 
 const STATEMENTS_PER_BATCH_BOUND = 1000; // (a) and (b): statements per batch() call
 
@@ -377,38 +378,12 @@ export class Bench extends DurableObject {
         // and cap_off, alternating the two tables every `chunk` statements so that drift hits
         // both alike. Returns ms per table and kind.
         const { n, base, chunk, offFirst } = body;
-        const blob = new Uint8Array(64).fill(7);
-        const name = 'x'.repeat(100);
         const ms = {
           on: { insert: 0, update: 0, delete: 0 },
           off: { insert: 0, update: 0, delete: 0 },
         };
-        const write = (table, kind, from, to) => {
-          if (kind === 'insert') {
-            for (let i = from; i < to; ++i) {
-              this.sql.exec(
-                `INSERT INTO ${table}(id, name, price, data, note) VALUES (?, ?, ?, ?, ?)`,
-                base + i,
-                name,
-                i * 0.5,
-                blob,
-                i % 10 === 0 ? null : 'note',
-              );
-            }
-          } else if (kind === 'update') {
-            for (let i = from; i < to; ++i) {
-              this.sql.exec(
-                `UPDATE ${table} SET price = ?, note = ? WHERE id = ?`,
-                i * 1.5,
-                'upd',
-                base + i,
-              );
-            }
-          } else {
-            for (let i = from; i < to; ++i)
-              this.sql.exec(`DELETE FROM ${table} WHERE id = ?`, base + i);
-          }
-        };
+        const writes = capWrites((sql, ...args) => this.sql.exec(sql, ...args));
+        const write = (table, kind, from, to) => writes[kind](table, base, from, to);
         for (const kind of ['insert', 'update', 'delete']) {
           for (let from = 0; from < n; from += chunk) {
             const to = Math.min(n, from + chunk);

@@ -35,6 +35,13 @@ std::string triggerName(char op, const std::string& table) {
 
 namespace {
 
+// What a captured write costs (issue 14, measured by bench/capture.mjs): a trigger makes its
+// statement write twice, and SQLite gives a statement that writes twice and may abort midway
+// a statement journal when a transaction is open (in a Durable Object one always is). An
+// INSERT that checks a key's uniqueness may abort anyway; an UPDATE or DELETE may through the
+// trigger: any SQL function call in it, or the outbox's NOT NULL checks. The time (nowMsExpr)
+// is the one call left for integer keys; it is enough to make every captured UPDATE and
+// DELETE pay for the journal, and at_ms, what lagMs is made of, has no other source.
 std::string logInsert(const std::string& table, char op, const std::string& keyExpr) {
   return "INSERT INTO _d1sync_log(tbl, op, key, at_ms) VALUES (" + quoteText(table) + ", '" + op +
          "', " + keyExpr + ", " + nowMsExpr() + ");";
@@ -119,12 +126,17 @@ std::vector<std::string> captureDdl(const Table& t, std::vector<std::string>& wa
   // Its own trigger, limited to UPDATEs that set a key column: the common UPDATE runs one
   // INSERT into the outbox and nothing else. Created after the 'u' trigger, so it fires first
   // (SQLite runs the newest trigger first) and the old key is logged before the new one.
-  std::string keyColumns;  // none for a rowid key: UPDATE OF cannot name the rowid
+  // UPDATE OF matches the names the SET list spells: a rowid changes through any of its
+  // three names (and an INTEGER PRIMARY KEY through its column's too), whether or not a
+  // column hides one of them, in which case the WHEN clause finds the key unchanged.
+  std::string keyColumns;
   if (t.keyKind == KeyKind::Declared)
     for (const auto& k : t.keyExprs("")) keyColumns += (keyColumns.empty() ? "" : ",") + k;
+  if (t.keyKind == KeyKind::Rowid || t.rowidAlias)
+    keyColumns += std::string(keyColumns.empty() ? "" : ",") + "rowid,oid,_rowid_";
   out.push_back("CREATE TRIGGER IF NOT EXISTS " + quoteIdent(triggerName('k', t.name)) +
-                " AFTER UPDATE" + (keyColumns.empty() ? "" : " OF " + keyColumns) + " ON " + tn +
-                " WHEN " + keyChanged + " BEGIN " + logInsert(t.name, 'D', oldKey) + " END");
+                " AFTER UPDATE OF " + keyColumns + " ON " + tn + " WHEN " + keyChanged + " BEGIN " +
+                logInsert(t.name, 'D', oldKey) + " END");
   out.push_back("CREATE TRIGGER IF NOT EXISTS " + quoteIdent(triggerName('d', t.name)) +
                 " AFTER DELETE ON " + tn + " BEGIN " + logInsert(t.name, 'D', oldKey) + " END");
   std::string ins = victimsTrigger(t, "R", warnings);

@@ -279,6 +279,7 @@ bool chooseKey(Table& t, bool pkIndex, std::string& error) {
     if (!t.columns[i].notNull) keyNotNull = false;
   if (!pk.empty() && (t.withoutRowid || rowidAlias || keyNotNull)) {
     t.keyKind = KeyKind::Declared;
+    t.rowidAlias = rowidAlias;
     for (auto [pos, i] : pk) t.key.push_back(i);
     return true;
   }

@@ -62,6 +62,8 @@ struct Table {
 
   KeyKind keyKind = KeyKind::Declared;
   std::vector<size_t> key;    // indexes into `columns`, in key order (Declared)
+  bool rowidAlias = false;    // the key is an INTEGER PRIMARY KEY, the rowid under a column
+                              // name: it holds integers only (Declared)
   std::string rowidName;      // how to say rowid locally (rowid, _rowid_ or oid) (Rowid)
   std::string d1RowidColumn;  // the explicit D1 column holding the rowid (Rowid)
 

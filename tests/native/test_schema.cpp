@@ -2,6 +2,7 @@
 // D1 gets for it (checked by running it in the D1 simulator and reading the result back), and
 // the capture triggers (checked by writing through them and reading the outbox).
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -246,13 +247,15 @@ struct KeyCase {
   const char* sql;
   KeyKind kind;
   std::vector<size_t> key;
+  bool rowidAlias = false;
 };
 
 TEST(Schema, KeyDetection) {
   const std::vector<KeyCase> cases = {
-      {"CREATE TABLE k(id INTEGER PRIMARY KEY, v)", KeyKind::Declared, {0}},
-      {"CREATE TABLE k(v, id integer primary key)", KeyKind::Declared, {1}},
-      {"CREATE TABLE k(id INTEGER, v, PRIMARY KEY(id DESC))", KeyKind::Declared, {0}},
+      {"CREATE TABLE k(id INTEGER PRIMARY KEY, v)", KeyKind::Declared, {0}, true},
+      {"CREATE TABLE k(v, id integer primary key)", KeyKind::Declared, {1}, true},
+      {"CREATE TABLE k(id INTEGER, v, PRIMARY KEY(id DESC))", KeyKind::Declared, {0}, true},
+      {"CREATE TABLE k(id INTEGER NOT NULL PRIMARY KEY DESC, v)", KeyKind::Declared, {0}},
       {"CREATE TABLE k(v, w)", KeyKind::Rowid, {}},
       {"CREATE TABLE k(id TEXT PRIMARY KEY, v)", KeyKind::Rowid, {}},
       {"CREATE TABLE k(id INT PRIMARY KEY, v)", KeyKind::Rowid, {}},
@@ -264,6 +267,7 @@ TEST(Schema, KeyDetection) {
       {"CREATE TABLE k(a TEXT NOT NULL, b INT, v, PRIMARY KEY(a, b))", KeyKind::Rowid, {}},
       {"CREATE TABLE k(a TEXT, b INT, PRIMARY KEY(a, b)) WITHOUT ROWID", KeyKind::Declared, {0, 1}},
       {"CREATE TABLE k(id TEXT PRIMARY KEY, v) WITHOUT ROWID", KeyKind::Declared, {0}},
+      {"CREATE TABLE k(id INTEGER PRIMARY KEY, v) WITHOUT ROWID", KeyKind::Declared, {0}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.sql);
@@ -271,6 +275,7 @@ TEST(Schema, KeyDetection) {
     db.run(c.sql);
     Table t = read(db, "k");
     EXPECT_EQ(t.keyKind, c.kind);
+    EXPECT_EQ(t.rowidAlias, c.rowidAlias);
     if (c.kind == KeyKind::Declared) {
       EXPECT_EQ(t.key, c.key);
       EXPECT_EQ(t.keySize(), c.key.size());
@@ -683,6 +688,90 @@ TEST(Capture, InsertUpdateDeleteAndKeyChanges) {
   ASSERT_EQ(at.rows.size(), 1u);
   EXPECT_GT(std::stoll(at.rows.at(0, 0)), 1600000000000LL);
   EXPECT_LT(std::stoll(at.rows.at(0, 0)), 4000000000000LL);
+}
+
+int64_t wallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Issue 14: every change reaches the outbox with its key and the time it was made, whatever
+// names the key by: a rowid alias through its column or any of the rowid's three names, a
+// rowid key through the names no column hides, a declared text key through its column.
+TEST(Capture, Issue14EveryChangeIsLoggedWithItsKeyAndTime) {
+  CaptureDb c;
+  c.setup(
+      "CREATE TABLE a(id INTEGER PRIMARY KEY, v);"
+      "CREATE TABLE r(v TEXT);"
+      "CREATE TABLE h(rowid TEXT, v);"  // the column hides one name of the rowid
+      "CREATE TABLE t(k TEXT NOT NULL PRIMARY KEY, v)",
+      {"a", "r", "h", "t"});
+  struct Step {
+    const char* sql;
+    Log logged;
+  };
+  const std::vector<Step> steps = {
+      {"INSERT INTO a VALUES (1, 'x'), (-9223372036854775808, 'min')",
+       {"a I 1", "a I -9223372036854775808"}},
+      {"UPDATE a SET v = 'y' WHERE id = 1", {"a U 1"}},
+      {"UPDATE a SET id = 2 WHERE id = 1", {"a D 1", "a U 2"}},
+      {"UPDATE a SET rowid = 3 WHERE id = 2", {"a D 2", "a U 3"}},
+      {"UPDATE a SET OID = 4 WHERE id = 3", {"a D 3", "a U 4"}},
+      {"UPDATE a SET \"_rowid_\" = 5, v = 'z' WHERE id = 4", {"a D 4", "a U 5"}},
+      {"UPDATE a SET id = id, v = 'same key' WHERE id = 5", {"a U 5"}},
+      {"DELETE FROM a WHERE id = 5", {"a D 5"}},
+      {"INSERT INTO r VALUES ('x'), ('y')", {"r I 1", "r I 2"}},
+      {"UPDATE r SET v = 'z' WHERE rowid = 1", {"r U 1"}},
+      {"UPDATE r SET rowid = 10 WHERE rowid = 1", {"r D 1", "r U 10"}},
+      {"UPDATE r SET oid = 11, v = 'w' WHERE rowid = 10", {"r D 10", "r U 11"}},
+      {"UPDATE r SET _rowid_ = 12 WHERE rowid = 11", {"r D 11", "r U 12"}},
+      {"DELETE FROM r WHERE rowid = 2", {"r D 2"}},
+      {"INSERT INTO h VALUES ('x', 1)", {"h I 1"}},
+      {"UPDATE h SET rowid = 'not the rowid'", {"h U 1"}},
+      {"UPDATE h SET oid = 7", {"h D 1", "h U 7"}},
+      {"UPDATE h SET _rowid_ = 8", {"h D 7", "h U 8"}},
+      {"DELETE FROM h", {"h D 8"}},
+      {"INSERT INTO t VALUES ('k''1', 1)", {"t I 'k''1'"}},
+      {"UPDATE t SET v = 2", {"t U 'k''1'"}},
+      {"UPDATE t SET k = 'k2'", {"t D 'k''1'", "t U 'k2'"}},
+      {"UPDATE t SET rowid = 100", {"t U 'k2'"}},  // the rowid moves, the key does not
+      {"DELETE FROM t", {"t D 'k2'"}},
+  };
+  for (const auto& step : steps) {
+    SCOPED_TRACE(step.sql);
+    const int64_t before = wallMs();
+    c.db.run(step.sql);
+    const int64_t after = wallMs();
+    // Each row carries the time it was made: SQLite's clock, in whole milliseconds.
+    auto at = c.db.exec("SELECT min(at_ms), max(at_ms) FROM _d1sync_log WHERE seq > " +
+                        std::to_string(c.seen));
+    ASSERT_TRUE(at.ok) << at.error;
+    EXPECT_GE(std::stoll(at.rows.at(0, 0)), before - 1);
+    EXPECT_LE(std::stoll(at.rows.at(0, 1)), after + 1);
+    EXPECT_EQ(c.take(), step.logged);
+  }
+}
+
+// A rowid key, an INTEGER PRIMARY KEY among them, is an integer: logged through CAST, with no
+// typeof() to ask (capture.cpp: fewer function calls in the trigger).
+TEST(Capture, Issue14IntegerKeysAreLoggedWithoutAskingTheirType) {
+  CaptureDb c;
+  c.setup(
+      "CREATE TABLE a(id INTEGER PRIMARY KEY, v); CREATE TABLE r(v);"
+      "CREATE TABLE w(id INTEGER PRIMARY KEY, v) WITHOUT ROWID",
+      {"a", "r", "w"});
+  std::vector<std::string> w;
+  for (const char* name : {"a", "r"}) {
+    for (const auto& ddl : captureDdl(read(c.db, name), w)) {
+      EXPECT_EQ(ddl.find("typeof("), std::string::npos) << ddl;
+      EXPECT_NE(ddl.find(" AS TEXT)"), std::string::npos) << ddl;
+    }
+  }
+  // WITHOUT ROWID: an INTEGER column holds whatever it is given.
+  EXPECT_NE(captureDdl(read(c.db, "w"), w)[0].find("typeof("), std::string::npos);
+  c.db.run("INSERT INTO w VALUES ('text', 1), (1.5, 2), (3, 3)");
+  EXPECT_EQ(c.take(), (Log{"w I 'text'", "w I 1500e-3", "w I 3"}));
 }
 
 TEST(Capture, SequenceNumbersNeverRepeatAfterTheOutboxEmpties) {

@@ -1,5 +1,6 @@
 // Local schema changes followed while streaming: new tables, dropped tables and ADD COLUMN
 // live; anything else rebuilds the D1 table through a shadow copy.
+#include "capture.hpp"
 #include "fixtures.hpp"
 
 namespace d1sync::native {
@@ -54,6 +55,89 @@ TEST_F(SchemaChange, Issue10TriggersAnOlderVersionWroteAreReplacedWithoutARecopy
   local->run("INSERT INTO a VALUES (500, 'new')");
   sync();
   expectSame("a");
+}
+
+// The capture triggers the version before issue 14 installed, to the byte: keys rendered with
+// typeof() whatever their type, and key changes caught only through UPDATE OF the key column
+// (none for a rowid key: every UPDATE ran the key-change trigger).
+std::vector<std::string> previousCapture(const std::string& table, const std::string& key,
+                                         bool rowidKey) {
+  const std::string now = "CAST((julianday('now')-2440587.5)*86400000 AS INTEGER)";
+  const auto literal = [&](const std::string& alias) {
+    const std::string x = alias + "." + key;
+    if (rowidKey) return "CAST(" + x + " AS TEXT)";
+    return "CASE typeof(" + x + ") WHEN 'integer' THEN CAST(" + x +
+           " AS TEXT) WHEN 'text' THEN CASE WHEN " + x +
+           " GLOB '*[^'||char(1)||'-'||char(127)||']*' OR instr(" + x +
+           ",char(0))>0 THEN 'CAST(X'''||hex(" + x + ")||''' AS TEXT)' ELSE quote(" + x +
+           ") END WHEN 'real' THEN (SELECT CASE WHEN abs(v)<9e12 AND round(v*1000)/1000=v THEN "
+           "iif(0,'-0.0',iif(round(v)=v,CAST(v AS INTEGER)||'.0',CAST(round(v*1000) AS "
+           "INTEGER)||'e-3')) WHEN abs(v)=9e999 THEN iif(v>0,'9e999','-9e999') ELSE (SELECT "
+           "printf('(%d*pow(2,%d)'||iif(k<-970,'*pow(2,-200))',')'),iif(k<0,v*pow(2,600)*pow(2,"
+           "-548-k),v*pow(2,52-k)),k-52+200*(k<-970))FROM(SELECT floor(log2(abs(v)))-1 k))END "
+           "FROM(SELECT " +
+           x + " v)) ELSE quote(" + x + ") END";
+  };
+  const auto log = [&](char op, const std::string& alias) {
+    return "BEGIN INSERT INTO _d1sync_log(tbl, op, key, at_ms) VALUES ('" + table + "', '" + op +
+           "', " + literal(alias) + ", " + now + "); END";
+  };
+  const std::string on = " ON \"" + table + "\" ";
+  return {
+      "CREATE TRIGGER \"_d1sync_i_" + table + "\" AFTER INSERT" + on + log('I', "NEW"),
+      "CREATE TRIGGER \"_d1sync_u_" + table + "\" AFTER UPDATE" + on + log('U', "NEW"),
+      "CREATE TRIGGER \"_d1sync_k_" + table + "\" AFTER UPDATE" + (rowidKey ? "" : " OF " + key) +
+          on + "WHEN OLD." + key + " IS NOT NEW." + key + " " + log('D', "OLD"),
+      "CREATE TRIGGER \"_d1sync_d_" + table + "\" AFTER DELETE" + on + log('D', "OLD"),
+  };
+}
+
+// Issue 14: a database the version before left behind, its triggers in place and changes they
+// captured still in the outbox, replicates on: the triggers are replaced at start (no recopy),
+// the pending changes reach D1, and the new triggers catch what the old ones missed.
+TEST_F(SchemaChange, Issue14CaptureTheVersionBeforeInstalledIsReplacedAndReplicatesOn) {
+  local->run("CREATE TABLE c(v TEXT); INSERT INTO c VALUES ('x'), ('y'), ('z')");
+  sync();
+  for (const auto& table : {"a", "c"})
+    for (const auto& s : dropCaptureDdl(table)) local->run(s);
+  for (const auto& s : previousCapture("a", "\"id\"", false)) local->run(s);
+  for (const auto& s : previousCapture("c", "rowid", true)) local->run(s);
+  const auto triggers = [&] {
+    return local
+        ->exec(
+            "SELECT group_concat(sql, char(10)) FROM (SELECT sql FROM sqlite_master WHERE "
+            "type = 'trigger' AND tbl_name IN ('a', 'c') ORDER BY name)")
+        .rows.at(0, 0);
+  };
+  ASSERT_NE(triggers().find("typeof("), std::string::npos);
+  local->run(
+      "INSERT INTO a VALUES (100, 'new'); UPDATE a SET v = 'upd' WHERE id = 1;"
+      "UPDATE a SET id = 101 WHERE id = 2; DELETE FROM a WHERE id = 3;"
+      "INSERT INTO c VALUES ('w'); UPDATE c SET rowid = 50 WHERE rowid = 1;"
+      "UPDATE c SET v = 'upd' WHERE rowid = 3; DELETE FROM c WHERE rowid = 2");
+  ASSERT_EQ(local->exec(kPendingOutbox).rows.at(0, 0), "10");
+  const auto replicated = [&] {
+    const std::string h = drv->engine().healthJson(drv->now());
+    const std::string field = "\"rowsReplicated\":";
+    return std::stoll(h.substr(h.find(field) + field.size()));
+  };
+  const int64_t before = replicated();
+  drv->restart();
+  sync();
+  expectSame("a");
+  expectSame("c", "", "rowid");
+  EXPECT_LE(replicated() - before, 10) << "the changes only: nothing recopied";
+  const std::string now = triggers();
+  EXPECT_EQ(now.find("typeof("), std::string::npos) << now;
+  EXPECT_NE(now.find("UPDATE OF \"id\",rowid,oid,_rowid_ ON \"a\""), std::string::npos) << now;
+  EXPECT_NE(now.find("UPDATE OF rowid,oid,_rowid_ ON \"c\""), std::string::npos) << now;
+  // An INTEGER PRIMARY KEY moved through a name of the rowid: the old key leaves D1 too.
+  local->run("UPDATE a SET rowid = 200 WHERE id = 4; UPDATE c SET oid = 60 WHERE rowid = 50");
+  sync();
+  expectSame("a");
+  expectSame("c", "", "rowid");
+  EXPECT_EQ(d1Count("SELECT count(*) FROM a WHERE id = 4"), 0);
+  EXPECT_EQ(d1Count("SELECT count(*) FROM c WHERE rowid = 50"), 0);
 }
 
 TEST_F(SchemaChange, AddColumnIsFollowedLive) {
