@@ -273,7 +273,6 @@ bool chooseKey(Table& t, bool pkIndex, std::string& error) {
   std::sort(pk.begin(), pk.end());
   bool rowidAlias = !t.withoutRowid && pk.size() == 1 && !pkIndex &&
                     equalsNoCase(t.columns[pk[0].second].type, "INTEGER");
-  t.rowidAlias = rowidAlias;
   bool keyNotNull = true;
   for (auto [pos, i] : pk)
     if (!t.columns[i].notNull) keyNotNull = false;

@@ -52,7 +52,6 @@ struct Table {
   std::string name;
   std::string sql;  // sqlite_master.sql
   bool withoutRowid = false;
-  bool rowidAlias = false;  // the declared key is an INTEGER PRIMARY KEY: the rowid itself
   bool strict = false;
   std::vector<Column> columns;
   std::vector<Index> indexes;

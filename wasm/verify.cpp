@@ -230,10 +230,9 @@ std::string Verifier::addTable(const Table& t, const std::optional<std::string>&
     s.local.columns.push_back("_t." + quoteIdent(t.columns[i].name));
     s.d1.columns.push_back(t.columns[i].name);
   }
-  // A rowid, or an INTEGER PRIMARY KEY (an alias of it), holds integers only.
-  const bool alias =
-      !t.withoutRowid && t.key.size() == 1 && equalsNoCase(t.columns[t.key[0]].type, "INTEGER");
-  s.local.integerKey = s.d1.integerKey = rowid || alias;
+  // A rowid, or an INTEGER PRIMARY KEY (an alias of it), holds integers only; an INTEGER key
+  // declared DESC is no alias and may hold text.
+  s.local.integerKey = s.d1.integerKey = rowid || t.rowidAlias;
   s.tenant = tenant;
   s.local.keyLiteral = joinedKeyLiteral(s.local.keys);
   s.localRow = tupleExpr(s.local.columns);
