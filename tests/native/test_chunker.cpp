@@ -645,6 +645,36 @@ TEST(Chunker, MaxRowsArgumentCapsStatements) {
   EXPECT_TRUE(chunker.deletes(s, std::vector<std::string>{}, 10).empty());
 }
 
+// An INTEGER PRIMARY KEY is not set again on conflict (equal keys are equal bytes there); a
+// table of key columns alone upserts with DO NOTHING. Both still update and insert rows.
+TEST(Chunker, AnIntegerPrimaryKeyIsNotSetAgainOnConflict) {
+  Limits limits;
+  Chunker chunker(limits);
+  TargetShape s{"t", {"id", "v"}, {"id"}, std::nullopt, ""};
+  s.setKey = false;
+  std::vector<std::string_view> first{"(1,'a')", "(2,'b')"}, second{"(2,'B')", "(3,'c')"};
+  auto stmts = chunker.upserts(s, second, 10);
+  ASSERT_EQ(stmts.size(), 1u);
+  EXPECT_EQ(stmts[0].find("\"id\"=excluded"), std::string::npos) << stmts[0];
+  EXPECT_NE(stmts[0].find("\"v\"=excluded.\"v\""), std::string::npos) << stmts[0];
+  D1Simulator d1;
+  ASSERT_TRUE(d1.batch({"CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"}).ok);
+  ASSERT_TRUE(d1.batch(chunker.upserts(s, first, 10)).ok);
+  ASSERT_TRUE(d1.batch(stmts).ok);
+  EXPECT_EQ(d1.query("SELECT group_concat(id || v) FROM t").rows.at(0, 0), "1a,2B,3c");
+
+  TargetShape keys{"k", {"id"}, {"id"}, std::nullopt, ""};
+  keys.setKey = false;
+  std::vector<std::string_view> ids{"(1)", "(2)"};
+  auto only = chunker.upserts(keys, ids, 10);
+  ASSERT_EQ(only.size(), 1u);
+  EXPECT_NE(only[0].find("DO NOTHING"), std::string::npos) << only[0];
+  ASSERT_TRUE(d1.batch({"CREATE TABLE k(id INTEGER PRIMARY KEY)"}).ok);
+  ASSERT_TRUE(d1.batch(only).ok);
+  ASSERT_TRUE(d1.batch(only).ok);
+  EXPECT_EQ(countOf(d1, "SELECT count(*) FROM k"), 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // (3) The 100 KB statement cap
 
