@@ -10,6 +10,13 @@ export const SEED_SQL = (t, rows) =>
    INSERT INTO ${t} SELECT i, 'item ' || printf('%08d', i) || ' ' || lower(hex(randomblob(43))),
      i * 0.25 + 0.01, randomblob(64),
      CASE WHEN i % 10 = 0 THEN NULL ELSE 'note ' || i END FROM s`;
+// The scale section's narrow table (bench/scale.mjs): an integer key and one integer, ids
+// from..to inserted by one statement (a recursive CTE, streamed: SQLite keeps one row of it).
+export const NARROW_DDL =
+  'CREATE TABLE IF NOT EXISTS narrow(id INTEGER PRIMARY KEY, v INTEGER NOT NULL)';
+export const NARROW_SEED_SQL =
+  'WITH RECURSIVE s(i) AS (VALUES(?1) UNION ALL SELECT i+1 FROM s WHERE i < ?2) ' +
+  'INSERT INTO narrow(id, v) SELECT i, (i * 7919) % 1000003 FROM s';
 export const UPSERT_TAIL =
   ' ON CONFLICT(id) DO UPDATE SET name=excluded.name, price=excluded.price, ' +
   'data=excluded.data, note=excluded.note';

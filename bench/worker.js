@@ -7,7 +7,14 @@
 //   seed        { rows }                 create and fill `items` in the DO (not timed)
 //   readFloor   { pageRows }             read every row's columns out of the DO, nothing else, timed
 //   syncStart   { sourceId, options }    createReplicator (+ options) + start(), timed
-//   syncFlush                            flush() until idle, timed; engine/target breakdown
+//   seedNarrow  { from, to, count }      `narrow` rows from..to in the DO (bench/scale.mjs; timed,
+//                                        the row count when `count`)
+//   syncFlush   { maxBatches, budgetMs } flush() until idle, timed; engine/target breakdown. With
+//                                        maxBatches: flush({ maxBatches }) calls until the sync
+//                                        is done or budgetMs has passed (one request's share of a
+//                                        long sync); `done` says which. A replicator picked up
+//                                        again after a reset: `resumed`, its start() in resumeMs;
+//                                        `abort`: reset the object instead of answering
 //   changes     { n, hotKeys, rows }     N single-statement changes in the DO (not timed); how
 //                                        many distinct ids they touched
 //   prepare     { kind, rows }           drop/create the D1 table; for c1/c2 pre-build batches
@@ -44,6 +51,8 @@ import {
   COLUMNS,
   TABLE_DDL,
   SEED_SQL,
+  NARROW_DDL,
+  NARROW_SEED_SQL,
   UPSERT_TAIL,
   literalBatches,
   jsonBatches,
@@ -170,8 +179,19 @@ export class Bench extends DurableObject {
           heap: await this.#heap(),
         };
       }
+      case 'seedNarrow': {
+        this.sql.exec(NARROW_DDL);
+        const t = performance.now();
+        this.sql.exec(NARROW_SEED_SQL, body.from, body.to);
+        const ms = performance.now() - t;
+        const rows = body.count ? this.sql.exec('SELECT count(*) AS n FROM narrow').one().n : null;
+        return { ms, rows };
+      }
       case 'syncFlush': {
+        const resumed = !this.sync;
+        const tr = performance.now();
         await this.#resume(body.sourceId);
+        const resumeMs = resumed ? performance.now() - tr : 0;
         const before = { ...this.stats };
         const meteredFrom = this.meter?.batches.length ?? 0;
         const h0 = this.sync.health();
@@ -180,12 +200,29 @@ export class Bench extends DurableObject {
           outboxRows = this.sql.exec('SELECT count(*) AS n FROM _d1sync_log').one().n;
         } catch {}
         const t = performance.now();
-        await this.sync.flush();
+        let done = true;
+        if (body.maxBatches) {
+          // Bounded calls until the sync is done or this request's budget is spent.
+          for (;;) {
+            await this.sync.flush({ maxBatches: body.maxBatches });
+            const h = this.sync.health();
+            done = h.initialSync.done && h.pendingChanges === 0;
+            if (done || performance.now() - t >= body.budgetMs) break;
+          }
+        } else {
+          await this.sync.flush();
+        }
         const ms = performance.now() - t;
+        // The scale section's check of the resume path: workerd resets the object here, as
+        // it may a long request in production; the next request picks the sync up again.
+        if (body.abort) this.ctx.abort(new Error('bench: object reset on request'));
         const after = { ...this.stats };
         const delta = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
         return {
           ms,
+          done,
+          resumed,
+          resumeMs,
           stats: delta,
           outboxRows,
           metered: this.#metered(meteredFrom),
