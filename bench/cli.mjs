@@ -405,7 +405,9 @@ export function cliMarkdown(list) {
         `${r.ratios.faster.toFixed(2)}× the rows/s; against the baseline's floor (the same run ` +
         `with every request taking exactly ${r.delayMs} ms: ${fmt(r.baseline.floorMs / 1000, 2)} s, ` +
         `${fmt(r.baseline.floorRowsPerSec)} rows/s) ${r.ratios.fasterThanFloor.toFixed(2)}×; ` +
-        `bytes sent per row ${fmt(r.d1sync.bytes / r.rows, 1)} vs ${fmt(r.baseline.bytes / r.rows, 1)}`,
+        `bytes sent per row ${fmt(r.d1sync.bytes / r.rows, 1)} vs ${fmt(r.baseline.bytes / r.rows, 1)}; ` +
+        `per request ${fmt(r.d1sync.bytes / r.d1sync.requests / 1048576, 2)} MiB vs ` +
+        `${fmt(r.baseline.bytes / r.baseline.requests / 1024, 1)} KiB`,
     );
   }
   lines.push('');

@@ -14,16 +14,17 @@
 // Then D1 in a second process (bench/remote.mjs): every contender through one binding-shaped
 // proxy to a second Miniflare, at 0, 10 and 40 ms per round trip, in interleaved rounds;
 // `--remote-only` runs that section alone and writes bench/results-remote.json / .md.
-// Writes bench/results.json and bench/results.md. A command, not a test: nothing here fails on
-// a slow machine.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// Writes bench/results.json and bench/results.md (bench/markdown.mjs, which also writes the
+// README's tables: node bench/readme.mjs). A command, not a test: nothing here fails on a slow
+// machine.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { wasmFigures } from '../tools/wasm_figures.mjs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { Miniflare } from 'miniflare';
 import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import {
   createReplicator,
@@ -41,19 +42,14 @@ import {
   timed,
 } from './forms.js';
 import { profiled } from './profile.mjs';
-import { benchCli, cliPath, cliTargets, cliMarkdown } from './cli.mjs'; // the command line's section
-import { benchVerify, verifyTargets, verifyMarkdown } from './verify.mjs'; // verify and hydrate
-import {
-  benchRemote,
-  remoteTargets,
-  remoteMarkdown,
-  REMOTE_DELAYS,
-  REMOTE_ROUNDS,
-} from './remote.mjs'; // D1 in a second process
+import { benchCli, cliPath, cliTargets } from './cli.mjs'; // the command line's section
+import { benchVerify, verifyTargets } from './verify.mjs'; // verify and hydrate
+import { benchRemote, remoteTargets, REMOTE_DELAYS, REMOTE_ROUNDS } from './remote.mjs'; // D1 in a second process
+import { startMiniflare as startBenchMiniflare, workerdMemory } from './workerd.mjs';
+import { markdown } from './markdown.mjs'; // results.md; the README's blocks (bench/readme.mjs)
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
-const wasmPath = path.join(repoRoot, 'dist/d1sync_engine.wasm');
 const full = process.argv.includes('--full');
 const profile = process.argv.includes('--profile');
 const sizes = full ? [100000, 1000000] : [100000];
@@ -77,24 +73,8 @@ function log(...args) {
   console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
 }
 
-async function startMiniflare() {
-  if (!existsSync(wasmPath)) throw new Error(`${wasmPath} is missing: run \`npm run build\` first`);
-  const mf = new Miniflare({
-    modules: true,
-    modulesRoot: repoRoot,
-    scriptPath: path.join(here, 'worker.js'),
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: '2026-04-26',
-    durableObjects: { BENCH: { className: 'Bench', useSQLite: true } },
-    d1Databases: ['DB'],
-    ...(profile ? { inspectorPort: INSPECTOR_PORT } : {}),
-  });
-  await mf.ready;
-  return mf;
-}
+const startMiniflare = () =>
+  startBenchMiniflare({ inspectorPort: profile ? INSPECTOR_PORT : undefined });
 
 function client(mf, name) {
   const url = `http://bench.test/bench/${encodeURIComponent(name)}`;
@@ -277,31 +257,6 @@ async function benchSize(rows) {
   return out;
 }
 
-// workerd's resident memory (VmRSS now, VmHWM its peak) from /proc: the local databases live
-// in that process. Linux only; null elsewhere.
-function workerdMemory() {
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      let status;
-      try {
-        status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      } catch {
-        continue;
-      }
-      if (
-        !/^Name:\s*workerd/m.test(status) ||
-        !new RegExp(`^PPid:\\s*${process.pid}$`, 'm').test(status)
-      )
-        continue;
-      const kb = (k) =>
-        Number(status.match(new RegExp(`^${k}:\\s*(\\d+) kB`, 'm'))?.[1] ?? NaN) * 1024;
-      return { rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM') };
-    }
-  } catch {}
-  return null;
-}
-
 // The initial sync from @sqlite.org/sqlite-wasm (in Node, in memory) through Miniflare's D1
 // proxy, and the limit through the same proxy.
 async function benchSqliteWasm(rows) {
@@ -431,6 +386,18 @@ async function benchHttp(rows) {
   }
 }
 
+// The commit the run measured, `-dirty` when tracked files differ from it; null outside git.
+function commitOf() {
+  try {
+    const git = (...args) => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
+    return (
+      git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '-uno') ? '-dirty' : '')
+    );
+  } catch {
+    return null;
+  }
+}
+
 function versionOf(pkg) {
   try {
     const require = createRequire(import.meta.url);
@@ -444,158 +411,6 @@ function versionOf(pkg) {
       return 'unknown';
     }
   }
-}
-
-const fmt = (x, d = 0) =>
-  x === undefined || x === null || Number.isNaN(x)
-    ? '—'
-    : Number(x).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-
-function markdown(results) {
-  const lines = [];
-  lines.push(`# d1sync benchmark (${results.mode})`, '');
-  lines.push(`- date: ${results.date}`);
-  lines.push(`- node ${results.node}, miniflare ${results.miniflare}, workerd ${results.workerd}`);
-  lines.push(
-    `- machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.os}`,
-  );
-  lines.push(
-    `- .wasm: ${fmt(results.wasm.rawBytes)} bytes raw, ${fmt(results.wasm.gzipBytes)} gzipped; ` +
-      `Node compile ${fmt(results.wasm.nodeCompileMs, 1)} ms, instantiate ${fmt(results.wasm.nodeInstantiateMs, 1)} ms`,
-  );
-  lines.push(
-    '- all contenders run inside workerd (Miniflare) against the same local D1 binding, upsert form ' +
-      '`INSERT … ON CONFLICT(id) DO UPDATE`; table `items(id INTEGER PRIMARY KEY, name TEXT ~100 B, price REAL, ' +
-      'data BLOB 64 B, note TEXT 10% NULL)`; (a)/(b) read the rows from the DO inside the clock, (c) is built before it; ' +
-      "workerd's performance.now() has 1 ms resolution; every number below comes from this one run",
-    '',
-  );
-  for (const size of results.sizes) {
-    const limit = size.limitRowsPerSec;
-    lines.push(`## ${fmt(size.rows)} rows`, '');
-    lines.push(
-      '| contender | rows | seconds | rows/s | batch() calls per 100k rows | statements per 100k rows | ratio to the limit |',
-    );
-    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const c of size.contenders) {
-      const per = 100000 / c.rows;
-      lines.push(
-        `| ${c.label} | ${fmt(c.rows)} | ${fmt(c.ms / 1000, 2)} | ${fmt(c.rowsPerSec)} | ` +
-          `${fmt(c.batchCalls * per, 1)} | ${fmt(c.statements * per, 1)} | ${fmt(c.rowsPerSec / limit, 2)}× |`,
-      );
-    }
-    const ini = size.contenders.find((c) => c.id === 'd1sync-initial');
-    const inc = size.contenders.find((c) => c.id === 'd1sync-incremental');
-    lines.push('');
-    lines.push(`- the limit = the faster (c): ${fmt(limit)} rows/s`);
-    lines.push(
-      `- d1sync initial sync: ${fmt(ini.ms / 1000, 2)} s total = engine ${fmt(ini.engineMs / 1000, 2)} s (time inside source.transaction() around engine.next/complete, minus its source.exec SQL) ` +
-        `(${fmt((ini.engineMs * 1000) / ini.rows, 2)} µs/row) + local SQL reads ${fmt(ini.localSqlMs / 1000, 2)} s + ` +
-        `D1 batch() ${fmt(ini.targetBatchMs / 1000, 2)} s + other ${fmt((ini.ms - ini.engineMs - ini.localSqlMs - ini.targetBatchMs) / 1000, 2)} s; ` +
-        `start() ${fmt(ini.startMs / 1000, 2)} s, flush() ${fmt(ini.flushMs / 1000, 2)} s ` +
-        `(flush() alone: ${fmt(ini.rows / (ini.flushMs / 1000))} rows/s)`,
-    );
-    lines.push(
-      `- reading the rows' five columns out of the DO into JS, nothing else (20,000-row pages, median of 3): ` +
-        `${fmt(size.readFloorMs / 1000, 2)} s; added to the limit's ${fmt(size.rows / limit, 2)} s (workerd runs the DO and ` +
-        `D1 on one thread), a replicator reading this DO cannot exceed ${fmt(size.localCeiling, 2)}× the limit here`,
-    );
-    lines.push(
-      `- d1sync incremental: ${fmt(inc.rows)} changes (${JSON.stringify(inc.changeMix)}), ` +
-        `${fmt(inc.outboxRowsPerChange, 3)} outbox rows per change (capturedSeq delta ÷ changes; ${fmt(inc.outboxRowsBeforeFlush)} outbox rows before the flush), engine ${fmt(inc.engineMs, 0)} ms ` +
-        `(${fmt((inc.engineMs * 1000) / inc.rows, 2)} µs/change), D1 batch() ${fmt(inc.targetBatchMs, 0)} ms, ` +
-        `${fmt(inc.rowsReplicatedDelta)} rows sent after coalescing`,
-    );
-    lines.push(
-      `- ratios: initial sync / limit ${fmt(size.ratios.toLimit, 2)}×, / one-row-per-statement ` +
-        `${fmt(size.ratios.toOneRow, 1)}×, / ORM ${fmt(size.ratios.toOrm, 2)}×`,
-    );
-    const cp = size.capture;
-    lines.push(
-      `- local write cost with capture on vs off (${fmt(cp.n)} single-row statements per table, median of 5 rounds): ` +
-        ['insert', 'update', 'delete']
-          .map(
-            (k) =>
-              `${k} ${fmt(cp[k].onMs, 1)} vs ${fmt(cp[k].offMs, 1)} ms = ${fmt(cp[k].ratio, 2)}×`,
-          )
-          .join('; '),
-    );
-    const rss = size.workerdRssAfter;
-    lines.push(
-      `- WASM heap (engine module HEAP8.length, high-water): after the initial sync ${fmt(size.heapAfterInitialSync / 1048576, 1)} MiB, ` +
-        `after everything ${fmt(size.heap / 1048576, 1)} MiB; ` +
-        (rss
-          ? `workerd RSS ${fmt(rss.rssBytes / 1048576, 0)} MiB, peak ${fmt(rss.hwmBytes / 1048576, 0)} MiB ` +
-            "(reported, not targeted: the DO's SQLite and the local D1 live in that process)"
-          : 'workerd RSS n/a'),
-      '',
-    );
-    if (size.profile) {
-      lines.push('CPU profile of the d1sync initial sync (self time per isolate, ms):', '');
-      for (const p of size.profile) {
-        lines.push(
-          `- ${p.isolate}: ` +
-            p.byCategory
-              .filter((c) => c.ms >= 5 && c.where !== 'idle')
-              .map((c) => `${c.where} ${c.ms}`)
-              .join(', '),
-        );
-      }
-      lines.push('');
-    }
-  }
-  for (const w of results.sqliteWasm ?? []) {
-    lines.push(
-      `## ${fmt(w.rows)} rows from @sqlite.org/sqlite-wasm (Node, through Miniflare's D1 proxy)`,
-      '',
-    );
-    lines.push(
-      '| contender | rows | seconds | rows/s | batch() calls per 100k rows | statements per 100k rows | ratio to the limit |',
-    );
-    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const c of w.contenders) {
-      const per = 100000 / c.rows;
-      lines.push(
-        `| ${c.label} | ${fmt(c.rows)} | ${fmt(c.ms / 1000, 2)} | ${fmt(c.rowsPerSec)} | ` +
-          `${fmt(c.batchCalls * per, 1)} | ${fmt(c.statements * per, 1)} | ${fmt(c.rowsPerSec / w.limitRowsPerSec, 2)}× |`,
-      );
-    }
-    const ini = w.contenders[0];
-    lines.push(
-      '',
-      `- d1sync: engine ${fmt(ini.engineMs / 1000, 2)} s (${fmt((ini.engineMs * 1000) / ini.rows, 2)} µs/row), ` +
-        `local SQL reads ${fmt(ini.localSqlMs / 1000, 2)} s, D1 batch() ${fmt(ini.targetBatchMs / 1000, 2)} s`,
-      '',
-    );
-  }
-  for (const h of results.http ?? []) {
-    const doPath = results.sizes.find((s) => s.rows === h.rows)?.contenders[0];
-    lines.push(
-      `## ${fmt(h.rows)} rows browser-style: sqlite-wasm → httpTarget → createSyncEndpoint → D1`,
-      '',
-      `- ${fmt(h.rowsPerSec)} rows/s (${fmt(h.ms / 1000, 2)} s), ${fmt(h.d1Rows)} rows in D1; ` +
-        `${fmt(h.requests)} requests (claim included); engine ${fmt(h.engineMs / 1000, 2)} s, ` +
-        `local SQL reads ${fmt(h.localSqlMs / 1000, 2)} s`,
-      `- on the wire ${fmt(h.wireBytes / h.rows, 1)} bytes per row against ` +
-        `${fmt(h.literalBytes / h.rows, 1)} bytes of the rows' literal SQL: ` +
-        `${fmt(h.wireBytes / h.literalBytes, 2)}×`,
-      doPath
-        ? `- against the Durable Object path in this run (${fmt(doPath.rowsPerSec)} rows/s): ` +
-            `${fmt(h.rowsPerSec / doPath.rowsPerSec, 2)}×`
-        : '',
-      '',
-    );
-  }
-  lines.push(...cliMarkdown(results.cli)); // the command line's section (bench/cli.mjs)
-  lines.push(...verifyMarkdown(results.verify ?? [])); // verify and hydrate (bench/verify.mjs)
-  lines.push(...remoteMarkdown(results.remote ?? [])); // D1 in a second process (bench/remote.mjs)
-  lines.push('## SPEC targets', '');
-  lines.push('| target | measured | met |', '| --- | --- | --- |');
-  for (const t of results.targets)
-    lines.push(
-      `| ${t.target} | ${t.measured} | ${t.met === null ? 'n/a' : t.met ? 'yes' : 'NO'} |`,
-    );
-  return lines.join('\n') + '\n';
 }
 
 // D1 in a second process: per size and delay, every contender in interleaved rounds.
@@ -620,52 +435,11 @@ async function remoteSection() {
 }
 
 const date = new Date().toISOString();
-if (remoteOnly) {
-  log(
-    `D1 in a second process only: sizes ${remoteSizes.join(', ')}; delays ${remoteDelays.join(', ')} ms; ` +
-      `${remoteRounds} rounds`,
-  );
-  const remote = await remoteSection();
-  const results = {
-    mode: `remote-only, ${full ? 'full' : 'quick'}`,
-    date,
-    node: process.version,
-    miniflare: versionOf('miniflare'),
-    workerd: versionOf('workerd'),
-    machine: {
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      cores: os.cpus().length,
-      os: `${os.type()} ${os.release()} ${os.arch()}`,
-    },
-    remote,
-    targets: remoteTargets(remote, { fullMode: full }),
-  };
-  const md =
-    [
-      `# d1sync benchmark: D1 in a second process (${results.mode})`,
-      '',
-      `- date: ${results.date}`,
-      `- node ${results.node}, miniflare ${results.miniflare}, workerd ${results.workerd}`,
-      `- machine: ${results.machine.cpu}, ${results.machine.cores} cores, ${results.machine.os}`,
-      ...remoteMarkdown(remote),
-      '## SPEC targets (this section)',
-      '',
-      '| target | measured | met |',
-      '| --- | --- | --- |',
-      ...results.targets.map(
-        (t) => `| ${t.target} | ${t.measured} | ${t.met === null ? 'n/a' : t.met ? 'yes' : 'NO'} |`,
-      ),
-    ].join('\n') + '\n';
-  writeFileSync(path.join(here, 'results-remote.json'), JSON.stringify(results, null, 2) + '\n');
-  writeFileSync(path.join(here, 'results-remote.md'), md);
-  process.stdout.write(md);
-  process.exit(0);
-}
-log(`mode ${full ? 'full' : 'quick'}; sizes ${sizes.join(', ')}`);
-const wasm = await wasmFigures();
-const results = {
-  mode: full ? 'full' : 'quick',
+// What every results file starts with: when, at which commit, with what, on what.
+const runInfo = (mode) => ({
+  mode,
   date,
+  commit: commitOf(),
   node: process.version,
   miniflare: versionOf('miniflare'),
   workerd: versionOf('workerd'),
@@ -674,6 +448,28 @@ const results = {
     cores: os.cpus().length,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
   },
+});
+if (remoteOnly) {
+  log(
+    `D1 in a second process only: sizes ${remoteSizes.join(', ')}; delays ${remoteDelays.join(', ')} ms; ` +
+      `${remoteRounds} rounds`,
+  );
+  const remote = await remoteSection();
+  const results = {
+    ...runInfo(`remote-only, ${full ? 'full' : 'quick'}`),
+    remote,
+    targets: remoteTargets(remote, { fullMode: full }),
+  };
+  const md = markdown(results, `d1sync benchmark: D1 in a second process (${results.mode})`);
+  writeFileSync(path.join(here, 'results-remote.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(path.join(here, 'results-remote.md'), md);
+  process.stdout.write(md);
+  process.exit(0);
+}
+log(`mode ${full ? 'full' : 'quick'}; sizes ${sizes.join(', ')}`);
+const wasm = await wasmFigures();
+const results = {
+  ...runInfo(full ? 'full' : 'quick'),
   wasm,
   sizes: [],
   targets: [],
