@@ -7,6 +7,7 @@
 import { cliMarkdown } from './cli.mjs';
 import { verifyMarkdown } from './verify.mjs';
 import { remoteMarkdown } from './remote.mjs';
+import { scaleMarkdown } from './scale.mjs';
 
 export const fmt = (x, d = 0) =>
   x === undefined || x === null || Number.isNaN(x)
@@ -216,6 +217,7 @@ export function sections(results) {
     { name: 'cli', ...titled(cliMarkdown(results.cli ?? [])) },
     { name: 'verify', ...titled(verifyMarkdown(results.verify ?? [])) },
     { name: 'remote', ...titled(remoteMarkdown(results.remote ?? [])) },
+    { name: 'scale', ...titled(scaleMarkdown(results.scale ?? [])) },
     { name: 'targets', title: 'SPEC targets', lines: targetLines(results.targets) },
   ];
   return list.map((s) => ({ ...s, lines: trimBlank(s.lines) }));

@@ -14,6 +14,8 @@
 // Then D1 in a second process (bench/remote.mjs): every contender through one binding-shaped
 // proxy to a second Miniflare, at 0, 10 and 40 ms per round trip, in interleaved rounds;
 // `--remote-only` runs that section alone and writes bench/results-remote.json / .md.
+// With --full, last, 100,000, 1,000,000 and 10,000,000 rows of a narrow table synced from a DO
+// into local D1 (bench/scale.mjs): rows/s, WASM heap and workerd RSS per size.
 // Writes bench/results.json and bench/results.md (bench/markdown.mjs, which also writes the
 // README's tables: node bench/readme.mjs). A command, not a test: nothing here fails on a slow
 // machine.
@@ -45,6 +47,7 @@ import { profiled } from './profile.mjs';
 import { benchCli, cliPath, cliTargets } from './cli.mjs'; // the command line's section
 import { benchVerify, verifyTargets } from './verify.mjs'; // verify and hydrate
 import { benchRemote, remoteTargets, REMOTE_DELAYS, REMOTE_ROUNDS } from './remote.mjs'; // D1 in a second process
+import { benchScale, scaleTargets, SCALE_SIZES } from './scale.mjs'; // 10M rows, --full
 import { startMiniflare as startBenchMiniflare, workerdMemory } from './workerd.mjs';
 import { markdown } from './markdown.mjs'; // results.md; the README's blocks (bench/readme.mjs)
 
@@ -595,6 +598,21 @@ results.targets.push(...verifyTargets(results.verify));
 // ---- D1 in a second process (bench/remote.mjs) ----
 results.remote = await remoteSection();
 results.targets.push(...remoteTargets(results.remote, { fullMode: full }));
+
+// ---- 10,000,000 rows of a narrow table, --full only (bench/scale.mjs) ----
+if (full) {
+  results.scale = [];
+  for (const rows of SCALE_SIZES) {
+    log(`scale: ${rows} rows of a narrow table`);
+    try {
+      results.scale.push(await benchScale({ rows, log }));
+    } catch (e) {
+      log(`scale, ${rows} rows: ${e.message}`);
+      results.scale.push({ rows, error: e.message });
+    }
+  }
+}
+results.targets.push(...scaleTargets(results.scale, { fullMode: full }));
 
 const md = markdown(results);
 writeFileSync(path.join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n');
