@@ -8,7 +8,8 @@
 // README's own.
 //   node bench/readme.mjs --check [RESULTS.json]   (default docs/bench/results.json)
 // changes nothing and exits 1 when a block differs from what the results generate (a hand
-// edit, or results copied without regenerating), 2 when a block is missing or unknown.
+// edit, or results copied without regenerating), 2 when a block is missing or unknown or the
+// results cannot be read.
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +50,13 @@ if (positionals.length > 1) {
 const source = path.resolve(
   positionals[0] ?? (values.check ? quoted : path.join(here, 'results.json')),
 );
-const results = JSON.parse(readFileSync(source, 'utf8'));
+let results;
+try {
+  results = JSON.parse(readFileSync(source, 'utf8'));
+} catch (e) {
+  console.error(`cannot read ${source}: ${e.message}`);
+  process.exit(2);
+}
 const readme = readFileSync(readmePath, 'utf8');
 const { text, missing, unknown } = render(readme, results);
 if (missing.length || unknown.length) {
