@@ -20,8 +20,8 @@
 //   node bench/scale.mjs [ROWS ...] [--max-batches N] [--budget-ms N] [--look-ahead 0|1]
 //                        [--reset-every N]
 // (default 100000 1000000 10000000), which writes bench/results-scale.json and prints the
-// section's markdown. On 2 cores the 10M size takes under a minute (seeding ~6 s, sync ~35 s;
-// workerd peaks near 320 MB): all three sizes, about a minute and a half.
+// section's markdown. On 2 cores the three sizes take about 40 s (10M: seeding ~6 s, sync
+// ~30 s; workerd peaks near 320 MB).
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -171,7 +171,7 @@ const fmt = (x, d = 0) =>
   x === undefined || x === null || Number.isNaN(x)
     ? '—'
     : Number(x).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const mib = (bytes, d = 1) => fmt(bytes / 1048576, d);
+const mib = (bytes, d = 2) => fmt(bytes / 1048576, d);
 
 // The target: the engine's WASM heap high-water at 10M rows ≤ 1.2× at 100k.
 export function scaleTargets(list, { fullMode = true } = {}) {
