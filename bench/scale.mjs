@@ -247,7 +247,7 @@ export function scaleMarkdown(list) {
         `${fmt(s.bytesSent / s.batchCalls / 1024, 0)} KiB per batch; D1 billing ${fmt(s.d1RowsWritten)} rows written, ` +
         `${fmt(s.d1RowsRead)} read; look-ahead ${fmt(s.lookAhead?.used)} of ${fmt(s.lookAhead?.prepared)} prepared batches used; ` +
         `${fmt(s.maxBatches)} batches per flush() call, ${fmt(s.budgetMs / 1000)} s per request; ` +
-        `${s.failures ? `${fmt(s.failures)} failed requests${s.resetEvery ? ` (every ${s.resetEvery}th reset the object on purpose)` : ''}, ` : 'no failed request, '}` +
+        `${s.failures ? `${fmt(s.failures)} failed requests${s.resetEvery ? ` (one request in ${s.resetEvery} reset the object on purpose)` : ''}, ` : 'no failed request, '}` +
         `${s.resumes ? `${fmt(s.resumes)} resumes (${fmt(s.resumeMs / 1000, 2)} s)` : 'no resume'}`,
     );
   }
