@@ -17,7 +17,8 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { messageOf } from '../js/errors.js';
 import { remoteD1 } from './remote-d1.js';
-import { startD1Server, startBenchWorker, benchClient } from './remote.mjs';
+import { startD1Server, startBenchWorker } from './remote.mjs';
+import { benchClient } from './workerd.mjs';
 
 let differences = 0;
 function same(what, actual, expected) {

@@ -28,7 +28,6 @@
 // node bench/remote-check.mjs checks the plumbing: the delay, the proxy against the binding,
 // a DO computing while its batch is in flight.
 import path from 'node:path';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Miniflare } from 'miniflare';
@@ -36,6 +35,7 @@ import sqlite3InitModule from '@sqlite.org/sqlite-wasm';
 import { createReplicator, sqliteWasmSource, d1BindingTarget } from '../js/entry-node.js';
 import { COLUMNS, TABLE_DDL, SEED_SQL, timed } from './forms.js';
 import { remoteD1 } from './remote-d1.js';
+import { startMiniflare, benchClient } from './workerd.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -64,44 +64,10 @@ export async function startD1Server({ delayMs = 0 } = {}) {
 // The bench Worker (bench/worker.js) with D1_REMOTE, a service binding to the D1 process's
 // socket: workerd connects to it directly, with no Node in between. Its own env.DB stays (the
 // Worker's sync endpoint uses it) but no contender touches it.
-export async function startBenchWorker({ d1Address }) {
-  const wasmPath = path.join(repoRoot, 'dist/d1sync_engine.wasm');
-  if (!existsSync(wasmPath)) throw new Error(`${wasmPath} is missing: run \`npm run build\` first`);
-  const mf = new Miniflare({
-    modules: true,
-    modulesRoot: repoRoot,
-    scriptPath: path.join(here, 'worker.js'),
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js', '**/*.mjs'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    ],
-    compatibilityDate: COMPATIBILITY_DATE,
-    durableObjects: { BENCH: { className: 'Bench', useSQLite: true } },
-    d1Databases: ['DB'],
+export function startBenchWorker({ d1Address }) {
+  return startMiniflare({
     serviceBindings: { D1_REMOTE: { external: { address: d1Address, http: {} } } },
   });
-  await mf.ready;
-  return mf;
-}
-
-export function benchClient(mf, name) {
-  const url = `http://bench.test/bench/${encodeURIComponent(name)}`;
-  return async (op, args = {}) => {
-    const res = await mf.dispatchFetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ op, ...args }),
-    });
-    const text = await res.text();
-    let r;
-    try {
-      r = JSON.parse(text);
-    } catch {
-      throw new Error(`${op}: HTTP ${res.status}: ${text}`);
-    }
-    if (!r.ok) throw new Error(`${op} failed: ${r.error.message}\n${r.error.stack ?? ''}`);
-    return r;
-  };
 }
 
 function median(xs) {
@@ -172,16 +138,37 @@ async function initialSync({ mf, d1Url, name, rows, sourceId, options }) {
     batchMs: started.stats.batchMs + flushed.stats.batchMs,
   };
   return {
+    ...initialFigures({
+      rows,
+      ms,
+      startMs: started.ms,
+      d1Rows,
+      busy: d1,
+      roundTrips: started.stats.batches + flushed.stats.batches, // target.batch() calls
+      h0,
+      h,
+      stats,
+    }),
+    flushRowsReadPerBatch:
+      (h.d1RowsRead - h0.d1RowsRead) / Math.max(1, h.batchesSent - h0.batchesSent),
+    ...fenceFigures(flushed.metered), // flush()'s batches: the copy
+  };
+}
+
+// What an initial sync's run reports, from its times, D1's side and the replicator's health
+// before (after start()) and after the flush.
+function initialFigures({ rows, ms, startMs, d1Rows, busy, roundTrips, h0, h, stats }) {
+  return {
     ms,
     rows,
     rowsPerSec: perSec(rows, ms),
     d1Rows,
     ok: d1Rows === rows,
-    ...d1Side(d1, rows),
-    startMs: started.ms,
-    flushMs: flushed.ms,
-    flushRowsPerSec: perSec(rows, flushed.ms),
-    roundTrips: started.stats.batches + flushed.stats.batches, // target.batch() calls
+    ...d1Side(busy, rows),
+    startMs,
+    flushMs: ms - startMs,
+    flushRowsPerSec: perSec(rows, ms - startMs),
+    roundTrips,
     batchCalls: h.batchesSent,
     startBatchCalls: h0.batchesSent,
     statements: h.statementsSent,
@@ -192,9 +179,6 @@ async function initialSync({ mf, d1Url, name, rows, sourceId, options }) {
     d1RowsRead: h.d1RowsRead,
     rowsWrittenPerRow: h.d1RowsWritten / rows,
     rowsReadPerBatch: h.d1RowsRead / h.batchesSent,
-    flushRowsReadPerBatch:
-      (h.d1RowsRead - h0.d1RowsRead) / Math.max(1, h.batchesSent - h0.batchesSent),
-    ...fenceFigures(flushed.metered), // flush()'s batches: the copy
   };
 }
 
@@ -278,26 +262,17 @@ async function sqliteWasmInitial({ sqlite3, d1Url, rows, sourceId }) {
     const d1Rows = (await d1.prepare('SELECT count(*) AS n FROM items').first()).n;
     await d1.batch([d1.prepare('DROP TABLE IF EXISTS items')]);
     return {
-      ms,
-      rows,
-      rowsPerSec: perSec(rows, ms),
-      d1Rows,
-      ok: d1Rows === rows,
-      ...d1Side(busy, rows),
-      startMs,
-      flushMs: ms - startMs,
-      flushRowsPerSec: perSec(rows, ms - startMs),
-      roundTrips: stats.batches,
-      batchCalls: h.batchesSent,
-      startBatchCalls: h0.batchesSent,
-      statements: h.statementsSent,
-      engineMs: stats.txnMs - stats.execMs,
-      localSqlMs: stats.execMs,
-      targetBatchMs: stats.batchMs,
-      d1RowsWritten: h.d1RowsWritten,
-      d1RowsRead: h.d1RowsRead,
-      rowsWrittenPerRow: h.d1RowsWritten / rows,
-      rowsReadPerBatch: h.d1RowsRead / h.batchesSent,
+      ...initialFigures({
+        rows,
+        ms,
+        startMs,
+        d1Rows,
+        busy,
+        roundTrips: stats.batches,
+        h0,
+        h,
+        stats,
+      }),
       ...fenceFigures(meter.batches.slice(flushFrom)),
     };
   } finally {

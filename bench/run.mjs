@@ -48,7 +48,7 @@ import { benchCli, cliPath, cliTargets } from './cli.mjs'; // the command line's
 import { benchVerify, verifyTargets } from './verify.mjs'; // verify and hydrate
 import { benchRemote, remoteTargets, REMOTE_DELAYS, REMOTE_ROUNDS } from './remote.mjs'; // D1 in a second process
 import { benchScale, scaleTargets, SCALE_SIZES } from './scale.mjs'; // 10M rows, --full
-import { startMiniflare as startBenchMiniflare, workerdMemory } from './workerd.mjs';
+import { startMiniflare as startBenchMiniflare, workerdMemory, benchClient } from './workerd.mjs';
 import { markdown } from './markdown.mjs'; // results.md; the README's blocks (bench/readme.mjs)
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -79,33 +79,13 @@ function log(...args) {
 const startMiniflare = () =>
   startBenchMiniflare({ inspectorPort: profile ? INSPECTOR_PORT : undefined });
 
-function client(mf, name) {
-  const url = `http://bench.test/bench/${encodeURIComponent(name)}`;
-  return async (op, args = {}) => {
-    const res = await mf.dispatchFetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ op, ...args }),
-    });
-    const text = await res.text();
-    let r;
-    try {
-      r = JSON.parse(text);
-    } catch {
-      throw new Error(`${op}: HTTP ${res.status}: ${text}`);
-    }
-    if (!r.ok) throw new Error(`${op} failed: ${r.error.message}\n${r.error.stack ?? ''}`);
-    return r;
-  };
-}
-
 async function benchSize(rows) {
   const changesN = full ? 100000 : 20000;
   const capN = 20000;
   const mf = await startMiniflare();
   const out = { rows, contenders: [] };
   try {
-    const call = client(mf, `size-${rows}`);
+    const call = benchClient(mf, `size-${rows}`);
     log(`${rows} rows: seeding the DO`);
     const seed = await call('seed', { rows });
     out.seed = seed;
@@ -223,7 +203,7 @@ async function benchSize(rows) {
 
     // Local write cost, capture on vs off (a separate DO, cap_on captured by d1sync).
     log('capture on vs off');
-    const cap = client(mf, `cap-${rows}`);
+    const cap = benchClient(mf, `cap-${rows}`);
     out.captureSetup = (await cap('capSetup', { sourceId: `cap-${rows}` })).triggers;
     const capture = {};
     for (const kind of ['insert', 'update', 'delete']) {

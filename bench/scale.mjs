@@ -27,8 +27,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startMiniflare, workerdMemory } from './workerd.mjs';
-import { benchClient } from './remote.mjs';
+import { startMiniflare, workerdMemory, benchClient } from './workerd.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const SCALE_SIZES = [100000, 1000000, 10000000];

@@ -10,8 +10,9 @@ const repoRoot = path.resolve(here, '..');
 const wasmPath = path.join(repoRoot, 'dist/d1sync_engine.wasm');
 
 // The Durable Object `BENCH` and the D1 binding `DB` in one workerd; `inspectorPort` for
-// CPU profiles (bench/profile.mjs).
-export async function startMiniflare({ inspectorPort } = {}) {
+// CPU profiles (bench/profile.mjs), `serviceBindings` for D1 in another process
+// (bench/remote.mjs).
+export async function startMiniflare({ inspectorPort, serviceBindings } = {}) {
   if (!existsSync(wasmPath)) throw new Error(`${wasmPath} is missing: run \`npm run build\` first`);
   const mf = new Miniflare({
     modules: true,
@@ -25,9 +26,31 @@ export async function startMiniflare({ inspectorPort } = {}) {
     durableObjects: { BENCH: { className: 'Bench', useSQLite: true } },
     d1Databases: ['DB'],
     ...(inspectorPort ? { inspectorPort } : {}),
+    ...(serviceBindings ? { serviceBindings } : {}),
   });
   await mf.ready;
   return mf;
+}
+
+// A client for one bench Durable Object: op + args in, the parsed answer out (throws on !ok).
+export function benchClient(mf, name) {
+  const url = `http://bench.test/bench/${encodeURIComponent(name)}`;
+  return async (op, args = {}) => {
+    const res = await mf.dispatchFetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ op, ...args }),
+    });
+    const text = await res.text();
+    let r;
+    try {
+      r = JSON.parse(text);
+    } catch {
+      throw new Error(`${op}: HTTP ${res.status}: ${text}`);
+    }
+    if (!r.ok) throw new Error(`${op} failed: ${r.error.message}\n${r.error.stack ?? ''}`);
+    return r;
+  };
 }
 
 // workerd's resident memory (VmRSS now, VmHWM its peak) from /proc: the local databases live
