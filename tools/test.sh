@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 echo "== format check"
 clang-format --dry-run --Werror $(git ls-files '*.cpp' '*.hpp')
 node_modules/.bin/prettier --check --log-level=warn $(git ls-files '*.js' '*.mjs' '*.ts')
+echo "== the README's benchmark tables are the ones docs/bench/results.json generates"
+node bench/readme.mjs --check
 echo "== native build and tests (GoogleTest, D1 simulator)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
