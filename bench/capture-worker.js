@@ -15,10 +15,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { createReplicator, durableObjectSource, d1BindingTarget } from '../js/entry-workerd.js';
 import { CAP_TABLE_DDL, capWrites } from './capture-forms.js';
-
-function errorJson(e) {
-  return { name: e?.name, code: e?.code, message: String(e?.message ?? e), stack: e?.stack };
-}
+import { errorJson } from './forms.js';
 
 export class Cap extends DurableObject {
   constructor(ctx, env) {

@@ -170,3 +170,8 @@ function meterBatch(statements, results) {
   });
   return m;
 }
+
+// An error as a bench Worker answers it (JSON: name, code, message, stack).
+export function errorJson(e) {
+  return { name: e?.name, code: e?.code, message: String(e?.message ?? e), stack: e?.stack };
+}

@@ -58,14 +58,11 @@ import {
   jsonBatches,
   applyBatches,
   timed,
+  errorJson,
 } from './forms.js';
 import { capWrites } from './capture-forms.js';
 
 const STATEMENTS_PER_BATCH_BOUND = 1000; // (a) and (b): statements per batch() call
-
-function errorJson(e) {
-  return { name: e?.name, code: e?.code, message: String(e?.message ?? e), stack: e?.stack };
-}
 
 export class Bench extends DurableObject {
   constructor(ctx, env) {
