@@ -200,7 +200,7 @@ class Engine {
     std::optional<Page> page;  // the page after the one in flight
     std::string stateKey, schemaKey;
     uint64_t afterPages = 0;  // pagesFinished_ once the page in flight is done
-    bool rendered = false;
+    // D1 targets only: a sync endpoint's job is encoded when sent.
     std::vector<std::string> statements;
   };
 

@@ -24,7 +24,6 @@ void Engine::lookAhead(int64_t nowMs) {
     Ahead a;
     a.job = &page_->jobs[1];
     a.statements = planner_.render(*a.job, page_->changes, page_->shapes);
-    a.rendered = true;
     ahead_ = std::move(a);
     ++aheadPrepared_;
     return;
@@ -55,10 +54,8 @@ void Engine::lookAhead(int64_t nowMs) {
   a.stateKey = key;
   a.schemaKey = schemaKey();
   a.afterPages = pagesFinished_ + 1;
-  if (!options_.remote) {
+  if (!options_.remote)
     a.statements = planner_.render(next->jobs.front(), next->changes, next->shapes);
-    a.rendered = true;
-  }
   a.page = std::move(next);
   ahead_ = std::move(a);
   ++aheadPrepared_;
@@ -74,7 +71,7 @@ bool Engine::takeAhead(std::optional<Page>& out) {
     return false;
   out = std::move(a.page);
   a.page.reset();
-  if (a.rendered) {
+  if (!options_.remote) {  // its first job's statements are rendered too
     a.job = &out->jobs.front();
     ahead_ = std::move(a);
   } else {
@@ -84,7 +81,7 @@ bool Engine::takeAhead(std::optional<Page>& out) {
 }
 
 std::vector<std::string> Engine::renderJob(const Job& job) {
-  if (ahead_ && ahead_->rendered && ahead_->job == &job) {
+  if (ahead_ && ahead_->job == &job) {
     auto statements = std::move(ahead_->statements);
     ahead_.reset();
     ++aheadUsed_;
