@@ -120,11 +120,13 @@ class EngineHandle {
     return out;
   }
 
+  void lookAhead(double now) { engine_->lookAhead(static_cast<int64_t>(now)); }
+  std::string takeEvents() { return engine_->takeEvents(); }
+
   // The adapter between a JS target and the engine's BatchResult (wasm/target.hpp). When ok,
   // `results` is an array of {columns, cells, rowsRead, rowsWritten}, one per statement (the
   // row counts are D1's meta; absent counts are 0). When not, `error` is the target's message,
   // classified here, once: the engine acts on the class and keeps the text only to show it.
-  void lookAhead(double now) { engine_->lookAhead(static_cast<int64_t>(now)); }
 
   void complete(bool ok, const std::string& error, val results, double now) {
     sent_.clear();
@@ -230,6 +232,7 @@ EMSCRIPTEN_BINDINGS(d1sync) {
       .function("next", &EngineHandle::next)
       .function("complete", &EngineHandle::complete)
       .function("lookAhead", &EngineHandle::lookAhead)
+      .function("takeEvents", &EngineHandle::takeEvents)
       .function("completeRemote", &EngineHandle::completeRemote)
       .function("health", &EngineHandle::health)
       .function("metrics", &EngineHandle::metrics)

@@ -40,6 +40,7 @@ Engine::Engine(LocalDb& local, Options options)
     fenceId_.tenantLiteral = options_.tenantLiteral;
   }
   fenceId_.sourceId = options_.sourceId;
+  events_.setLevel(options_.log);
 }
 
 Engine::~Engine() = default;
@@ -49,6 +50,7 @@ Step Engine::fail(ErrorCode code, const std::string& message) {
     phase_ = Phase::Failed;
     fatal_ = {code, message};
     recordError(code, message);
+    logFailure(code, message);
     // Before the state is loaded, state_ is empty: writing it would replace the real one.
     if (loaded_) persist();
   }
@@ -162,13 +164,16 @@ void Engine::recordError(ErrorCode code, const std::string& message) {
 void Engine::warn(const std::string& message) {
   // Kept once each, and bounded: health() carries them.
   if (warnings_.size() < 50 &&
-      std::find(warnings_.begin(), warnings_.end(), message) == warnings_.end())
+      std::find(warnings_.begin(), warnings_.end(), message) == warnings_.end()) {
     warnings_.push_back(message);
+    events_.add(LogLevel::Warn, "warning", {{"sourceId", fenceId_.sourceId}, {"message", message}});
+  }
 }
 
 void Engine::scheduleRetry(int64_t nowMs) {
   retryAtMs_ = nowMs + std::max(backoff_.nextDelayMs(), retryFloorMs_);
   retryFloorMs_ = 0;
+  logRetry(retryAtMs_ - nowMs);
 }
 
 std::optional<int64_t> Engine::nextRetryAt() const {
@@ -457,6 +462,9 @@ Step Engine::sendJob(int64_t nowMs) {
   for (const auto& s : stmts) flightBytes_ += s.size();
   flightRows_ = static_cast<int64_t>(job.rows());
   flightStartMs_ = nowMs;
+  flightStatementBytes_.clear();
+  if (events_.on(LogLevel::Debug))
+    for (const auto& s : stmts) flightStatementBytes_.push_back(s.size());
   Step step = send(Flight::Job, std::move(stmts));
   step.lookAhead = options_.lookAhead > 0;
   return step;
@@ -517,6 +525,7 @@ void Engine::onJobDone(int64_t nowMs) {
   c.rowsReplicated += flightRows_;
   c.lastSuccessAt = nowMs;
   c.syncSecondsSum += static_cast<double>(nowMs - flightStartMs_) / 1000.0;
+  logBatch(nowMs - flightStartMs_);
   backoff_.reset();
   schemaFailures_ = 0;
   unknownFailures_ = 0;
@@ -536,6 +545,7 @@ void Engine::finishPage(int64_t nowMs) {
     local_.exec("DELETE FROM _d1sync_log WHERE seq<=" + std::to_string(p.uptoSeq));
   }
   applyPageEffects(p, state_);
+  logPage(p);
   if (!p.copies.empty() && shape_.mode == SchemaMode::Strict && initialSyncDone()) {
     // Rows whose foreign key pointed at a row a later copy page brought were refused while
     // the copy ran; now every table is in D1, send them again, together.
@@ -605,6 +615,9 @@ bool Engine::quarantine(const std::string& table, const std::string& key, ErrorC
     return false;
   }
   if (quarantined_ >= 0 && known.rows.size() == 0) ++quarantined_;
+  // The table and the code, not the key: a key is a row's value too.
+  events_.add(LogLevel::Warn, "quarantined",
+              {{"sourceId", fenceId_.sourceId}, {"table", table}, {"code", codeName(code)}});
   return true;
 }
 

@@ -38,6 +38,7 @@
 #include "chunker.hpp"
 #include "ddl.hpp"
 #include "errors.hpp"
+#include "events.hpp"
 #include "fence.hpp"
 #include "host.hpp"
 #include "limits.hpp"
@@ -73,6 +74,8 @@ struct Options {
   int64_t flushRetryMs = kDefaultFlushRetryMs;
   // Batches prepared while one is in flight (0 or 1): see Engine::lookAhead().
   int lookAhead = 1;
+  // Which events takeEvents() hands the host (events.hpp); Off records none.
+  LogLevel log = LogLevel::Off;
 };
 
 // Parses the JSON form the bindings pass ({sourceId, tables, tenant:{column,value}, limits,
@@ -166,6 +169,8 @@ class Engine {
   // key present locally is written to D1 as it stands, one that is not is deleted there.
   Status repair(const std::string& report, int64_t nowMs);
   const std::vector<std::string>& warnings() const { return warnings_; }
+  // The log events since the last call, one JSON object per line (events.hpp).
+  std::string takeEvents() { return events_.take(); }
 
  private:
   enum class Phase { Init, Claim, Takeover, Running, Failed };
@@ -350,6 +355,14 @@ class Engine {
   SourceRow theirs_;
   std::vector<Table> tables_;  // current local schema of replicated tables
   std::vector<std::string> warnings_;
+  Events events_;
+  // The tenths of each table's initial copy already logged.
+  std::map<std::string, int64_t> copyTenthsLogged_;
+  std::vector<size_t> flightStatementBytes_;  // debug events only
+  void logFailure(ErrorCode code, const std::string& message);
+  void logRetry(int64_t delayMs);
+  void logBatch(int64_t ms);
+  void logPage(const Page& p);
   std::optional<Page> page_;
   std::optional<Ahead> ahead_;
   uint64_t pagesFinished_ = 0;

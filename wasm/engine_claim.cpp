@@ -75,6 +75,10 @@ void Engine::onClaim(const BatchResult& r, int64_t nowMs) {
   unknownFailures_ = 0;
   phase_ = Phase::Running;
   persist();
+  events_.add(LogLevel::Info, "claimed",
+              {{"sourceId", fenceId_.sourceId},
+               {"epoch", state_.epoch},
+               {"appliedSeq", state_.appliedSeq}});
 }
 
 // Our row in D1, after the claim: just created, moved on by the batch a crash interrupted, or

@@ -36,6 +36,7 @@ Step Engine::sendRemoteJob(const Job& job, const std::string& batchId, int64_t a
   flightBytes_ = body.size();
   flightRows_ = static_cast<int64_t>(job.rows());
   flightStartMs_ = nowMs;
+  flightStatementBytes_.assign(1, body.size());
   return sendRemote(Flight::Job, sync_protocol::kApply, std::move(body));
 }
 

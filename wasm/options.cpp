@@ -134,6 +134,11 @@ std::string parseScalars(const json& j, Options& o) {
       return "lookAhead must be 0 or 1 (batches prepared while one is in flight)";
     o.lookAhead = static_cast<int>(ahead->get<int64_t>());
   }
+  auto log = j.find("log");
+  if (log != j.end() && !log->is_null()) {
+    if (!log->is_string() || !parseLogLevel(log->get<std::string>(), o.log))
+      return "log must be 'warn', 'info', 'debug' or false";
+  }
   auto seed = j.find("seed");
   if (seed != j.end() && seed->is_number_unsigned()) o.seed = seed->get<uint64_t>();
   auto retry = j.find("flushRetryMs");
@@ -166,9 +171,9 @@ std::string parseOptions(const std::string& text, Options& o) {
                    parseScalars(j, o), parseLimits(part("limits"), o.limits)})
     if (!err.empty()) return err;
   for (auto it = j.begin(); it != j.end(); ++it) {
-    static const char* const kKnown[] = {"sourceId", "tables",  "tenant",   "schema",
-                                         "takeover", "hydrate", "seed",     "flushRetryMs",
-                                         "limits",   "remote",  "lookAhead"};
+    static const char* const kKnown[] = {"sourceId", "tables",  "tenant",    "schema",
+                                         "takeover", "hydrate", "seed",      "flushRetryMs",
+                                         "limits",   "remote",  "lookAhead", "log"};
     bool known = false;
     for (const char* k : kKnown) known = known || it.key() == k;
     if (!known) return "unknown option '" + it.key() + "'";

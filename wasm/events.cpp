@@ -1,0 +1,57 @@
+#include "events.hpp"
+
+namespace d1sync {
+
+namespace {
+
+constexpr size_t kMaxQueued = 1000;
+
+const char* levelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::Warn:
+      return "warn";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Debug:
+      return "debug";
+    case LogLevel::Off:
+      break;
+  }
+  return "off";
+}
+
+}  // namespace
+
+void Events::add(LogLevel level, const char* event, nlohmann::json fields) {
+  if (!on(level)) return;
+  if (lines_.size() >= kMaxQueued) {
+    ++dropped_;
+    return;
+  }
+  nlohmann::json line = {{"level", levelName(level)}, {"event", event}};
+  for (auto& [key, value] : fields.items()) line[key] = std::move(value);
+  if (dropped_) {
+    line["dropped"] = dropped_;
+    dropped_ = 0;
+  }
+  lines_.push_back(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+std::string Events::take() {
+  std::string out;
+  for (const auto& l : lines_) out += l + "\n";
+  lines_.clear();
+  return out;
+}
+
+bool parseLogLevel(const std::string& name, LogLevel& out) {
+  for (LogLevel l : {LogLevel::Off, LogLevel::Warn, LogLevel::Info, LogLevel::Debug}) {
+    if (name == levelName(l)) {
+      out = l;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace d1sync
