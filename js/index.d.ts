@@ -31,6 +31,8 @@ export class D1SyncError extends Error {
   readonly code: D1SyncErrorCode;
   /** D1's own message for the failure that caused this error, when there is one. */
   readonly d1Message?: string;
+  /** Set by a verify() that could not finish: what it compared before it stopped. */
+  readonly report?: VerifyReport;
   constructor(
     code: D1SyncErrorCode,
     message: string,
@@ -79,10 +81,10 @@ export interface HttpTarget {
   readonly url: string;
   /**
    * Posts one request of the sync protocol to `<url>/<op>`; `status` 0 when no answer came.
-   * Never rejects.
+   * Never rejects. `read` carries hydrate's and verify()'s reads.
    */
   send(
-    op: 'claim' | 'takeover' | 'probe' | 'apply',
+    op: 'claim' | 'takeover' | 'probe' | 'apply' | 'read',
     body: string | Uint8Array,
   ): Promise<{ status: number; body: string; retryAfterMs?: number }>;
 }
@@ -127,9 +129,13 @@ export interface SyncEndpointOptions {
   tenantColumn?: string;
   /**
    * The application's own authentication: the caller, or null for no/bad/expired credentials
-   * (401). Throwing answers 500.
+   * (401). Throwing answers 500. The endpoint awaits it, so it may also answer synchronously.
    */
-  authenticate: (request: Request, env?: unknown, ctx?: unknown) => Promise<SyncCaller | null>;
+  authenticate: (
+    request: Request,
+    env?: unknown,
+    ctx?: unknown,
+  ) => Promise<SyncCaller | null> | SyncCaller | null;
   limits?: {
     /** Largest request body, in bytes (default 1 MiB; larger: 413). */
     requestBytes?: number;
@@ -142,8 +148,8 @@ export interface SyncEndpointOptions {
 
 export interface SyncEndpoint {
   /**
-   * Serves `POST <prefix>/<op>` (claim, takeover, probe, apply) with a JSON answer; errors are
-   * `{ error: { code, message } }` (400, 401, 403, 409, 413, 422, 429, 500, 503).
+   * Serves `POST <prefix>/<op>` (claim, takeover, probe, apply, read) with a JSON answer; errors
+   * are `{ error: { code, message } }` (400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 503).
    */
   handle(request: Request, env?: unknown, ctx?: unknown): Promise<Response>;
 }
@@ -340,10 +346,15 @@ export interface VerifyReport {
   ms: number;
   /** The watermark both sides were compared at. */
   appliedSeq: number;
+  /** Only in the partial report of a verify() that stopped (`error.report`): why. */
+  errorCode?: D1SyncErrorCode;
+  error?: string;
 }
 
 /** One replicating database. Owns WASM memory: call close() when done. */
 export class Replicator {
+  /** Made by {@link createReplicator} only: it builds the engine the replicator drives. */
+  private constructor();
   /** Installs capture, claims the sourceId in D1 and creates or alters the D1 schema. */
   start(): Promise<void>;
   /**
@@ -416,19 +427,28 @@ export interface DurableObjectStorageLike {
   transactionSync<T>(fn: () => T): T;
 }
 
-/** The parts of an @sqlite.org/sqlite-wasm oo1.DB d1sync uses. */
+/**
+ * The parts of an @sqlite.org/sqlite-wasm oo1.DB d1sync uses: savepoint(), not transaction(),
+ * so that it also works while the application holds a transaction open.
+ */
 export interface SqliteWasmDbLike {
+  /** `resultRows` receives the values sqlite-wasm reads (the ones its own typings name). */
   exec(options: {
     sql: string;
     rowMode: 'array';
-    resultRows: unknown[][];
+    resultRows: (string | number | bigint | null | Uint8Array | Int8Array | ArrayBuffer)[][];
     columnNames: string[];
   }): unknown;
-  transaction<T>(fn: () => T): T;
+  savepoint<T>(fn: () => T): T;
 }
 
-/** The parts of a D1 binding d1sync uses. */
+/** The parts of a D1 binding d1sync uses (`meta`'s counts feed health()'s d1RowsRead/Written). */
 export interface D1DatabaseLike {
   prepare(query: string): unknown;
-  batch(statements: unknown[]): Promise<{ results?: Record<string, unknown>[] }[]>;
+  batch(statements: unknown[]): Promise<
+    {
+      results?: Record<string, unknown>[];
+      meta?: { rows_read?: number; rows_written?: number };
+    }[]
+  >;
 }

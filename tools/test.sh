@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 echo "== format check"
 clang-format --dry-run --Werror $(git ls-files '*.cpp' '*.hpp')
 node_modules/.bin/prettier --check --log-level=warn $(git ls-files '*.js' '*.mjs' '*.ts')
+echo "== type tests: tests/types/*.ts against js/index.d.ts (tsc --strict)"
+node_modules/.bin/tsc -p tests/types
 echo "== native build and tests (GoogleTest, D1 simulator)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
