@@ -230,7 +230,42 @@ export interface ReplicatorOptions {
    * the one before is answered. Batches still reach D1 one at a time, in order.
    */
   lookAhead?: 0 | 1;
+  /**
+   * Where the engine's events go: one JSON object per event. 'warn' (the default) prints
+   * retries, fenced and failed sources, quarantined changes and warnings with console.warn;
+   * 'info' adds batches, schema changes followed, the claim and each tenth of a table's initial
+   * copy (console.info); 'debug' adds each statement's size to batch events; false prints
+   * nothing; a function receives every event (all levels) instead of the console. Events carry
+   * counts, sizes, table names and codes, never a row's values or keys.
+   */
+  log?: LogLevel | false | ((event: LogEvent) => void);
 }
+
+export type LogLevel = 'warn' | 'info' | 'debug';
+
+/** One event of the `log` option. */
+export type LogEvent = { level: LogLevel; sourceId: string } & (
+  | {
+      event: 'batch';
+      kind: 'schema' | 'copy' | 'changes';
+      rows: number;
+      statements: number;
+      bytes: number;
+      ms: number;
+      /** 'debug' only: each statement's size in bytes (a sync endpoint's request: one). */
+      statementBytes?: number[];
+    }
+  | { event: 'retry'; code: D1SyncErrorCode; delayMs: number; attempt: number }
+  | { event: 'fenced' | 'failed'; code: D1SyncErrorCode; message?: string }
+  | { event: 'quarantined'; table: string; code: D1SyncErrorCode }
+  | { event: 'schema'; tables: string[]; dropped: string[] }
+  | { event: 'progress'; table: string; percent: number; copied: number; total: number }
+  | { event: 'claimed'; epoch: number; appliedSeq: number }
+  | { event: 'warning'; message: string }
+) & {
+    /** Events the engine could not queue (its host did not drain them), counted on the next one. */
+    dropped?: number;
+  };
 
 /** What {@link Replicator.health} returns. */
 export interface Health {

@@ -15,7 +15,28 @@ const OPTION_KEYS = [
   'hydrate',
   'flushRetryMs',
   'lookAhead',
+  'log',
 ];
+
+const LOG_LEVELS = ['warn', 'info', 'debug'];
+
+// The `log` option to the level the engine records and the function each event goes to: one
+// JSON line through console by default, so Workers Logs and `wrangler tail` show it.
+function logSink(log) {
+  if (log === undefined) log = 'warn';
+  if (log === false) return { level: 'off', sink: null };
+  if (typeof log === 'function') return { level: 'debug', sink: (line) => log(JSON.parse(line)) };
+  if (!LOG_LEVELS.includes(log)) {
+    throw new D1SyncError(
+      'CONFIG',
+      `log must be 'warn', 'info', 'debug', false or a function, not ${String(log)}`,
+    );
+  }
+  return {
+    level: log,
+    sink: (line, level) => (level === 'warn' ? console.warn : console.info)(line),
+  };
+}
 
 function randomSeed() {
   const words = new Uint32Array(2);
@@ -33,11 +54,13 @@ export class Replicator {
   #queued = null; // the drive that serves flush() calls made while one runs
   #closed = false;
   #wake = null; // ends the current backoff sleep early (close())
+  #sink; // where the engine's log events go (null: nowhere)
 
-  constructor(engine, source, target) {
+  constructor(engine, source, target, sink = null) {
     this.#engine = engine;
     this.#source = source;
     this.#target = target;
+    this.#sink = sink;
   }
 
   // Installs capture, claims the sourceId in D1 and creates or alters the D1 schema. The
@@ -176,6 +199,22 @@ export class Replicator {
     this.close();
   }
 
+  // The engine's log events since the last call (wasm/events.hpp), one line each. A sink that
+  // throws loses its line, never the replication.
+  #drain() {
+    if (!this.#sink || this.#closed) return;
+    const text = this.#engine.takeEvents();
+    if (!text) return;
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        this.#sink(line, line.startsWith('{"level":"warn"') ? 'warn' : 'info');
+      } catch (e) {
+        console.error(`d1sync: the log function threw: ${messageOf(e)}`);
+      }
+    }
+  }
+
   #live() {
     if (this.#closed) throw new D1SyncError('CONFIG', 'this replicator was closed');
     return this.#engine;
@@ -225,6 +264,7 @@ export class Replicator {
     this.#source.transaction(() =>
       engine.completeRemote(status, String(text), retryAfterMs, Date.now()),
     );
+    this.#drain();
   }
 
   // While a batch is in flight, the engine prepares the next one (engine.hpp, lookAhead). The
@@ -236,6 +276,7 @@ export class Replicator {
     await new Promise((resolve) => setTimeout(resolve, 0));
     try {
       if (!this.#closed) this.#source.transaction(() => engine.lookAhead(Date.now()));
+      this.#drain();
     } catch {
       // Only a head start is lost: next() reads the same page again and reports what fails.
     }
@@ -250,6 +291,7 @@ export class Replicator {
     for (;;) {
       this.#checkOpen();
       const step = this.#source.transaction(() => engine.next(Date.now()));
+      this.#drain();
       if (step.kind === 'idle') return;
       if (step.kind === 'failed' || step.kind === 'rejected') {
         throw new D1SyncError(step.code || 'INTERNAL', step.message, {
@@ -279,6 +321,7 @@ export class Replicator {
       // sending lets the next engine over this database recognise a commit.
       this.#checkOpen();
       this.#source.transaction(() => engine.complete(ok, error, results, Date.now()));
+      this.#drain();
     }
   }
 }
@@ -324,8 +367,10 @@ export async function createReplicatorWith(loadModule, options) {
     hydrate,
     flushRetryMs,
     lookAhead,
+    log,
   } = options;
   checkNumbers(options);
+  const { level, sink } = logSink(log);
   // A raw sqlite-wasm DB also has exec() and transaction(), and a raw D1 binding has batch():
   // both must be wrapped, or they fail later with a confusing error.
   if (
@@ -367,6 +412,7 @@ export async function createReplicatorWith(loadModule, options) {
     hydrate,
     flushRetryMs,
     lookAhead,
+    log: level,
     remote,
     seed: randomSeed(),
   });
@@ -376,5 +422,5 @@ export async function createReplicatorWith(loadModule, options) {
     engine.delete();
     throw new D1SyncError('CONFIG', problem);
   }
-  return new Replicator(engine, source, target);
+  return new Replicator(engine, source, target, sink);
 }
