@@ -8,6 +8,8 @@ clang-format --dry-run --Werror $(git ls-files '*.cpp' '*.hpp')
 node_modules/.bin/prettier --check --log-level=warn $(git ls-files '*.js' '*.mjs' '*.ts')
 echo "== type tests: tests/types/*.ts against js/index.d.ts (tsc --strict)"
 node_modules/.bin/tsc -p tests/types
+echo "== the template type-checks (wrangler types, tsc --noEmit)"
+node tools/template-types.mjs --check
 echo "== native build and tests (GoogleTest, D1 simulator)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
