@@ -4,7 +4,7 @@
 //                                           (`wrangler types`: Env and the runtime's types)
 //   node tools/template-types.mjs --check   fail unless that file is what `wrangler types`
 //                                           generates now (`wrangler types --check`), then
-//                                           `tsc --noEmit` the template
+//                                           `tsc --noEmit` the template's src/ and test/
 //
 // Both run in a scratch copy of worker-template/, because `wrangler types` runs the template's
 // [build] command (it copies node_modules/d1sync and sqlite-wasm into assets/) before it reads
@@ -54,13 +54,20 @@ try {
   );
   symlinkSync(path.join(repoRoot, 'js'), path.join(d1sync, 'js'));
   mkdirSync(path.join(work, 'node_modules/@sqlite.org'));
-  for (const pkg of ['@sqlite.org/sqlite-wasm', 'jose']) {
+  mkdirSync(path.join(work, 'node_modules/@cloudflare'));
+  for (const pkg of [
+    '@sqlite.org/sqlite-wasm',
+    'jose',
+    'vitest',
+    '@cloudflare/vitest-pool-workers',
+  ]) {
     symlinkSync(path.join(repoRoot, 'node_modules', pkg), path.join(work, 'node_modules', pkg));
   }
   try {
     if (check) {
       run('wrangler', ['types', '--check']);
       run('tsc', ['--noEmit', '-p', '.']);
+      run('tsc', ['--noEmit', '-p', 'test']);
     } else {
       run('wrangler', ['types']);
       copyFileSync(path.join(work, TYPES), path.join(template, TYPES));

@@ -209,8 +209,14 @@ cpSync(join(repo, 'worker-template'), copy, {
   filter: (src) => !/(^|\/)(node_modules|assets|\.wrangler|\.dev\.vars)$/.test(src),
 });
 mkdirSync(join(copy, 'node_modules/@sqlite.org'), { recursive: true });
+mkdirSync(join(copy, 'node_modules/@cloudflare'), { recursive: true });
 symlinkSync(join(app, 'node_modules/d1sync'), join(copy, 'node_modules/d1sync'));
-for (const pkg of ['@sqlite.org/sqlite-wasm', 'jose']) {
+for (const pkg of [
+  '@sqlite.org/sqlite-wasm',
+  'jose',
+  'vitest',
+  '@cloudflare/vitest-pool-workers',
+]) {
   symlinkSync(join(repo, 'node_modules', pkg), join(copy, 'node_modules', pkg));
 }
 
@@ -241,8 +247,10 @@ test("a copy of worker-template/ assembles its page's assets with its own build 
 test('a copy of worker-template/ type-checks against the installed d1sync', () => {
   const quiet = { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_UPDATE_NOTIFIER: '1' };
   // Its worker-configuration.d.ts is what `npm run types` (wrangler types) generates there,
-  // and `npm run check` (tsc --noEmit) passes with `d1sync` resolved to the tarball's types.
+  // and `npm run check` (tsc --noEmit on src/, then on test/) passes with `d1sync` resolved to
+  // the tarball's types.
   run(bin('wrangler'), ['types', '--check'], copy, quiet);
+  run(bin('tsc'), ['--noEmit', '-p', 'test'], copy);
   const files = run(bin('tsc'), ['--noEmit', '-p', '.', '--listFiles'], copy);
   const d1syncTypes = files.split('\n').filter((f) => f.endsWith('/js/index.d.ts'));
   assert.deepEqual(
