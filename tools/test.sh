@@ -33,7 +33,7 @@ echo "== WASM build (em++) into dist/"
 echo "== the README's benchmark tables are the ones docs/bench/results.json generates (the bench modules load the engine)"
 node bench/readme.mjs --check
 echo "== the template's own Vitest suite inside workerd (@cloudflare/vitest-pool-workers)"
-node_modules/.bin/vitest run --config tests/template/vitest.config.mts
+node_modules/.bin/vitest run --config tests/template/vitest.config.ts
 echo "== JS tests: Node against local D1, the command line, inside workerd, the packed tarball, Chromium"
 dirs=()
 for d in tests/node tests/cli tests/worker tests/template tests/pack tests/browser; do
