@@ -17,7 +17,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 
 // Public, hence good for nothing but local runs: tools/demo.mjs and tests/template/.
 export const DEV_SECRET = 'd1sync-dev-secret-for-the-demo-and-tests-only';
-// What worker-template/src/auth.js accepts.
+// What worker-template/src/auth.ts accepts.
 const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
 const CLIENT_ID = /^[\x21-\x7e]{1,255}$/;
 const MIN_SECRET_BYTES = 32;

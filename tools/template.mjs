@@ -10,7 +10,7 @@ import { Miniflare } from 'miniflare';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // `main` is the entry to bundle (the template, or a test fixture that wraps it).
-export function bundle(main = 'worker-template/src/index.js') {
+export function bundle(main = 'worker-template/src/index.ts') {
   const dir = mkdtempSync(path.join(tmpdir(), 'd1sync-template-'));
   const config = path.join(dir, 'wrangler.toml');
   writeFileSync(

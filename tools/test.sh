@@ -8,6 +8,8 @@ clang-format --dry-run --Werror $(git ls-files '*.cpp' '*.hpp')
 node_modules/.bin/prettier --check --log-level=warn $(git ls-files '*.js' '*.mjs' '*.ts')
 echo "== type tests: tests/types/*.ts against js/index.d.ts (tsc --strict)"
 node_modules/.bin/tsc -p tests/types
+echo "== the template type-checks (wrangler types, tsc --noEmit)"
+node tools/template-types.mjs --check
 echo "== native build and tests (GoogleTest, D1 simulator)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
@@ -30,6 +32,8 @@ echo "== WASM build (em++) into dist/"
 ./tools/build_wasm.sh
 echo "== the README's benchmark tables are the ones docs/bench/results.json generates (the bench modules load the engine)"
 node bench/readme.mjs --check
+echo "== the template's own Vitest suite inside workerd (@cloudflare/vitest-pool-workers)"
+node_modules/.bin/vitest run --config tests/template/vitest.config.ts
 echo "== JS tests: Node against local D1, the command line, inside workerd, the packed tarball, Chromium"
 dirs=()
 for d in tests/node tests/cli tests/worker tests/template tests/pack tests/browser; do

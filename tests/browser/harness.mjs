@@ -61,7 +61,7 @@ export function servedTemplate() {
 
 // The template (or a fixture that wraps it) with freshly assembled assets, listening on
 // 127.0.0.1, its AUTH_SECRET the one tokenFor() signs with. Returns { url, mf, d1, dispose }.
-export async function startServer({ entry = 'worker-template/src/index.js', persistDir } = {}) {
+export async function startServer({ entry = 'worker-template/src/index.ts', persistDir } = {}) {
   if (!existsSync(path.join(repoRoot, 'dist/d1sync_engine.wasm'))) {
     throw new Error('dist/d1sync_engine.wasm is missing: run `npm run build` first');
   }

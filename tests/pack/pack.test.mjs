@@ -1,7 +1,8 @@
 // The package as users get it: `npm pack`, installed into an empty folder, imported from Node
 // (replicating a real sqlite-wasm database into a real local D1), and bundled into a Worker by
 // `wrangler deploy --dry-run` with the engine as a WebAssembly module, and bundled for a browser
-// page, which Chromium loads with the .wasm beside it.
+// page, which Chromium loads with the .wasm beside it; a copy of worker-template/ with it
+// installed assembles its page's assets and type-checks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -200,19 +201,26 @@ test('the browser export, bundled for a page, loads the .wasm next to it in Chro
   }
 });
 
+// A copy of worker-template/ as a user has it after `npm install`: this tarball as d1sync, and
+// the other packages as the repository pins them.
+const copy = join(work, 'template-copy');
+cpSync(join(repo, 'worker-template'), copy, {
+  recursive: true,
+  filter: (src) => !/(^|\/)(node_modules|assets|\.wrangler|\.dev\.vars)$/.test(src),
+});
+mkdirSync(join(copy, 'node_modules/@sqlite.org'), { recursive: true });
+mkdirSync(join(copy, 'node_modules/@cloudflare'), { recursive: true });
+symlinkSync(join(app, 'node_modules/d1sync'), join(copy, 'node_modules/d1sync'));
+for (const pkg of [
+  '@sqlite.org/sqlite-wasm',
+  'jose',
+  'vitest',
+  '@cloudflare/vitest-pool-workers',
+]) {
+  symlinkSync(join(repo, 'node_modules', pkg), join(copy, 'node_modules', pkg));
+}
+
 test("a copy of worker-template/ assembles its page's assets with its own build step", () => {
-  const copy = join(work, 'template-copy');
-  cpSync(join(repo, 'worker-template'), copy, {
-    recursive: true,
-    filter: (src) => !/(^|\/)(node_modules|assets|\.wrangler)$/.test(src),
-  });
-  // What `npm install` gives the copy: this tarball, and sqlite-wasm as the repository pins it.
-  mkdirSync(join(copy, 'node_modules/@sqlite.org'), { recursive: true });
-  symlinkSync(join(app, 'node_modules/d1sync'), join(copy, 'node_modules/d1sync'));
-  symlinkSync(
-    join(repo, 'node_modules/@sqlite.org/sqlite-wasm'),
-    join(copy, 'node_modules/@sqlite.org/sqlite-wasm'),
-  );
   const toml = readFileSync(join(copy, 'wrangler.toml'), 'utf8');
   const command = JSON.parse(/\[build\]\s*command = (".*")/.exec(toml)[1]);
   run('sh', ['-c', command], copy);
@@ -234,6 +242,22 @@ test("a copy of worker-template/ assembles its page's assets with its own build 
   }
   assert.ok(existsSync(join(assets, 'lib/d1sync/js/entry-browser.js')));
   assert.ok(existsSync(join(assets, 'lib/sqlite-wasm/sqlite3.wasm')));
+});
+
+test('a copy of worker-template/ type-checks against the installed d1sync', () => {
+  const quiet = { WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_UPDATE_NOTIFIER: '1' };
+  // Its worker-configuration.d.ts is what `npm run types` (wrangler types) generates there,
+  // and `npm run check` (tsc --noEmit on src/, then on test/) passes with `d1sync` resolved to
+  // the tarball's types.
+  run(bin('wrangler'), ['types', '--check'], copy, quiet);
+  run(bin('tsc'), ['--noEmit', '-p', 'test'], copy);
+  const files = run(bin('tsc'), ['--noEmit', '-p', '.', '--listFiles'], copy);
+  const d1syncTypes = files.split('\n').filter((f) => f.endsWith('/js/index.d.ts'));
+  assert.deepEqual(
+    d1syncTypes.map((f) => f.startsWith(join(work, 'app/node_modules/d1sync/'))),
+    [true],
+    d1syncTypes.join('\n'),
+  );
 });
 
 test.after(() => rmSync(work, { recursive: true, force: true }));

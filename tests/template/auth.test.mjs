@@ -1,21 +1,23 @@
-// The worker-template behind bearer tokens (worker-template/src/auth.js), inside workerd: a
+// The worker-template behind bearer tokens (worker-template/src/auth.ts), inside workerd: a
 // request without a valid token changes and reveals nothing; a token's tenant only ever reaches
 // its own rooms, whose rows sit in D1 under room_id `tenant/room`; a Worker without AUTH_SECRET
 // refuses everything with a 500 that says why. Also authenticate() itself, called from Node as
-// the sync endpoint will call it.
+// the sync endpoint will call it (src/auth.ts bundled for Node by esbuild, as wrangler does).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, UnsecuredJWT, base64url } from 'jose';
-import { authenticate, AuthConfigError } from '../../worker-template/src/auth.js';
 import {
   DEV_SECRET,
   TENANT,
   assertD1MatchesRoom,
   d1Tasks,
+  importTemplateModule,
   mintToken,
   startTemplate,
   waitIdle,
 } from './helpers.mjs';
+
+const { authenticate, AuthConfigError } = await importTemplateModule('src/auth.ts');
 
 const OTHER_SECRET = 'another-secret-that-is-long-enough-for-hs256!';
 

@@ -10,7 +10,7 @@
 // These test controls take no token; every other request goes to the template's Worker
 // unchanged, authentication included. The flags live in the room's
 // storage (so they survive the object being evicted); the counters live in memory.
-import { Room as TemplateRoom, default as worker } from '../../worker-template/src/index.js';
+import { Room as TemplateRoom, default as worker } from '../../worker-template/src/index.ts';
 
 const OVERLOADED = 'D1 DB is overloaded. Too many requests queued.';
 const FAULT_KEY = '__test_d1_fault';

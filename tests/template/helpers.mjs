@@ -3,8 +3,11 @@
 // Miniflare (tools/template.mjs) with AUTH_SECRET set, an HTTP client for the Worker that sends
 // a tenant's token, polling helpers and D1 reads.
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import { bundle, serve, repoRoot } from '../../tools/template.mjs';
 import { DEV_SECRET, mintToken } from '../../tools/mint-token.mjs';
 
@@ -17,7 +20,7 @@ export const TENANT = 'acme';
 // the Worker's AUTH_SECRET (null: none). `api` calls as TENANT; `as(tenant)` makes a client
 // for another tenant.
 export async function startTemplate(
-  entry = 'worker-template/src/index.js',
+  entry = 'worker-template/src/index.ts',
   { secret = DEV_SECRET } = {},
 ) {
   if (!existsSync(path.join(repoRoot, 'dist/d1sync_engine.wasm'))) {
@@ -36,6 +39,28 @@ export async function startTemplate(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// A module of worker-template/ (`file` relative to it, e.g. 'src/auth.ts'), imported into Node:
+// Node cannot load TypeScript, so esbuild (the one wrangler bundles with) bundles it, with its
+// imports, into one ES module first.
+export async function importTemplateModule(file) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'd1sync-template-module-'));
+  const outfile = path.join(dir, `${path.basename(file).replace(/\.ts$/, '')}.mjs`);
+  try {
+    await build({
+      entryPoints: [path.join(repoRoot, 'worker-template', file)],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      outfile,
+      logLevel: 'silent',
+    });
+    return await import(pathToFileURL(outfile).href);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // call(method, url, body, { raw, token }) -> { status, headers, text, body }; body is parsed

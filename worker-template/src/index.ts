@@ -2,7 +2,7 @@
 // tasks (strongly consistent, single writer) and replicates each write into one shared D1
 // table with a room_id column, where the Worker queries across rooms.
 //
-// Every route needs `Authorization: Bearer <JWT>` (src/auth.js); the token names a tenant, and
+// Every route needs `Authorization: Bearer <JWT>` (src/auth.ts); the token names a tenant, and
 // a caller only ever reaches its own tenant's rooms: room `r` of tenant `t` is the Durable
 // Object named `t/r` and its rows sit in D1 under room_id `t/r`. The plain room_id `t` is kept
 // for the tenant's own browser page, so no room uses it.
@@ -30,10 +30,14 @@ import {
   durableObjectSource,
   d1BindingTarget,
   D1SyncError,
+  type Health,
+  type Replicator,
+  type SyncEndpoint,
+  type VerifyReport,
 } from 'd1sync';
-import { AuthConfigError, authenticate } from './auth.js';
+import { AuthConfigError, authenticate } from './auth';
 
-// A room's name within its tenant, as in the URL; tenants follow the same pattern (auth.js).
+// A room's name within its tenant, as in the URL; tenants follow the same pattern (auth.ts).
 const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 // What a room is called in D1 and among Durable Objects: `tenant/room`. Neither half can hold
 // a '/', so no two (tenant, room) pairs share one, and none equals a bare tenant.
@@ -44,28 +48,54 @@ const PURGE_EVERY_MS = 24 * 60 * 60 * 1000;
 // still brings the changes to D1.
 const SAFETY_ALARM_MS = 30 * 1000;
 
-export class Room extends DurableObject {
-  #sync = null;
-  #starting = null;
-  #roomId = null;
+// A row of the room's tasks table, as GET /rooms/:room/tasks returns it.
+export type Task = { id: number; title: string; done: number; updated_at: number };
+// What PATCH /rooms/:room/tasks/:id may change.
+export interface TaskPatch {
+  title?: string;
+  done?: boolean;
+}
+// A room's health: d1sync's, or why replication could not start.
+export type RoomHealth = Health | { state: 'error'; healthy: false; lastError: string | null };
+// POST /rooms/:room/verify: the report, and with repair the report that led to the repair.
+export interface VerifyAnswer {
+  report: VerifyReport;
+  repaired?: VerifyReport;
+}
 
-  constructor(ctx, env) {
+// `CODE: message` for a replicator that failed to start (d1sync's errors carry their code).
+function startFailure(e: unknown): string {
+  const code = e instanceof D1SyncError ? e.code : 'INTERNAL';
+  return `${code}: ${errorMessage(e)}`;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class Room extends DurableObject<Env> {
+  protected readonly sql: SqlStorage;
+  #sync: Replicator | null = null;
+  #starting: Promise<Replicator> | null = null;
+  #roomId: string | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     ctx.blockConcurrencyWhile(async () => {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS tasks(
         id INTEGER PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0,
         updated_at INTEGER NOT NULL)`);
-      this.#roomId = (await ctx.storage.get('roomId')) ?? null;
+      this.#roomId = (await ctx.storage.get<string>('roomId')) ?? null;
     });
   }
 
   // ---- RPC used by the Worker -------------------------------------------------------------
 
-  async addTask(roomId, title) {
+  async addTask(roomId: string, title: string): Promise<Task> {
     await this.#bind(roomId);
     const task = this.sql
-      .exec(
+      .exec<Task>(
         'INSERT INTO tasks(title, done, updated_at) VALUES (?, 0, ?) RETURNING *',
         title,
         Date.now(),
@@ -75,10 +105,10 @@ export class Room extends DurableObject {
     return task;
   }
 
-  async updateTask(roomId, id, { title, done }) {
+  async updateTask(roomId: string, id: number, { title, done }: TaskPatch): Promise<Task | null> {
     await this.#bind(roomId);
     const rows = this.sql
-      .exec(
+      .exec<Task>(
         `UPDATE tasks SET title = coalesce(?, title), done = coalesce(?, done), updated_at = ?
              WHERE id = ? RETURNING *`,
         title ?? null,
@@ -91,7 +121,7 @@ export class Room extends DurableObject {
     return rows[0] ?? null;
   }
 
-  async deleteTask(roomId, id) {
+  async deleteTask(roomId: string, id: number): Promise<boolean> {
     await this.#bind(roomId);
     const gone =
       this.sql.exec('DELETE FROM tasks WHERE id = ? RETURNING id', id).toArray().length > 0;
@@ -99,22 +129,22 @@ export class Room extends DurableObject {
     return gone;
   }
 
-  async listTasks(roomId) {
+  async listTasks(roomId: string): Promise<Task[]> {
     await this.#bind(roomId);
-    return this.sql.exec('SELECT * FROM tasks ORDER BY id').toArray();
+    return this.sql.exec<Task>('SELECT * FROM tasks ORDER BY id').toArray();
   }
 
-  async getSyncStatus(roomId) {
+  async getSyncStatus(roomId: string): Promise<RoomHealth> {
     const sync = await this.#replicator(roomId);
     return sync ? sync.health() : { state: 'error', healthy: false, lastError: this.#startError };
   }
 
-  async getMetrics(roomId) {
+  async getMetrics(roomId: string): Promise<string> {
     const sync = await this.#replicator(roomId);
     return sync ? sync.metrics() : '';
   }
 
-  async resync(roomId) {
+  async resync(roomId: string): Promise<Health> {
     const sync = await this.#replicator(roomId);
     if (!sync) throw new Error(this.#startError ?? 'replication is not running');
     await sync.resync();
@@ -123,7 +153,7 @@ export class Room extends DurableObject {
 
   // The room's rows compared with D1's (d1sync's verify()); `repair` re-sends the keys that
   // differ and verifies again, so the answer says whether D1 now matches.
-  async verify(roomId, { repair = false } = {}) {
+  async verify(roomId: string, { repair = false } = {}): Promise<VerifyAnswer> {
     const sync = await this.#replicator(roomId);
     if (!sync) throw new Error(this.#startError ?? 'replication is not running');
     const report = await sync.verify();
@@ -134,8 +164,8 @@ export class Room extends DurableObject {
 
   // ---- the one alarm, shared with d1sync ----------------------------------------------------
 
-  async alarm() {
-    const lastPurge = (await this.ctx.storage.get('lastPurge')) ?? 0;
+  async alarm(): Promise<void> {
+    const lastPurge = (await this.ctx.storage.get<number>('lastPurge')) ?? 0;
     if (Date.now() - lastPurge >= PURGE_EVERY_MS) {
       this.sql.exec(
         'DELETE FROM tasks WHERE done = 1 AND updated_at < ?',
@@ -150,11 +180,11 @@ export class Room extends DurableObject {
 
   // ---- replication --------------------------------------------------------------------------
 
-  #startError = null;
+  #startError: string | null = null;
 
   // roomId is the room's room_id in D1, `tenant/room` (see PARTITION); the Worker derives it
   // from the caller's token, and one Durable Object serves one roomId for good.
-  async #bind(roomId) {
+  async #bind(roomId: string): Promise<void> {
     if (this.#roomId === roomId) return;
     if (typeof roomId !== 'string' || !PARTITION.test(roomId)) {
       throw new Error(`room ids are tenant/room, not ${JSON.stringify(roomId)}`);
@@ -166,16 +196,17 @@ export class Room extends DurableObject {
 
   // The replicator, created on first use. Its start() installs change capture before it
   // talks to D1, so writes are captured even while D1 is unreachable.
-  async #replicator(roomId) {
+  async #replicator(roomId?: string): Promise<Replicator | null> {
     if (roomId !== undefined) await this.#bind(roomId);
     if (this.#sync) return this.#sync;
-    if (this.#roomId === null) return null;
+    const sourceRoom = this.#roomId;
+    if (sourceRoom === null) return null;
     this.#starting ??= (async () => {
       const sync = await createReplicator({
         source: durableObjectSource(this.ctx.storage),
         target: d1BindingTarget(this.env.DB),
-        sourceId: `room:${this.#roomId}`,
-        tenant: { column: 'room_id', value: this.#roomId },
+        sourceId: `room:${sourceRoom}`,
+        tenant: { column: 'room_id', value: sourceRoom },
         tables: ['tasks'],
       });
       try {
@@ -184,7 +215,7 @@ export class Room extends DurableObject {
       } catch (e) {
         // D1 unreachable: capture runs already; the alarm finishes starting later.
         if (!(e instanceof D1SyncError) || e.code !== 'D1_TRANSIENT') {
-          this.#startError = `${e.code ?? 'INTERNAL'}: ${e.message}`;
+          this.#startError = startFailure(e);
         }
       }
       this.#sync = sync;
@@ -197,7 +228,7 @@ export class Room extends DurableObject {
 
   // Ships the write to D1 without holding up the response (ctx.waitUntil does nothing in a
   // Durable Object): the flush runs on, and the alarm covers whatever it cannot finish.
-  async #replicateSoon() {
+  async #replicateSoon(): Promise<void> {
     const now = Date.now();
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > now + SAFETY_ALARM_MS) {
@@ -209,8 +240,8 @@ export class Room extends DurableObject {
       .finally(() => this.#scheduleAlarm());
   }
 
-  async #scheduleAlarm() {
-    const lastPurge = (await this.ctx.storage.get('lastPurge')) ?? Date.now();
+  async #scheduleAlarm(): Promise<void> {
+    const lastPurge = (await this.ctx.storage.get<number>('lastPurge')) ?? Date.now();
     const times = [lastPurge + PURGE_EVERY_MS];
     const retry = this.#sync?.nextRetryAt();
     if (retry !== null && retry !== undefined) times.push(retry);
@@ -220,11 +251,11 @@ export class Room extends DurableObject {
 
 // ---- the Worker -------------------------------------------------------------------------------
 
-function json(body, status = 200) {
+function json(body: unknown, status = 200): Response {
   return Response.json(body, { status });
 }
 
-const CODES = {
+const CODES: Record<number, string> = {
   400: 'BAD_REQUEST',
   401: 'UNAUTHORIZED',
   404: 'NOT_FOUND',
@@ -232,11 +263,15 @@ const CODES = {
   500: 'INTERNAL',
 };
 
-function problem(status, message, { code = CODES[status], headers } = {}) {
+function problem(
+  status: number,
+  message: string,
+  { code = CODES[status], headers }: { code?: string; headers?: HeadersInit } = {},
+): Response {
   return Response.json({ error: { code, message } }, { status, headers });
 }
 
-function unauthorized(request) {
+function unauthorized(request: Request): Response {
   const tokenSent = request.headers.has('authorization');
   return tokenSent
     ? problem(401, 'the bearer token is malformed, wrongly signed, expired or lacks sub/tenant', {
@@ -247,16 +282,19 @@ function unauthorized(request) {
       });
 }
 
-async function body(request) {
+// The request's JSON body when it is an object, else null.
+async function body(request: Request): Promise<Record<string, unknown> | null> {
   try {
-    const value = await request.json();
-    return value && typeof value === 'object' && !Array.isArray(value) ? value : null;
+    const value: unknown = await request.json();
+    return value && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }
 }
 
-function room(env, roomId) {
+function room(env: Env, roomId: string): DurableObjectStub<Room> {
   return env.ROOMS.get(env.ROOMS.idFromName(roomId));
 }
 
@@ -264,13 +302,13 @@ function room(env, roomId) {
 // starting with `tenant/`). A range, not LIKE, for the prefix: LIKE would read `_` in a tenant
 // as a wildcard ('a_c/%' matches 'abc/x'). '0' follows '/' in byte order, so ['t/', 't0') holds
 // exactly the strings that start with 't/', and the primary key (room_id, id) serves the range.
-function tenantRange(tenant) {
+function tenantRange(tenant: string): { from: string; to: string } {
   return { from: `${tenant}/`, to: `${tenant}0` };
 }
 
 // The tenant's rooms that D1 has heard of, from d1sync's own bookkeeping table; tenant_value
 // holds the SQL literal ('t/room'), room ids never contain quotes.
-async function tenantRooms(env, tenant) {
+async function tenantRooms(env: Env, tenant: string): Promise<string[]> {
   const { from, to } = tenantRange(tenant);
   try {
     const { results } = await env.DB.prepare(
@@ -278,7 +316,7 @@ async function tenantRooms(env, tenant) {
         WHERE tenant_column = 'room_id' AND tenant_value >= ? AND tenant_value < ? ORDER BY 1`,
     )
       .bind(`'${from}`, `'${to}`)
-      .all();
+      .all<{ tenant_value: string }>();
     return results
       .map((r) => r.tenant_value.slice(1, -1))
       .filter((r) => PARTITION.test(r) && r.startsWith(from));
@@ -288,9 +326,9 @@ async function tenantRooms(env, tenant) {
 }
 
 // One exposition for all rooms: HELP/TYPE once per metric, samples from every room.
-function mergeMetrics(texts) {
-  const seen = new Set();
-  const out = [];
+function mergeMetrics(texts: string[]): string {
+  const seen = new Set<string>();
+  const out: string[] = [];
   for (const text of texts) {
     for (const line of text.split('\n')) {
       if (!line) continue;
@@ -302,19 +340,25 @@ function mergeMetrics(texts) {
     }
   }
   // Group samples under their # lines, as the text format expects.
-  const byName = new Map();
+  const byName = new Map<string, string[]>();
   for (const line of out) {
     const name = line.startsWith('#')
       ? line.split(' ')[2]
       : line.split(/[{ ]/)[0].replace(/_(sum|count)$/, '');
-    if (!byName.has(name)) byName.set(name, []);
-    byName.get(name).push(line);
+    const group = byName.get(name);
+    if (group) group.push(line);
+    else byName.set(name, [line]);
   }
   return [...byName.values()].flat().join('\n') + '\n';
 }
 
 // /rooms/:room/...: the room is the caller's tenant's room of that name.
-async function roomRoute(request, env, tenant, parts) {
+async function roomRoute(
+  request: Request,
+  env: Env,
+  tenant: string,
+  parts: string[],
+): Promise<Response | null> {
   const url = new URL(request.url);
   const method = request.method;
   let name = '';
@@ -341,19 +385,14 @@ async function roomRoute(request, env, tenant, parts) {
     const id = /^\d+$/.test(parts[3]) ? Number(parts[3]) : NaN; // not 1e3, 0x10, +5
     if (!Number.isSafeInteger(id) || id <= 0) return problem(400, 'task ids are positive integers');
     if (method === 'PATCH') {
-      const b = await body(request);
-      const okTitle =
-        b &&
-        (b.title === undefined ||
-          (typeof b.title === 'string' && b.title.trim() && b.title.length <= 500));
-      const okDone = b && (b.done === undefined || typeof b.done === 'boolean');
-      if (!b || !okTitle || !okDone || (b.title === undefined && b.done === undefined)) {
+      const patch = taskPatch(await body(request));
+      if (!patch) {
         return problem(
           400,
           'body must be JSON with "title" (string of at most 500 characters) and/or "done" (boolean)',
         );
       }
-      const task = await stub.updateTask(roomId, id, b);
+      const task = await stub.updateTask(roomId, id, patch);
       return task ? json(task) : problem(404, `no task ${id} in room ${name}`);
     }
     if (method === 'DELETE') {
@@ -382,8 +421,21 @@ async function roomRoute(request, env, tenant, parts) {
   return null;
 }
 
+// A PATCH body's changes: a non-empty title of at most 500 characters and/or a boolean done,
+// at least one of them; null for anything else.
+function taskPatch(b: Record<string, unknown> | null): TaskPatch | null {
+  if (!b) return null;
+  const { title, done } = b;
+  if (title !== undefined && !(typeof title === 'string' && title.trim() && title.length <= 500)) {
+    return null;
+  }
+  if (done !== undefined && typeof done !== 'boolean') return null;
+  if (title === undefined && done === undefined) return null;
+  return { title, done };
+}
+
 // GET /tasks: the tenant's tasks from D1, optionally one room's.
-async function queryTasks(env, tenant, url) {
+async function queryTasks(env: Env, tenant: string, url: URL): Promise<Response> {
   const done = url.searchParams.get('done');
   const roomFilter = url.searchParams.get('room');
   const limitText = url.searchParams.get('limit') ?? '100';
@@ -393,8 +445,8 @@ async function queryTasks(env, tenant, url) {
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
     return problem(400, 'limit must be 1-1000');
   }
-  const where = [];
-  const args = [];
+  const where: string[] = [];
+  const args: (string | number)[] = [];
   if (roomFilter !== null) {
     where.push('room_id = ?');
     args.push(`${tenant}/${roomFilter}`);
@@ -416,13 +468,13 @@ async function queryTasks(env, tenant, url) {
       .all();
     return json(results);
   } catch (e) {
-    if (/no such table/.test(String(e?.message))) return json([]); // nothing replicated yet
+    if (/no such table/.test(errorMessage(e))) return json([]); // nothing replicated yet
     throw e;
   }
 }
 
 // GET /metrics: every room of the tenant, none of any other tenant's.
-async function tenantMetrics(env, tenant) {
+async function tenantMetrics(env: Env, tenant: string): Promise<Response> {
   const rooms = await tenantRooms(env, tenant);
   const texts = await Promise.all(
     rooms.map((r) =>
@@ -436,7 +488,8 @@ async function tenantMetrics(env, tenant) {
   });
 }
 
-async function route(request, env, tenant) {
+// The tenant's routes: a new one is one more branch here (or in roomRoute, under a room).
+async function route(request: Request, env: Env, tenant: string): Promise<Response> {
   const url = new URL(request.url);
   const parts = url.pathname.split('/').filter(Boolean);
   const method = request.method;
@@ -461,12 +514,12 @@ async function route(request, env, tenant) {
 const TASKS_D1 = `CREATE TABLE IF NOT EXISTS tasks(room_id TEXT NOT NULL, id INTEGER,
   title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL,
   PRIMARY KEY (room_id, id))`;
-let endpoint = null;
-let tasksTable = null;
+let endpoint: SyncEndpoint | null = null;
+let tasksTable: Promise<D1Result> | null = null;
 
 // One endpoint per isolate (it caches D1's schema). The token's tenant is the page's partition
 // of tasks (room_id = tenant) and its subject the device (the page's sourceId).
-async function syncEndpoint(env) {
+async function syncEndpoint(env: Env): Promise<SyncEndpoint> {
   tasksTable ??= env.DB.prepare(TASKS_D1)
     .run()
     .catch((e) => {
@@ -485,12 +538,12 @@ async function syncEndpoint(env) {
 }
 
 export default {
-  async fetch(request, env) {
+  async fetch(request, env): Promise<Response> {
     if (new URL(request.url).pathname.startsWith('/d1sync/')) {
       try {
         return await (await syncEndpoint(env)).handle(request, env);
       } catch (e) {
-        return problem(503, String(e?.message ?? e), { code: 'TRANSIENT' });
+        return problem(503, errorMessage(e), { code: 'TRANSIENT' });
       }
     }
     try {
@@ -499,7 +552,7 @@ export default {
       return await route(request, env, caller.tenant);
     } catch (e) {
       if (e instanceof AuthConfigError) return problem(500, e.message, { code: e.code });
-      return problem(500, String(e?.message ?? e));
+      return problem(500, errorMessage(e));
     }
   },
-};
+} satisfies ExportedHandler<Env>;

@@ -24,7 +24,7 @@
 //
 // and read the tenant from wherever the provider puts it (an organisation id, or a custom claim
 // such as `https://your.app/tenant`), checked against TENANT below. AUTH_SECRET is then unused.
-import { jwtVerify } from 'jose';
+import { jwtVerify, type JWTPayload } from 'jose';
 
 // A tenant names a partition of the shared D1 tables (tools/mint-token.mjs checks the same).
 export const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
@@ -32,18 +32,28 @@ export const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
 const CLIENT_ID = /^[\x21-\x7e]{1,255}$/;
 const MIN_SECRET_BYTES = 32;
 
+// Who a request comes from. It is also a d1sync SyncCaller, so the sync endpoint takes it as is.
+export interface Caller {
+  tenant: string;
+  clientId: string;
+}
+
 // The Worker is set up wrongly (no or too short AUTH_SECRET): a 500 for the operator to fix,
 // never an API left open.
 export class AuthConfigError extends Error {
-  constructor(message) {
+  readonly code = 'CONFIG';
+
+  constructor(message: string) {
     super(message);
     this.name = 'AuthConfigError';
-    this.code = 'CONFIG';
   }
 }
 
-function secretKey(env) {
-  const secret = env?.AUTH_SECRET;
+// env is read warily: Env declares AUTH_SECRET, yet a secret that was never set is simply
+// absent at run time, and the sync endpoint hands on whatever env its handle() was given.
+function secretKey(env: unknown): Uint8Array {
+  const secret =
+    typeof env === 'object' && env !== null && 'AUTH_SECRET' in env ? env.AUTH_SECRET : undefined;
   if (typeof secret !== 'string' || secret === '') {
     throw new AuthConfigError(
       'AUTH_SECRET is not set: put AUTH_SECRET=... in .dev.vars for `wrangler dev` ' +
@@ -60,20 +70,21 @@ function secretKey(env) {
   return key;
 }
 
-function bearerToken(request) {
+function bearerToken(request: Request): string | null {
   const m = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(request.headers.get('authorization') ?? '');
   return m ? m[1] : null;
 }
 
-// authenticate(request, env) -> Promise<{ tenant, clientId } | null>
+// authenticate(request, env) -> Promise<Caller | null>
 // null when the request has no token, or its token is malformed, wrongly signed, expired, not
 // yet valid, or lacks a well-formed `sub` or `tenant`. Throws AuthConfigError when the Worker
-// has no usable AUTH_SECRET. The sync endpoint takes this same function as its `authenticate`.
-export async function authenticate(request, env) {
+// has no usable AUTH_SECRET. The sync endpoint takes this same function as its `authenticate`,
+// which is why env is `unknown` here rather than Env (see secretKey).
+export async function authenticate(request: Request, env: unknown): Promise<Caller | null> {
   const key = secretKey(env);
   const token = bearerToken(request);
   if (token === null) return null;
-  let payload;
+  let payload: JWTPayload;
   try {
     ({ payload } = await jwtVerify(token, key, {
       algorithms: ['HS256'],

@@ -1,0 +1,85 @@
+// The template's TypeScript, checked the way a copy of it checks itself:
+//
+//   node tools/template-types.mjs           regenerate worker-template/worker-configuration.d.ts
+//                                           (`wrangler types`: Env and the runtime's types)
+//   node tools/template-types.mjs --check   fail unless that file is what `wrangler types`
+//                                           generates now (`wrangler types --check`), then
+//                                           `tsc --noEmit` the template's src/ and test/
+//
+// Both run in a scratch copy of worker-template/, because `wrangler types` runs the template's
+// [build] command (it copies node_modules/d1sync and sqlite-wasm into assets/) before it reads
+// the entry's exports, and without the entry Env loses the Room class behind ROOMS. The copy's
+// node_modules/d1sync is this checkout (package.json and js/, so `d1sync` resolves to
+// js/index.d.ts), with an empty dist/: the engine is not needed to type-check, and the WASM
+// build may not have run yet.
+import { execFileSync } from 'node:child_process';
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const template = path.join(repoRoot, 'worker-template');
+const TYPES = 'worker-configuration.d.ts';
+const check = process.argv.includes('--check');
+
+const work = mkdtempSync(path.join(tmpdir(), 'd1sync-template-types-'));
+const run = (tool, args) =>
+  execFileSync(path.join(repoRoot, 'node_modules/.bin', tool), args, {
+    cwd: work,
+    encoding: 'utf8',
+    stdio: 'pipe',
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_UPDATE_NOTIFIER: '1' },
+  });
+
+try {
+  cpSync(template, work, {
+    recursive: true,
+    filter: (src) => !/(^|\/)(node_modules|assets|\.wrangler|\.dev\.vars)$/.test(src),
+  });
+  const d1sync = path.join(work, 'node_modules/d1sync');
+  mkdirSync(path.join(d1sync, 'dist'), { recursive: true });
+  writeFileSync(
+    path.join(d1sync, 'package.json'),
+    readFileSync(path.join(repoRoot, 'package.json')),
+  );
+  symlinkSync(path.join(repoRoot, 'js'), path.join(d1sync, 'js'));
+  mkdirSync(path.join(work, 'node_modules/@sqlite.org'));
+  mkdirSync(path.join(work, 'node_modules/@cloudflare'));
+  for (const pkg of [
+    '@sqlite.org/sqlite-wasm',
+    'jose',
+    'vitest',
+    '@cloudflare/vitest-pool-workers',
+  ]) {
+    symlinkSync(path.join(repoRoot, 'node_modules', pkg), path.join(work, 'node_modules', pkg));
+  }
+  try {
+    if (check) {
+      run('wrangler', ['types', '--check']);
+      run('tsc', ['--noEmit', '-p', '.']);
+      run('tsc', ['--noEmit', '-p', 'test']);
+    } else {
+      run('wrangler', ['types']);
+      copyFileSync(path.join(work, TYPES), path.join(template, TYPES));
+      console.log(`worker-template/${TYPES} regenerated`);
+    }
+  } catch (e) {
+    process.stderr.write(`${e.stdout ?? ''}${e.stderr ?? ''}`);
+    if (check && /out of date/.test(`${e.stdout}${e.stderr}`)) {
+      console.error(`worker-template/${TYPES} is stale: run \`node tools/template-types.mjs\``);
+    }
+    process.exitCode = 1;
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
