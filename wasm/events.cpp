@@ -28,13 +28,14 @@ void Events::add(LogLevel level, const char* event, nlohmann::json fields) {
     ++dropped_;
     return;
   }
-  nlohmann::json line = {{"level", levelName(level)}, {"event", event}};
+  // Ordered: "level" and "event" lead every line, for people and for the host's level check.
+  nlohmann::ordered_json line = {{"level", levelName(level)}, {"event", event}};
   for (auto& [key, value] : fields.items()) line[key] = std::move(value);
   if (dropped_) {
     line["dropped"] = dropped_;
     dropped_ = 0;
   }
-  lines_.push_back(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  lines_.push_back(line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
 }
 
 std::string Events::take() {
