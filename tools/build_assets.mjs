@@ -2,6 +2,7 @@
 // imports, copied from where they are built or installed (never committed):
 //   lib/d1sync/js/*.js, lib/d1sync/dist/d1sync_engine.{js,wasm}   this package
 //   lib/sqlite-wasm/*                                            @sqlite.org/sqlite-wasm's dist/
+//   lib/uplot/uPlot.esm.js, uPlot.min.css                        uplot's dist/ (the dashboard)
 // The d1sync files keep their relative layout: js/entry-browser.js fetches
 // ../dist/d1sync_engine.wasm next to itself.
 //
@@ -20,9 +21,11 @@ const ENGINE_FILES = ['d1sync_engine.js', 'd1sync_engine.wasm'];
 // starts (opfs-sahpool does not use it).
 const SQLITE_FILES = ['index.mjs', 'sqlite3.wasm', 'sqlite3-opfs-async-proxy.js'];
 
-function sqliteWasmDist() {
+const UPLOT_FILES = ['uPlot.esm.js', 'uPlot.min.css'];
+
+function packageDist(name) {
   const require = createRequire(path.join(repoRoot, 'package.json'));
-  return path.join(path.dirname(require.resolve('@sqlite.org/sqlite-wasm/package.json')), 'dist');
+  return path.join(path.dirname(require.resolve(`${name}/package.json`)), 'dist');
 }
 
 // Writes the assets into `outDir` (emptied first); returns outDir.
@@ -46,11 +49,13 @@ export function buildAssets(outDir = defaultAssetsDir) {
     cpSync(path.join(repoRoot, 'dist', file), path.join(distOut, file));
   }
 
-  const sqliteDist = sqliteWasmDist();
-  const sqliteOut = path.join(outDir, 'lib/sqlite-wasm');
-  mkdirSync(sqliteOut, { recursive: true });
-  for (const file of SQLITE_FILES) {
-    cpSync(path.join(sqliteDist, file), path.join(sqliteOut, file));
+  for (const [name, dir, files] of [
+    ['@sqlite.org/sqlite-wasm', 'sqlite-wasm', SQLITE_FILES],
+    ['uplot', 'uplot', UPLOT_FILES],
+  ]) {
+    const out = path.join(outDir, 'lib', dir);
+    mkdirSync(out, { recursive: true });
+    for (const file of files) cpSync(path.join(packageDist(name), file), path.join(out, file));
   }
   return outDir;
 }

@@ -18,6 +18,7 @@ import { DEV_SECRET, mintToken } from './mint-token.mjs';
 import { createReplicator, sqliteWasmSource, httpTarget } from '../js/entry-node.js';
 
 const keepServing = process.argv.includes('--serve');
+const SERVE_URL = 'http://127.0.0.1:8787/';
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const persistDir = path.join(repoRoot, '.wrangler/demo');
 rmSync(persistDir, { recursive: true, force: true });
@@ -26,7 +27,7 @@ const mf = await serve(script, {
   persistDir,
   bindings: { AUTH_SECRET: DEV_SECRET },
   assets: buildAssets(),
-  port: keepServing ? 8787 : 0,
+  port: keepServing ? Number(new URL(SERVE_URL).port) : 0,
 });
 const url = await mf.ready;
 const tokens = {
@@ -133,6 +134,17 @@ console.log(
       .filter((l) => l.startsWith('d1sync_rows_total'))
       .join('\n'),
 );
+// What the dashboard draws: one page of the tenant's sources, each room with its health.
+const sources = await call('GET', '/sources?limit=100');
+const states = {};
+for (const s of sources.body.sources ?? []) {
+  const state = s.health?.state ?? 'browser';
+  states[state] = (states[state] ?? 0) + 1;
+}
+console.log(
+  `\nGET /sources (the dashboard's data) -> ${sources.body.total} sources: ` +
+    `${sources.body.rooms} rooms, ${sources.body.clients} browser page(s); states ${JSON.stringify(states)}`,
+);
 if (!keepServing) await mf.dispose();
 if (!all.body.every((t) => t.room_id === 'demo' || t.room_id.startsWith('demo/'))) {
   console.error("GET /tasks as tenant demo answered another tenant's rows");
@@ -148,10 +160,22 @@ console.log(
   `\nD1 holds all ${all.body.length} of tenant demo's tasks, and GET /tasks shows it no other tenant's;` +
     ' the local D1 is kept under .wrangler/demo',
 );
+// The dashboard's address with a day's token of tenant demo; --serve listens on 8787.
+const dashboardToken = await mintToken({
+  tenant: 'demo',
+  sub: 'dashboard',
+  ttl: 24 * 60 * 60,
+  secret: DEV_SECRET,
+});
+const dashboard = new URL(`/dashboard#token=${dashboardToken}`, keepServing ? url : SERVE_URL);
 if (keepServing) {
   const token = await mintToken({ tenant: 'demo', sub: 'my-browser', secret: DEV_SECRET });
   console.log(
     `\nServing on ${url}; open the offline-first page as device my-browser of tenant demo:\n` +
-      `${new URL(`/#token=${token}`, url)}\n(Ctrl-C stops it)`,
+      `${new URL(`/#token=${token}`, url)}\nthe replication dashboard:\n${dashboard}\n(Ctrl-C stops it)`,
+  );
+} else {
+  console.log(
+    `\nThe replication dashboard (\`./tools/demo.sh --serve\` keeps it up):\n${dashboard}`,
   );
 }

@@ -53,15 +53,12 @@ try {
     readFileSync(path.join(repoRoot, 'package.json')),
   );
   symlinkSync(path.join(repoRoot, 'js'), path.join(d1sync, 'js'));
-  mkdirSync(path.join(work, 'node_modules/@sqlite.org'));
-  mkdirSync(path.join(work, 'node_modules/@cloudflare'));
-  for (const pkg of [
-    '@sqlite.org/sqlite-wasm',
-    'jose',
-    'vitest',
-    '@cloudflare/vitest-pool-workers',
-  ]) {
-    symlinkSync(path.join(repoRoot, 'node_modules', pkg), path.join(work, 'node_modules', pkg));
+  // The template's other packages, as this repository pins them (the tools run from here).
+  const pkg = JSON.parse(readFileSync(path.join(template, 'package.json'), 'utf8'));
+  for (const name of Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })) {
+    if (['d1sync', 'wrangler', 'typescript'].includes(name)) continue;
+    mkdirSync(path.dirname(path.join(work, 'node_modules', name)), { recursive: true });
+    symlinkSync(path.join(repoRoot, 'node_modules', name), path.join(work, 'node_modules', name));
   }
   try {
     if (check) {

@@ -214,6 +214,7 @@ symlinkSync(join(app, 'node_modules/d1sync'), join(copy, 'node_modules/d1sync'))
 for (const pkg of [
   '@sqlite.org/sqlite-wasm',
   'jose',
+  'uplot',
   'vitest',
   '@cloudflare/vitest-pool-workers',
 ]) {
@@ -229,12 +230,14 @@ test("a copy of worker-template/ assembles its page's assets with its own build 
     'index.html',
     'app.js',
     'sync-worker.js',
+    'dashboard.html',
     'lib/d1sync/dist/d1sync_engine.wasm',
+    'lib/uplot/uPlot.min.css',
   ]) {
     assert.ok(existsSync(join(assets, f)), `${f} missing from the copy's assets`);
   }
   // Every module the page imports is there, at the path it imports it from.
-  for (const page of ['app.js', 'sync-worker.js']) {
+  for (const page of ['app.js', 'sync-worker.js', 'dashboard.js']) {
     const source = readFileSync(join(assets, page), 'utf8');
     for (const [, spec] of source.matchAll(/from '(\.[^']+)'/g)) {
       assert.ok(existsSync(join(assets, spec)), `${page} imports ${spec}, which is missing`);

@@ -18,6 +18,9 @@
 //                                        equal, differing keys, rows read); with repair=1,
 //                                        send the differing keys again and verify once more
 //   GET    /metrics                      Prometheus text for every room of the tenant
+//   GET    /sources?offset=&limit=&sort= one page of the tenant's sources (rooms and browser
+//                                        pages) as D1 knows them, each room with its health:
+//                                        what the dashboard (public/dashboard.html) draws
 //   POST   /d1sync/:op                   the sync endpoint the browser page (public/) replicates
 //                                        its own database through, into room_id = tenant
 //
@@ -36,6 +39,7 @@ import {
   type VerifyReport,
 } from 'd1sync';
 import { AuthConfigError, authenticate } from './auth';
+import { sourcesPage, sourcesQuery } from './sources';
 
 // A room's name within its tenant, as in the URL; tenants follow the same pattern (auth.ts).
 const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -503,7 +507,16 @@ async function route(request: Request, env: Env, tenant: string): Promise<Respon
   if (parts.length === 1 && parts[0] === 'metrics' && method === 'GET') {
     return tenantMetrics(env, tenant);
   }
-  if (parts.length === 1 && (parts[0] === 'tasks' || parts[0] === 'metrics')) {
+  if (parts.length === 1 && parts[0] === 'sources' && method === 'GET') {
+    const q = sourcesQuery(url);
+    if (typeof q === 'string') return problem(400, q);
+    return json(
+      await sourcesPage(env.DB, tenant, tenantRange(tenant), q, (r) =>
+        room(env, r).getSyncStatus(r),
+      ),
+    );
+  }
+  if (parts.length === 1 && ['tasks', 'metrics', 'sources'].includes(parts[0])) {
     return problem(405, `${method} is not allowed on ${url.pathname}`);
   }
   return problem(404, `no route for ${method} ${url.pathname}`);
