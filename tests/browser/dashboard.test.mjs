@@ -141,6 +141,89 @@ describe('the dashboard', () => {
     await api.expect(200, 'POST', `/__fault/${api.roomId('kitchen')}`, { on: false });
   });
 
+  test('a room in its initial copy shows a bar per table; a verified room when it was', async () => {
+    // A copy in progress lasts a moment in a test, so this page is given one: the answer of
+    // /sources as a room mid-copy and one verified with differences would send it.
+    const now = Date.now();
+    const health = (over) => ({
+      state: 'idle',
+      healthy: true,
+      pendingChanges: 0,
+      lagMs: 0,
+      lastSuccessAt: now - 5000,
+      syncErrors: 0,
+      lastErrorCode: null,
+      lastError: null,
+      quarantined: 0,
+      lastVerifiedAt: null,
+      lastVerifyEqual: null,
+      initialSync: { done: true, tables: {} },
+      ...over,
+    });
+    const answer = {
+      now,
+      total: 2,
+      rooms: 2,
+      clients: 0,
+      offset: 0,
+      limit: 25,
+      sort: 'name',
+      sources: [
+        {
+          sourceId: 'room:acme/big',
+          kind: 'room',
+          name: 'big',
+          appliedSeq: 0,
+          lastBatchAt: now,
+          epoch: 1,
+          health: health({
+            state: 'initial_sync',
+            initialSync: {
+              done: false,
+              tables: {
+                tasks: { copied: 40000, total: 100000, phase: 'copy' },
+                notes: { copied: 0, total: 2500, phase: 'create' },
+              },
+            },
+          }),
+        },
+        {
+          sourceId: 'room:acme/checked',
+          kind: 'room',
+          name: 'checked',
+          appliedSeq: 9,
+          lastBatchAt: now,
+          epoch: 1,
+          health: health({ lastVerifiedAt: now - 60000, lastVerifyEqual: false }),
+        },
+      ],
+    };
+    const other = await browser.context.newPage();
+    await other.route('**/sources?*', (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(answer) }),
+    );
+    await other.goto(`${server.url}dashboard?every=${EVERY_MS}`);
+    await waitFor('the first refresh', async () => (await refreshes(other)) >= 1);
+    const bars = await other.$$eval('tr[data-source="room:acme/big"] .copy', (lines) =>
+      lines.map((l) => {
+        const bar = l.querySelector('progress');
+        return [l.dataset.table, bar.value, bar.max, l.textContent.trim()];
+      }),
+    );
+    assert.deepEqual(bars, [
+      ['tasks', 40000, 100000, 'tasks 40,000 / 100,000'],
+      ['notes', 0, 2500, 'notes 0 / 2,500'],
+    ]);
+    const state = await other.$eval('tr[data-source="room:acme/big"] .state', (e) => e.textContent);
+    assert.equal(state, 'initial sync');
+    const verified = await other.$eval(
+      'tr[data-source="room:acme/checked"] td[data-field="lastVerifiedAt"]',
+      (e) => e.textContent,
+    );
+    assert.equal(verified, '1 min ago (differs)');
+    await other.close();
+  });
+
   test('1,000 sources: a page at a time, one request per refresh as with three', async () => {
     const perRefresh = async () => {
       const from = requests.length;
