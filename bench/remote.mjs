@@ -43,6 +43,7 @@ const COMPATIBILITY_DATE = '2026-04-26';
 export const REMOTE_DELAYS = [0, 10, 40];
 export const REMOTE_ROUNDS = 3;
 const HOT_KEYS = 100;
+const SMALL_PAGE_CHANGES = 5000;
 const PING_ROUND_TRIPS = 50;
 
 const defaultLog = (...args) => console.error('[bench remote]', ...args);
@@ -183,11 +184,11 @@ function initialFigures({ rows, ms, startMs, d1Rows, busy, roundTrips, h0, h, st
 }
 
 // d1sync incremental: a fresh DO seeded and synced (not timed), N changes, flush() timed.
-async function incremental({ mf, d1Url, name, rows, sourceId, changesN }) {
+async function incremental({ mf, d1Url, name, rows, sourceId, changesN, options }) {
   const call = benchClient(mf, name);
   await call('dropTable', { table: 'items' });
   await call('seed', { rows });
-  await call('syncStart', { sourceId });
+  await call('syncStart', { sourceId, options });
   await call('syncFlush', { sourceId });
   await call('incLimitCopy', { table: 'items_inc' });
   const ch = await call('changes', { n: changesN, hotKeys: HOT_KEYS, rows, sourceId });
@@ -218,6 +219,7 @@ async function incremental({ mf, d1Url, name, rows, sourceId, changesN }) {
     ...d1Side(d1, changesN),
     roundTrips: inc.stats.batches,
     batchCalls: batches,
+    lookAheadUsed: h.lookAhead.used - h0.lookAhead.used,
     statements: h.statementsSent - h0.statementsSent,
     rowsReplicated: h.rowsReplicated - h0.rowsReplicated,
     outboxRowsBeforeFlush: inc.outboxRows,
@@ -399,6 +401,23 @@ export async function benchRemote({
           }),
       },
       {
+        // Only when named (--contenders): the same changes in pages of 5,000, so each page's
+        // read overlaps the batch before it — what splitting the one batch would buy.
+        id: 'd1sync-incremental-small-pages',
+        optional: true,
+        label: `d1sync incremental, ${SMALL_PAGE_CHANGES}-change pages`,
+        run: (r) =>
+          incremental({
+            mf,
+            d1Url: d1.url,
+            name: `incs-${tag}-${r}`,
+            rows,
+            sourceId: `incs-${tag}-${r}`,
+            changesN,
+            options: { limits: { pageChanges: SMALL_PAGE_CHANGES } },
+          }),
+      },
+      {
         id: 'd1sync-initial-sqlite-wasm',
         label: 'd1sync initial sync (sqlite-wasm in Node → D1)',
         run: (r) =>
@@ -425,12 +444,14 @@ export async function benchRemote({
         run: () => baseline({ mf, d1Url: d1.url, kind: 'c2', rows }),
       },
     ];
+    const keep = only
+      ? new Set([...only, 'baseline-c1', 'baseline-c2'])
+      : new Set(contenders.filter((c) => !c.optional).map((c) => c.id));
     if (only) {
-      const keep = new Set([...only, 'baseline-c1', 'baseline-c2']);
       const unknown = only.filter((id) => !contenders.some((c) => c.id === id));
       if (unknown.length) log(`unknown contender(s) ${unknown.join(', ')}: ignored`);
-      contenders.splice(0, contenders.length, ...contenders.filter((c) => keep.has(c.id)));
     }
+    contenders.splice(0, contenders.length, ...contenders.filter((c) => keep.has(c.id)));
     const runs = new Map(contenders.map((c) => [c.id, []]));
     // Round r starts at a different contender, so each one meets every part of the run.
     const step = Math.max(1, Math.floor(contenders.length / rounds));
