@@ -52,7 +52,7 @@ database_id = "00000000-0000-0000-0000-000000000000"
 // request no file matches goes to the Worker, and /d1sync/* always does. `port`: listen on
 // 127.0.0.1 (0: any free port; `mf.ready` resolves to the URL); without it, reach the Worker
 // with `mf.dispatchFetch`.
-export async function serve(script, { persistDir, bindings = {}, assets, port } = {}) {
+export async function serve(script, { persistDir, bindings = {}, assets, port, stdio } = {}) {
   const options = {
     bindings,
     modules: true,
@@ -77,6 +77,8 @@ export async function serve(script, { persistDir, bindings = {}, assets, port } 
     options.durableObjectsPersist = path.join(persistDir, 'do');
     options.d1Persist = path.join(persistDir, 'd1');
   }
+  // `stdio(stdout, stderr)`: the Worker's console output instead of this process's.
+  if (stdio) options.handleRuntimeStdio = stdio;
   const mf = new Miniflare(options);
   await mf.ready;
   return mf;

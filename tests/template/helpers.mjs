@@ -17,17 +17,19 @@ export { repoRoot, DEV_SECRET, mintToken };
 export const TENANT = 'acme';
 
 // Bundles `entry` and serves it with an in-memory D1 and Durable Object storage. `secret` is
-// the Worker's AUTH_SECRET (null: none). `api` calls as TENANT; `as(tenant)` makes a client
-// for another tenant.
+// the Worker's AUTH_SECRET (null: none), `vars` its other variables (as [vars] in
+// wrangler.toml), `stdio` receives its console output (serve()). `api` calls as TENANT;
+// `as(tenant)` makes a client for another tenant.
 export async function startTemplate(
   entry = 'worker-template/src/index.ts',
-  { secret = DEV_SECRET } = {},
+  { secret = DEV_SECRET, vars = {}, stdio } = {},
 ) {
   if (!existsSync(path.join(repoRoot, 'dist/d1sync_engine.wasm'))) {
     throw new Error('dist/d1sync_engine.wasm is missing: run `npm run build` first');
   }
   const { dir, script } = bundle(entry);
-  const mf = await serve(script, { bindings: secret === null ? {} : { AUTH_SECRET: secret } });
+  const bindings = { ...vars, ...(secret === null ? {} : { AUTH_SECRET: secret }) };
+  const mf = await serve(script, { bindings, stdio });
   const as = async (tenant, sub = 'tests') =>
     client(mf, { tenant, token: await mintToken({ tenant, sub, secret: secret ?? DEV_SECRET }) });
   return {

@@ -273,3 +273,75 @@ describe('worker-template: health and metrics', () => {
     }
   });
 });
+
+describe('worker-template: logs (D1SYNC_LOG)', () => {
+  const TITLE = 'call Dr. Rivera about the results';
+
+  // The Worker's console output, line by line.
+  function capture() {
+    const lines = [];
+    let rest = '';
+    const take = (chunk) => {
+      rest += chunk;
+      const parts = rest.split('\n');
+      rest = parts.pop();
+      lines.push(...parts);
+    };
+    return {
+      lines,
+      stdio: (stdout, stderr) => {
+        stdout.setEncoding('utf8').on('data', take);
+        stderr.setEncoding('utf8').on('data', take);
+      },
+    };
+  }
+
+  test("D1SYNC_LOG=info: each room's batches and claim as JSON lines, no task in them", async () => {
+    const out = capture();
+    const t = await startTemplate(undefined, { vars: { D1SYNC_LOG: 'info' }, stdio: out.stdio });
+    try {
+      await t.api.addTask('logged', TITLE);
+      await waitIdle(t.api, ['logged']);
+      const events = out.lines
+        .filter((l) => l.trimStart().startsWith('{"level"'))
+        .map((l) => JSON.parse(l.trim()));
+      const mine = events.filter((e) => e.sourceId === 'room:acme/logged');
+      assert.ok(
+        mine.some((e) => e.event === 'claimed'),
+        out.lines.join('\n'),
+      );
+      const batches = mine.filter((e) => e.event === 'batch');
+      assert.ok(batches.length >= 1, out.lines.join('\n'));
+      assert.equal(
+        batches.reduce((n, e) => n + e.rows, 0),
+        (await t.api.health('logged')).rowsReplicated,
+      );
+      assert.ok(!out.lines.some((l) => l.includes(TITLE) || l.includes('Rivera')));
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  test('D1SYNC_LOG=off prints nothing; a word d1sync does not know is a CONFIG error naming log', async () => {
+    const quiet = capture();
+    const t = await startTemplate(undefined, { vars: { D1SYNC_LOG: 'off' }, stdio: quiet.stdio });
+    try {
+      await t.api.addTask('quiet', TITLE);
+      await waitIdle(t.api, ['quiet']);
+      assert.deepEqual(
+        quiet.lines.filter((l) => l.includes('"level"')),
+        [],
+      );
+    } finally {
+      await t.dispose();
+    }
+    const wrong = await startTemplate(undefined, { vars: { D1SYNC_LOG: 'verbose' } });
+    try {
+      const res = await wrong.api.call('GET', '/rooms/typo/health');
+      assert.equal(res.status, 500);
+      assert.match(res.body.error.message, /log must be 'warn', 'info', 'debug', false/);
+    } finally {
+      await wrong.dispose();
+    }
+  });
+});

@@ -34,7 +34,9 @@ import {
   d1BindingTarget,
   D1SyncError,
   type Health,
+  type LogLevel,
   type Replicator,
+  type ReplicatorOptions,
   type SyncEndpoint,
   type VerifyReport,
 } from 'd1sync';
@@ -65,6 +67,14 @@ export type RoomHealth = Health | { state: 'error'; healthy: false; lastError: s
 export interface VerifyAnswer {
   report: VerifyReport;
   repaired?: VerifyReport;
+}
+
+// d1sync's `log` option from the D1SYNC_LOG variable (wrangler.toml): 'off' silences it, unset
+// is d1sync's default (warn). Any other word reaches createReplicator(), which refuses it with
+// CONFIG naming the option, so a typo fails loudly instead of logging nothing.
+function logOption(level: string | undefined): ReplicatorOptions['log'] {
+  if (level === undefined || level === '') return undefined;
+  return level === 'off' ? false : (level as LogLevel);
 }
 
 // `CODE: message` for a replicator that failed to start (d1sync's errors carry their code).
@@ -212,6 +222,7 @@ export class Room extends DurableObject<Env> {
         sourceId: `room:${sourceRoom}`,
         tenant: { column: 'room_id', value: sourceRoom },
         tables: ['tasks'],
+        log: logOption(this.env.D1SYNC_LOG),
       });
       try {
         await sync.start();
