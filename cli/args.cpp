@@ -35,6 +35,11 @@ void addCommon(CLI::App* c, Args& a) {
   c->add_flag("--json", a.json, "Print one JSON document on stdout, for scripts");
   c->add_flag("-q,--quiet", a.quiet, "Print errors only");
   c->add_flag("-v,--verbose", a.verbose, "Print each request (twice: more)");
+  c->add_option("--log", a.log,
+                "Print the engine's events on stderr, one JSON line each: warn, info (batches, "
+                "progress), debug (statement sizes) or off; never row values")
+      ->check(CLI::IsMember({"off", "warn", "info", "debug"}))
+      ->capture_default_str();
   c->add_flag("--local", a.local, "Use wrangler's local D1 instead of the REST API");
   c->add_option("--database", a.database, "The D1 database: its name or its id");
   c->add_option("--config", a.config, "The wrangler configuration file (default: ./wrangler.*)");

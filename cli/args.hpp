@@ -32,6 +32,7 @@ struct Args {
   bool json = false;
   bool quiet = false;
   int verbose = 0;
+  std::string log = "off";        // the engine's events on stderr: off | warn | info | debug
   bool check = false;             // PRAGMA quick_check even when the file was pushed before
   bool takeover = false;          // the file takes the source over from its current owner in D1
   bool snapshot = false;          // push: never write to the file; send what verify finds differing

@@ -76,7 +76,9 @@ Outcome drive(Session& s, Engine& engine, Progress& progress, int verbose) {
       return o;
     }
     Step step;
-    if (!inTransaction(s, o, [&] { step = engine.next(wallMs()); })) return o;
+    const bool ran = inTransaction(s, o, [&] { step = engine.next(wallMs()); });
+    progress.events(engine.takeEvents());
+    if (!ran) return o;
     o.last = step;
     if (step.kind == Step::Idle) return o;
     if (step.kind == Step::Failed || step.kind == Step::Rejected) {
@@ -104,7 +106,9 @@ Outcome drive(Session& s, Engine& engine, Progress& progress, int verbose) {
                     std::to_string(step.batch.bytes()) + " bytes, " +
                     std::to_string(wallMs() - t0) + " ms" +
                     (r.ok ? "" : ", failed: " + r.failure.message));
-    if (!inTransaction(s, o, [&] { engine.complete(r, wallMs()); })) return o;
+    const bool done = inTransaction(s, o, [&] { engine.complete(r, wallMs()); });
+    progress.events(engine.takeEvents());
+    if (!done) return o;
     const json health = json::parse(engine.healthJson(wallMs()), nullptr, false);
     progress.update(health, wallMs());
   }

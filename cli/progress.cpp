@@ -87,6 +87,14 @@ void Progress::line(const std::string& text) {
   std::fflush(out_);
 }
 
+void Progress::events(const std::string& lines) {
+  if (lines.empty()) return;
+  if (drawn_) std::fprintf(out_, "\r\x1b[K");
+  drawn_ = false;
+  std::fputs(lines.c_str(), out_);
+  std::fflush(out_);
+}
+
 void Progress::finish() {
   if (drawn_) std::fprintf(out_, "\n");
   drawn_ = false;

@@ -27,6 +27,9 @@ class Progress {
   Progress(FILE* out, bool tty, bool quiet) : out_(out), tty_(tty), quiet_(quiet) {}
   void update(const nlohmann::json& health, int64_t nowMs, bool force = false);
   void line(const std::string& text);  // a message between redraws
+  // The engine's log events (--log), one JSON line each: printed even when quiet, which only
+  // silences what nobody asked for.
+  void events(const std::string& lines);
   void finish();
   void start(int64_t nowMs, int64_t rowsAtStart) {
     startMs_ = lastMs_ = nowMs;

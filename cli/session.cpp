@@ -150,6 +150,7 @@ int buildOptions(const Args& args, Session& s, std::string& err) {
   }
   o["flushRetryMs"] = args.retryForMs;
   o["takeover"] = args.takeover;
+  o["log"] = args.log;
   if (args.command == "pull") o["hydrate"] = true;
   o["seed"] = std::random_device{}();
   if (auto e = parseOptions(o.dump(), s.options); !e.empty()) {

@@ -85,3 +85,42 @@ test('D1 down for longer than --retry-for: exit 6, and the next push resumes', a
   assert.equal(up.code, 0, up.stderr);
   await expectFileEqualsD1(assert, file, db.d1);
 });
+
+test('--log info: the engine events on stderr as JSON lines, a retry among them, no row values', async () => {
+  const file = path.join(dir, 'logged.sqlite');
+  sqlite(
+    file,
+    `CREATE TABLE patients(email TEXT PRIMARY KEY, name TEXT, born INTEGER);
+     WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<3000)
+       INSERT INTO patients SELECT 'patient' || i || '@clinic.example', 'Name ' || i, 1900000 + i FROM c;`,
+  );
+  const db = await api.fresh();
+  api.faults.clear();
+  api.faults.next({ kind: 'slow', ms: 0 }, { kind: 'status', status: 503, retryAfter: 1 });
+  const run = await runCli(['push', file, ...at(db), '--json', '--log', 'info'], { api });
+  assert.equal(run.code, 0, run.stderr);
+  const events = run.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+  const names = new Set(events.map((e) => e.event));
+  for (const name of ['claimed', 'schema', 'batch', 'progress', 'retry']) {
+    assert.ok(names.has(name), `${name} missing from ${[...names]}`);
+  }
+  assert.equal(
+    events.filter((e) => e.event === 'batch').reduce((n, e) => n + e.rows, 0),
+    run.json.health.rowsReplicated,
+  );
+  assert.equal(events.find((e) => e.event === 'retry').code, 'D1_TRANSIENT');
+  assert.doesNotMatch(run.stderr, /clinic\.example|Name \d|1900\d{3}/);
+  assert.equal(await expectFileEqualsD1(assert, file, db.d1, ['patients']), 3000);
+
+  // Off by default, and a level it does not know is a usage error.
+  sqlite(file, `UPDATE patients SET name = 'changed' WHERE rowid % 7 = 0;`);
+  const quiet = await runCli(['push', file, ...at(db), '--json'], { api });
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /"level"/);
+  const bad = await runCli(['push', file, ...at(db), '--log', 'loud'], { api });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--log/);
+});
