@@ -63,8 +63,10 @@ bool Engine::adoptEndpoint(const BatchResult& claim) {
     options_.limits.maxRecordsPerBatch = std::strtoull(e.at(0, 2).c_str(), nullptr, 10);
   // Progress is saved when a page is done: pages that fit one request each make every
   // acknowledged request a saved step, so a page reloaded mid-copy resends one request at most.
+  // A page counts its rows' literals; the job adds a comma per row and each statement's head
+  // and upsert tail, so a page of exactly maxBatchBytes left a few rows for a second request.
   Limits& L = options_.limits;
-  L.pageBytes = std::min(L.pageBytes, L.maxBatchBytes);
+  L.pageBytes = std::min(L.pageBytes, L.maxBatchBytes / 10 * 9);
   if (L.maxRecordsPerBatch > 1) {
     L.copyPageRows = std::min(L.copyPageRows, L.maxRecordsPerBatch - 1);  // and its range delete
     L.pageChanges = std::min(L.pageChanges, L.maxRecordsPerBatch);
