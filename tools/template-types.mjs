@@ -1,17 +1,19 @@
-// The template's TypeScript, checked the way a copy of it checks itself:
+// The template's TypeScript, checked the way a copy of it checks itself (`npm run check`):
 //
-//   node tools/template-types.mjs           regenerate worker-template/worker-configuration.d.ts
-//                                           (`wrangler types`: Env and the runtime's types)
-//   node tools/template-types.mjs --check   fail unless that file is what `wrangler types`
-//                                           generates now (`wrangler types --check`), then
-//                                           `tsc --noEmit` the template's src/ and test/
+//   node tools/template-types.mjs --check   `wrangler types` generates Env (and the runtime's
+//                                           types) from wrangler.toml, then `tsc --noEmit` the
+//                                           template's src/ and test/
+//   node tools/template-types.mjs           also copies the generated
+//                                           worker-configuration.d.ts into worker-template/
+//                                           (git ignores it), for an editor
 //
 // Both run in a scratch copy of worker-template/, because `wrangler types` runs the template's
 // [build] command (it copies node_modules/d1sync and sqlite-wasm into assets/) before it reads
 // the entry's exports, and without the entry Env loses the Room class behind ROOMS. The copy's
 // node_modules/d1sync is this checkout (package.json and js/, so `d1sync` resolves to
 // js/index.d.ts), with an empty dist/: the engine is not needed to type-check, and the WASM
-// build may not have run yet.
+// build may not have run yet. The generated file is never committed: it is wrangler's output,
+// most of it workerd's own type definitions.
 import { execFileSync } from 'node:child_process';
 import {
   copyFileSync,
@@ -61,20 +63,18 @@ try {
     symlinkSync(path.join(repoRoot, 'node_modules', name), path.join(work, 'node_modules', name));
   }
   try {
-    if (check) {
-      run('wrangler', ['types', '--check']);
-      run('tsc', ['--noEmit', '-p', '.']);
-      run('tsc', ['--noEmit', '-p', 'test']);
-    } else {
-      run('wrangler', ['types']);
+    run('wrangler', ['types']);
+    if (!readFileSync(path.join(work, TYPES), 'utf8').includes('import("./src/index").Room')) {
+      throw new Error(`wrangler types left the Room class out of Env (did the [build] step fail?)`);
+    }
+    run('tsc', ['--noEmit', '-p', '.']);
+    run('tsc', ['--noEmit', '-p', 'test']);
+    if (!check) {
       copyFileSync(path.join(work, TYPES), path.join(template, TYPES));
-      console.log(`worker-template/${TYPES} regenerated`);
+      console.log(`worker-template/${TYPES} generated`);
     }
   } catch (e) {
-    process.stderr.write(`${e.stdout ?? ''}${e.stderr ?? ''}`);
-    if (check && /out of date/.test(`${e.stdout}${e.stderr}`)) {
-      console.error(`worker-template/${TYPES} is stale: run \`node tools/template-types.mjs\``);
-    }
+    process.stderr.write(`${e.stdout ?? ''}${e.stderr ?? ''}${e.stdout ? '' : `${e.message}\n`}`);
     process.exitCode = 1;
   }
 } finally {
