@@ -32,6 +32,12 @@ export function runLines(results) {
   return lines;
 }
 
+// A contender run in several rounds: the fastest and slowest beside its median.
+const spread = (runsMs) =>
+  runsMs?.length > 1
+    ? ` (${fmt(Math.min(...runsMs) / 1000, 2)}–${fmt(Math.max(...runsMs) / 1000, 2)})`
+    : '';
+
 const contenderTable = (contenders, limit) => {
   const lines = [
     '| contender | rows | seconds | rows/s | batch() calls per 100k rows | statements per 100k rows | ratio to the limit |',
@@ -40,7 +46,7 @@ const contenderTable = (contenders, limit) => {
   for (const c of contenders) {
     const per = 100000 / c.rows;
     lines.push(
-      `| ${c.label} | ${fmt(c.rows)} | ${fmt(c.ms / 1000, 2)} | ${fmt(c.rowsPerSec)} | ` +
+      `| ${c.label} | ${fmt(c.rows)} | ${fmt(c.ms / 1000, 2)}${spread(c.runsMs)} | ${fmt(c.rowsPerSec)} | ` +
         `${fmt(c.batchCalls * per, 1)} | ${fmt(c.statements * per, 1)} | ${fmt(c.rowsPerSec / limit, 2)}× |`,
     );
   }
@@ -55,8 +61,16 @@ export function workerdLines(results) {
       '`INSERT … ON CONFLICT(id) DO UPDATE`; table `items(id INTEGER PRIMARY KEY, name TEXT ~100 B, price REAL, ' +
       'data BLOB 64 B, note TEXT 10% NULL)`; (a)/(b) read the rows from the DO inside the clock, (c) is built before it; ' +
       "workerd's performance.now() has 1 ms resolution",
-    '',
   ];
+  const rounds = results.sizes[0].contenders[0]?.runsMs?.length ?? 1;
+  if (rounds > 1) {
+    lines.push(
+      `- each contender ${rounds} times, in interleaved rounds (each round a freshly seeded DO, ` +
+        'starting at a different contender); the median run is shown, its seconds with the ' +
+        'fastest and slowest round beside them',
+    );
+  }
+  lines.push('');
   for (const size of results.sizes) {
     const limit = size.limitRowsPerSec;
     lines.push(`### ${fmt(size.rows)} rows`, '');

@@ -67,6 +67,9 @@ function argValue(name) {
 const numbers = (text) => text.split(',').map((x) => Number(x.trim()));
 const remoteDelays = argValue('--delays') ? numbers(argValue('--delays')) : REMOTE_DELAYS;
 const remoteRounds = Math.max(1, Number(argValue('--rounds') ?? REMOTE_ROUNDS));
+// The in-process section's rounds: as many as the remote section's.
+const sizeRounds = remoteRounds;
+const HOT_KEYS = 100;
 const remoteSizes = argValue('--remote-rows') ? numbers(argValue('--remote-rows')) : sizes;
 const remoteOnlyIds = argValue('--contenders')
   ?.split(',')
@@ -85,109 +88,132 @@ async function benchSize(rows) {
   const mf = await startMiniflare();
   const out = { rows, contenders: [] };
   try {
-    const call = benchClient(mf, `size-${rows}`);
+    const first = benchClient(mf, `size-${rows}-0`);
+    let lastCall = null;
     log(`${rows} rows: seeding the DO`);
-    const seed = await call('seed', { rows });
+    const seed = await first('seed', { rows });
     out.seed = seed;
     // Median of three: the floor is small, so one noisy reading would move the ceiling.
     const floors = [];
-    for (let i = 0; i < 3; ++i) floors.push(await call('readFloor', { pageRows: 20000 }));
+    for (let i = 0; i < 3; ++i) floors.push(await first('readFloor', { pageRows: 20000 }));
     if (floors.some((f) => f.rows !== rows))
       throw new Error(`readFloor read ${floors.map((f) => f.rows)} rows, not ${rows}`);
     out.readFloorMs = floors.map((f) => f.ms).sort((x, y) => x - y)[1];
 
-    // d1sync initial sync: start() + flush(), engine-inclusive.
-    log('d1sync initial sync');
-    const sync = async () => {
-      const started = await call('syncStart', { sourceId: `bench-${rows}` });
-      const flushed = await call('syncFlush', { sourceId: `bench-${rows}` });
-      return { started, flushed };
+    // Each round seeds a fresh Durable Object with the same rows and runs every contender
+    // once, starting at a different one, so each meets every part of the run; the median run
+    // is reported with the others' times beside it.
+    const runs = new Map();
+    const record = (c) => {
+      if (!runs.has(c.id)) runs.set(c.id, []);
+      runs.get(c.id).push(c);
     };
-    let started, flushed;
-    if (profile && rows === sizes[0]) {
-      const p = await profiled(INSPECTOR_PORT, sync);
-      ({ started, flushed } = p.result);
-      out.profile = p.profiles.filter((x) =>
-        x.byCategory.some((c) => c.where !== 'idle' && c.ms > 0),
-      );
-    } else {
-      ({ started, flushed } = await sync());
-    }
-    out.workerdRss = workerdMemory();
-    const h = flushed.health;
-    const s = {
-      txnMs: started.stats.txnMs + flushed.stats.txnMs,
-      execMs: started.stats.execMs + flushed.stats.execMs,
-      batchMs: started.stats.batchMs + flushed.stats.batchMs,
-    };
-    const initialMs = started.ms + flushed.ms;
-    const d1Count = (await call('count', { table: 'items' })).n;
-    out.contenders.push({
-      id: 'd1sync-initial',
-      label: 'd1sync initial sync (DO → D1)',
-      rows,
-      ms: initialMs,
-      batchCalls: h.batchesSent,
-      statements: h.statementsSent,
-      d1Rows: d1Count,
-      engineMs: s.txnMs - s.execMs,
-      localSqlMs: s.execMs,
-      targetBatchMs: s.batchMs,
-      startMs: started.ms,
-      flushMs: flushed.ms,
-    });
-    out.heapAfterInitial = flushed.heap;
-
-    // Baselines, each into its own freshly created D1 table.
-    const baselines = [
-      ['a', '(a) one row per bound statement'],
-      ['b', `(b) ORM-style: ${Math.floor(100 / COLUMNS)} rows per bound statement`],
-      ['c1', '(c) limit: literal VALUES, pre-built'],
-      ['c2', '(c) limit: json_each(?1), pre-built'],
+    let last = null; // the final round's readings, for the memory figures
+    const steps = [
+      // d1sync initial sync (start() + flush(), engine-inclusive), then the incremental on
+      // the same object: N changes in the DO, flush() timed to drain them.
+      async (call, round) => {
+        const sourceId = `bench-${rows}-${round}`;
+        await call('dropTable', { table: 'items' });
+        const sync = async () => {
+          const started = await call('syncStart', { sourceId });
+          const flushed = await call('syncFlush', { sourceId });
+          return { started, flushed };
+        };
+        let started, flushed;
+        if (profile && rows === sizes[0] && round === 0) {
+          const p = await profiled(INSPECTOR_PORT, sync);
+          ({ started, flushed } = p.result);
+          out.profile = p.profiles.filter((x) =>
+            x.byCategory.some((c) => c.where !== 'idle' && c.ms > 0),
+          );
+        } else {
+          ({ started, flushed } = await sync());
+        }
+        const h = flushed.health;
+        const st = {
+          txnMs: started.stats.txnMs + flushed.stats.txnMs,
+          execMs: started.stats.execMs + flushed.stats.execMs,
+          batchMs: started.stats.batchMs + flushed.stats.batchMs,
+        };
+        record({
+          id: 'd1sync-initial',
+          label: 'd1sync initial sync (DO → D1)',
+          rows,
+          ms: started.ms + flushed.ms,
+          batchCalls: h.batchesSent,
+          statements: h.statementsSent,
+          d1Rows: (await call('count', { table: 'items' })).n,
+          engineMs: st.txnMs - st.execMs,
+          localSqlMs: st.execMs,
+          targetBatchMs: st.batchMs,
+          startMs: started.ms,
+          flushMs: flushed.ms,
+        });
+        const ch = await call('changes', { n: changesN, hotKeys: HOT_KEYS, rows, sourceId });
+        const inc = await call('syncFlush', { sourceId });
+        const captured = inc.health0.capturedSeq - flushed.health.capturedSeq;
+        record({
+          id: 'd1sync-incremental',
+          label: `d1sync incremental (${changesN} changes, half on ${HOT_KEYS} hot keys)`,
+          rows: changesN,
+          ms: inc.ms,
+          batchCalls: inc.health.batchesSent - inc.health0.batchesSent,
+          statements: inc.health.statementsSent - inc.health0.statementsSent,
+          outboxRowsPerChange: captured / changesN,
+          capturedSeqDelta: captured,
+          outboxRowsBeforeFlush: inc.outboxRows,
+          changeMix: ch.counts,
+          rowsReplicatedDelta: inc.health.rowsReplicated - inc.health0.rowsReplicated,
+          engineMs: inc.stats.txnMs - inc.stats.execMs,
+          localSqlMs: inc.stats.execMs,
+          targetBatchMs: inc.stats.batchMs,
+          d1Rows: (await call('count', { table: 'items' })).n,
+          pendingAfter: inc.health.pendingChanges,
+        });
+        last = { started, flushed, inc };
+      },
+      // Baselines, each into its own freshly created D1 table.
+      ...[
+        ['a', '(a) one row per bound statement'],
+        ['b', `(b) ORM-style: ${Math.floor(100 / COLUMNS)} rows per bound statement`],
+        ['c1', '(c) limit: literal VALUES, pre-built'],
+        ['c2', '(c) limit: json_each(?1), pre-built'],
+      ].map(([kind, label]) => async (call) => {
+        const prep = await call('prepare', { kind, rows });
+        const run = await call('run', { kind });
+        const n = (await call('count', { table: `items_${kind}` })).n;
+        record({
+          id: `baseline-${kind}`,
+          label,
+          rows: n,
+          ms: run.ms,
+          batchCalls: run.batchCalls,
+          statements: run.statements,
+          d1Rows: n,
+          prebuildMs: prep.buildMs,
+        });
+      }),
     ];
-    for (const [kind, label] of baselines) {
-      log(`baseline ${kind}`);
-      const prep = await call('prepare', { kind, rows });
-      const run = await call('run', { kind });
-      const n = (await call('count', { table: `items_${kind}` })).n;
-      out.contenders.push({
-        id: `baseline-${kind}`,
-        label,
-        rows: n,
-        ms: run.ms,
-        batchCalls: run.batchCalls,
-        statements: run.statements,
-        d1Rows: n,
-        prebuildMs: prep.buildMs,
-      });
+    for (let round = 0; round < sizeRounds; ++round) {
+      const call = round === 0 ? first : benchClient(mf, `size-${rows}-${round}`);
+      if (round > 0) await call('seed', { rows });
+      const shift = round % steps.length;
+      log(`round ${round + 1}/${sizeRounds}`);
+      for (const step of [...steps.slice(shift), ...steps.slice(0, shift)]) {
+        await step(call, round);
+      }
+      if (round === 0) out.workerdRss = workerdMemory();
+      if (round < sizeRounds - 1) await call('wipe');
+      else lastCall = call;
     }
-    // d1sync incremental: N changes in the DO, then time flush() to drain them.
-    log(`d1sync incremental: ${changesN} changes`);
-    const hotKeys = 100;
-    const ch = await call('changes', { n: changesN, hotKeys, rows, sourceId: `bench-${rows}` });
-    const inc = await call('syncFlush', { sourceId: `bench-${rows}` });
-    const captured = inc.health0.capturedSeq - flushed.health.capturedSeq;
-    const batches = inc.health.batchesSent - inc.health0.batchesSent;
-    const statements = inc.health.statementsSent - inc.health0.statementsSent;
-    const d1AfterInc = (await call('count', { table: 'items' })).n;
-    out.contenders.push({
-      id: 'd1sync-incremental',
-      label: `d1sync incremental (${changesN} changes, half on ${hotKeys} hot keys)`,
-      rows: changesN,
-      ms: inc.ms,
-      batchCalls: batches,
-      statements,
-      outboxRowsPerChange: captured / changesN,
-      capturedSeqDelta: captured,
-      outboxRowsBeforeFlush: inc.outboxRows,
-      changeMix: ch.counts,
-      rowsReplicatedDelta: inc.health.rowsReplicated - inc.health0.rowsReplicated,
-      engineMs: inc.stats.txnMs - inc.stats.execMs,
-      localSqlMs: inc.stats.execMs,
-      targetBatchMs: inc.stats.batchMs,
-      d1Rows: d1AfterInc,
-      pendingAfter: inc.health.pendingChanges,
-    });
+    for (const list of runs.values()) {
+      const sorted = [...list].sort((x, y) => x.ms - y.ms);
+      const median = sorted[(sorted.length - 1) >> 1];
+      out.contenders.push({ ...median, runsMs: list.map((c) => c.ms) });
+    }
+    const { started, flushed, inc } = last;
+    out.heapAfterInitial = flushed.heap;
     out.heapAfterIncremental = inc.heap;
 
     // WASM memory never shrinks: the largest length seen is the high-water mark (the object
@@ -196,7 +222,7 @@ async function benchSize(rows) {
       started.heap ?? 0,
       flushed.heap ?? 0,
       inc.heap ?? 0,
-      (await call('memory')).heapHigh,
+      (await lastCall('memory')).heapHigh,
     );
     out.heapAfterInitialSync = Math.max(started.heap ?? 0, flushed.heap ?? 0);
     out.workerdRssAfter = workerdMemory();
