@@ -9,7 +9,7 @@ import { startApi, runCli, generate, sqlite, tempDir, expectFileEqualsD1, at } f
 let api;
 let dir;
 before(async () => {
-  api = await startApi(12);
+  api = await startApi(16);
   dir = tempDir();
 });
 after(async () => {
