@@ -28,8 +28,8 @@ export function durableObjectSource(storage) {
     exec(sql) {
       try {
         const cursor = storage.sql.exec(sql);
-        const rows = Array.from(cursor.raw());
-        return { ok: true, error: '', columns: cursor.columnNames.length, cells: encodeRows(rows) };
+        const cells = encodeRows(cursor.raw());
+        return { ok: true, error: '', columns: cursor.columnNames.length, cells };
       } catch (e) {
         return failure(e);
       }

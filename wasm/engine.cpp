@@ -412,6 +412,9 @@ Step Engine::next(int64_t nowMs) {
     if (page_) got = Read::Ready;
     if (got == Read::Nothing) {
       schemaReady_ = true;
+      // start() ends with the schema in D1: the copy's first page is read by the flush that
+      // follows, where the look-ahead reads the second while the first is in flight.
+      if (drive_.untilStarted) break;
       if (takeAhead(page_)) got = Read::Ready;
     }
     if (got == Read::Nothing) got = copyPage(page_);
@@ -427,7 +430,7 @@ Step Engine::next(int64_t nowMs) {
   if (!page_) {
     backoff_.reset();
     persist();
-    if (verifying()) return verifyStep(nowMs);
+    if (verifying() && !drive_.untilStarted) return verifyStep(nowMs);
     return Step{};
   }
   return sendJob(nowMs);
