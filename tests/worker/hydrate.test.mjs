@@ -35,6 +35,7 @@ test(`a fresh Durable Object hydrates ${ROWS} rows of its tenant and takes over`
   const other = room(mf, 'other-b');
   await other.exec(...SCHEMA, "INSERT INTO items VALUES (1, 1, 1.5, 'b', NULL)");
   await other.configure({ sourceId: 'other-b', tenant: { column: 'room_id', value: 'room-b' } });
+  await other.flush();
   await old.configure({ sourceId: 'room-a', tenant, limits: { copyPageRows: 5000 } });
   await old.flush();
   const before = await assertReplicated(mf, old, { ...ITEMS, tenant });
