@@ -36,6 +36,19 @@ struct HexTable {
 };
 constexpr HexTable kHex;
 
+// Whether 8 bytes are all hex digits, a word at a time: for bytes below 0x80, adding
+// 0x80 - lo sets a byte's high bit when it is >= lo, and adding 0x7F - hi leaves it clear when
+// it is <= hi; no byte carries into the next. A BLOB's hex is most of a row's literal text.
+bool eightHexDigits(const unsigned char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  if (w & kHighs) return false;
+  auto in = [w](uint64_t lo, uint64_t hi) {
+    return (w + kOnes * (0x80 - lo)) & ~(w + kOnes * (0x7F - hi)) & kHighs;
+  };
+  return (in('0', '9') | in('A', 'F') | in('a', 'f')) == kHighs;
+}
+
 bool isDigit(unsigned char c) {
   return c >= '0' && c <= '9';
 }
@@ -334,6 +347,7 @@ class Scanner {
   // Hex digits up to and including the closing quote of a literal that began at `start`.
   bool hex(size_t start, const char* where) {
     const size_t first = pos;
+    while (pos + 8 <= n_ && eightHexDigits(p_ + pos)) pos += 8;
     while (pos < n_ && kHex.value[p_[pos]] >= 0) ++pos;
     if (pos >= n_)
       return fail(ChangesetError::Truncated, start, std::string("unterminated ") + where);

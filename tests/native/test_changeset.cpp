@@ -335,6 +335,27 @@ TEST(Changeset, TuplesAreCheckedForWidthAndGrammar) {
   EXPECT_NE(checkTuple("(1.0,2,3)", 3, true).message.find("rowid"), std::string::npos);
 }
 
+// Hex is read eight bytes at a time: every byte that is not a hex digit, at every place in
+// and around a word, is still refused, in both hex forms, and every digit is taken.
+TEST(Changeset, HexDigitsAreCheckedAtEveryByteOfAWord) {
+  const std::string digits = "0123456789ABCDEFabcdef";
+  std::string hex;
+  for (size_t i = 0; i < 24; ++i) hex += digits[(i * 7) % digits.size()];
+  for (const auto& [head, tail] :
+       {std::pair<std::string, std::string>{"(X'", "')"}, {"(CAST(X'", "' AS TEXT))"}}) {
+    EXPECT_TRUE(checkTuple(head + hex + tail, 1).ok()) << head;
+    for (int b = 0; b < 256; ++b) {
+      const bool isHex = digits.find(static_cast<char>(b)) != std::string::npos;
+      if (isHex || b == '\'') continue;
+      for (size_t at = 0; at < hex.size(); ++at) {
+        std::string bad = hex;
+        bad[at] = static_cast<char>(b);
+        EXPECT_FALSE(checkTuple(head + bad + tail, 1).ok())
+            << head << " byte " << b << " at " << at;
+      }
+    }
+  }
+}
 TEST(Changeset, OutboxKeysAreCheckedLikeTuples) {
   EXPECT_TRUE(checkKeyList("1,'a'", 2).ok());
   EXPECT_TRUE(checkKeyList("'a,b'", 1).ok());
