@@ -163,7 +163,11 @@ export function browserLines(results) {
       ?.find((s) => s.rows === h.rows)
       ?.contenders.find((c) => c.id === 'd1sync-initial');
     lines.push(
-      `- ${fmt(h.rows)} rows: ${fmt(h.rowsPerSec)} rows/s (${fmt(h.ms / 1000, 2)} s), ${fmt(h.d1Rows)} rows in D1; ` +
+      `- ${fmt(h.rows)} rows: ${fmt(h.rowsPerSec)} rows/s (${fmt(h.ms / 1000, 2)} s)` +
+        (h.rounds
+          ? `, the median of ${h.rounds} rounds (${fmt(h.minRowsPerSec)}–${fmt(h.maxRowsPerSec)})`
+          : '') +
+        `, ${fmt(h.d1Rows)} rows in D1; ` +
         `${fmt(h.requests)} requests (claim included); engine ${fmt(h.engineMs / 1000, 2)} s, ` +
         `local SQL reads ${fmt(h.localSqlMs / 1000, 2)} s`,
       `- on the wire ${fmt(h.wireBytes / h.rows, 1)} bytes per row against ` +
