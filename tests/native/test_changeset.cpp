@@ -356,6 +356,7 @@ TEST(Changeset, HexDigitsAreCheckedAtEveryByteOfAWord) {
     }
   }
 }
+
 TEST(Changeset, OutboxKeysAreCheckedLikeTuples) {
   EXPECT_TRUE(checkKeyList("1,'a'", 2).ok());
   EXPECT_TRUE(checkKeyList("'a,b'", 1).ok());
