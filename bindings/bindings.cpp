@@ -121,6 +121,15 @@ class EngineHandle {
   }
 
   void lookAhead(double now) { engine_->lookAhead(static_cast<int64_t>(now)); }
+  // lookAhead 2: the batch to send now, before the answer to the one in flight, as a view
+  // like next()'s statements (decode it at once); undefined when there is none.
+  val sendAhead(double now) {
+    auto b = engine_->sendAhead(static_cast<int64_t>(now));
+    if (!b) return val::undefined();
+    ahead_ = encodeStatements(b->statements);
+    return val(emscripten::typed_memory_view(
+        ahead_.size(), reinterpret_cast<const unsigned char*>(ahead_.data())));
+  }
   std::string takeEvents() { return engine_->takeEvents(); }
 
   // The adapter between a JS target and the engine's BatchResult (wasm/target.hpp). When ok,
@@ -131,6 +140,8 @@ class EngineHandle {
   void complete(bool ok, const std::string& error, val results, double now) {
     sent_.clear();
     sent_.shrink_to_fit();
+    ahead_.clear();
+    ahead_.shrink_to_fit();
     BatchResult r;
     r.id = sentId_;
     r.ok = ok;
@@ -190,6 +201,7 @@ class EngineHandle {
   static StatusOut out(const Status& s) { return {codeName(s.code), s.message}; }
   JsLocalDb local_;
   std::string sent_;     // the statements of the last send step, viewed by JS
+  std::string ahead_;    // the statements of the last sendAhead(), viewed by JS
   uint64_t sentId_ = 0;  // the id of the last send step's batch
   std::string sentOp_;   // its sync endpoint operation, empty for SQL
   std::string configError_;
@@ -232,6 +244,7 @@ EMSCRIPTEN_BINDINGS(d1sync) {
       .function("next", &EngineHandle::next)
       .function("complete", &EngineHandle::complete)
       .function("lookAhead", &EngineHandle::lookAhead)
+      .function("sendAhead", &EngineHandle::sendAhead)
       .function("takeEvents", &EngineHandle::takeEvents)
       .function("completeRemote", &EngineHandle::completeRemote)
       .function("health", &EngineHandle::health)

@@ -225,11 +225,13 @@ export interface ReplicatorOptions {
    */
   flushRetryMs?: number;
   /**
-   * Batches prepared while one is in flight: 1 (the default) reads and renders the next batch
-   * while D1 applies the current one, so local work hides behind D1's; 0 reads each batch once
-   * the one before is answered. Batches still reach D1 one at a time, in order.
+   * How far the next batch gets while one is in flight. 2 (the default) reads and renders it
+   * and sends it too, before the answer, guarded so that D1 applies it only after the one in
+   * flight commits (two requests in flight: the round trip hides behind D1's work); 1 reads and
+   * renders it, and sends it once the one before is answered; 0 reads each batch once the one
+   * before is answered. A sync endpoint (httpTarget) gets one request at a time either way.
    */
-  lookAhead?: 0 | 1;
+  lookAhead?: 0 | 1 | 2;
   /**
    * Where the engine's events go: one JSON object per event. 'warn' (the default) prints
    * retries, fenced and failed sources, quarantined changes and warnings with console.warn;
@@ -318,7 +320,7 @@ export interface Health {
    * were sent as prepared (the others were read again: the batch before failed, or the schema
    * or the state moved meanwhile).
    */
-  lookAhead: { prepared: number; used: number };
+  lookAhead: { prepared: number; used: number; sentBeforeAnswer: number };
   initialSync: {
     done: boolean;
     tables: Record<

@@ -258,7 +258,9 @@ export class Replicator {
   // runs, and the answer goes back to the engine as it came (the engine's adapter reads it).
   async #sendRemote(engine, step) {
     const body = step.op === 'apply' ? step.request.slice() : utf8.decode(step.request);
-    const answer = await this.#whileInFlight(engine, step, this.#target.send(step.op, body));
+    const pending = this.#target.send(step.op, body);
+    await this.#whileInFlight(engine, step, pending);
+    const answer = await pending;
     this.#checkOpen();
     const { status = 0, body: text = '', retryAfterMs = 0 } = answer ?? {};
     this.#source.transaction(() =>
@@ -270,17 +272,25 @@ export class Replicator {
   // While a batch is in flight, the engine prepares the next one (engine.hpp, lookAhead). The
   // timer first lets the request leave: a Durable Object's fetch() is only sent once the
   // isolate yields to its event loop, and a resolved promise is not enough.
+  // It answers with what sendAhead() gives: the encoded statements of a batch to send now,
+  // before the one in flight is answered (lookAhead 2, batches to D1), or nothing.
   async #whileInFlight(engine, step, pending) {
-    if (!step.lookAhead) return pending;
-    pending.catch(() => {}); // settled below; not an unhandled rejection meanwhile
+    if (!step.lookAhead) return undefined;
+    pending.catch(() => {}); // settled by the caller; not an unhandled rejection meanwhile
     await new Promise((resolve) => setTimeout(resolve, 0));
+    let ahead;
     try {
-      if (!this.#closed) this.#source.transaction(() => engine.lookAhead(Date.now()));
+      if (!this.#closed)
+        this.#source.transaction(() => {
+          engine.lookAhead(Date.now());
+          // Copied out of WASM memory before anything else calls into it.
+          if (!step.op) ahead = engine.sendAhead(Date.now())?.slice();
+        });
       this.#drain();
     } catch {
       // Only a head start is lost: next() reads the same page again and reports what fails.
     }
-    return pending;
+    return ahead;
   }
 
   // Thin I/O: the engine decides what to send, how long to wait, when the flush ends and
@@ -306,23 +316,37 @@ export class Replicator {
         await this.#sendRemote(engine, step);
         continue;
       }
-      const statements = utf8.decode(step.statements).split('\u0000');
-      statements.pop();
-      let ok = true;
-      let error = '';
-      let results = [];
-      try {
-        results = await this.#whileInFlight(engine, step, this.#target.batch(statements));
-      } catch (e) {
-        ok = false;
-        error = messageOf(e);
+      // With lookAhead 2 the engine sends the next batch before this one's answer
+      // (engine.hpp, sendAhead): the answers go back in the order the batches went out.
+      const flights = [this.#runBatch(step.statements)];
+      while (flights.length) {
+        const ahead = await this.#whileInFlight(engine, step, flights[0]);
+        if (ahead) flights.push(this.#runBatch(ahead));
+        const { ok, error, results } = await flights.shift();
+        // Closed meanwhile: the answers are dropped, as after a crash; the batch ids saved
+        // before sending let the next engine over this database recognise a commit.
+        this.#checkOpen();
+        this.#source.transaction(() => engine.complete(ok, error, results, Date.now()));
+        this.#drain();
       }
-      // Closed meanwhile: the answer is dropped, as after a crash; the batch id saved before
-      // sending lets the next engine over this database recognise a commit.
-      this.#checkOpen();
-      this.#source.transaction(() => engine.complete(ok, error, results, Date.now()));
-      this.#drain();
     }
+  }
+
+  // One batch on D1, from the engine's encoded statements (decoded at once: the view is of
+  // WASM memory). Never rejects: a failure is an answer for the engine.
+  #runBatch(encoded) {
+    const statements = utf8.decode(encoded).split('\u0000');
+    statements.pop();
+    let pending;
+    try {
+      pending = Promise.resolve(this.#target.batch(statements));
+    } catch (e) {
+      pending = Promise.reject(e);
+    }
+    return pending.then(
+      (results) => ({ ok: true, error: '', results }),
+      (e) => ({ ok: false, error: messageOf(e), results: [] }),
+    );
   }
 }
 

@@ -459,18 +459,30 @@ Step Engine::sendJob(int64_t nowMs) {
   if (shape_.mode == SchemaMode::Strict) stmts.push_back("PRAGMA defer_foreign_keys = ON");
   for (auto& s : renderJob(job)) stmts.push_back(std::move(s));
   stmts.push_back(advanceStatement(fenceId_, applied, id, nowMs));
-  flightBatch_ = id;
-  flightStatements_ = stmts.size();
-  flightBytes_ = 0;
-  for (const auto& s : stmts) flightBytes_ += s.size();
-  flightRows_ = static_cast<int64_t>(job.rows());
-  flightStartMs_ = nowMs;
-  flightStatementBytes_.clear();
-  if (events_.on(LogLevel::Debug))
-    for (const auto& s : stmts) flightStatementBytes_.push_back(s.size());
+  setFlight(
+      flightOf(id, stmts, static_cast<int64_t>(job.rows()), nowMs, events_.on(LogLevel::Debug)));
   Step step = send(Flight::Job, std::move(stmts));
   step.lookAhead = options_.lookAhead > 0;
   return step;
+}
+
+void Engine::setFlight(FlightInfo info) {
+  flightInfo_ = std::move(info);
+}
+
+Engine::FlightInfo Engine::flightOf(const std::string& batchId,
+                                    const std::vector<std::string>& statements, int64_t rows,
+                                    int64_t nowMs, bool statementBytes) {
+  FlightInfo f;
+  f.batchId = batchId;
+  f.statements = statements.size();
+  for (const auto& s : statements) {
+    f.bytes += s.size();
+    if (statementBytes) f.statementBytes.push_back(s.size());
+  }
+  f.rows = rows;
+  f.startMs = nowMs;
+  return f;
 }
 
 void Engine::complete(const BatchResult& r, int64_t nowMs) {
@@ -509,38 +521,93 @@ void Engine::complete(const BatchResult& r, int64_t nowMs) {
       onVerify(r, nowMs);
       return;
     case Flight::Job:
-      if (r.ok) {
-        onJobDone(nowMs);
-      } else {
-        onJobFailed(r.failure, nowMs);
-      }
+      completeJob(r, nowMs);
       return;
   }
 }
 
+namespace {
+
+// A failure after which the batch may still have committed (its answer was lost).
+bool mayHaveCommitted(D1Failure f) {
+  return f == D1Failure::Transient || f == D1Failure::Other;
+}
+
+}  // namespace
+
+void Engine::completeJob(const BatchResult& r, int64_t nowMs) {
+  if (!second_ || second_->maybeCommitted) {
+    if (r.ok) {
+      onJobDone(nowMs);
+    } else {
+      onJobFailed(r.failure, nowMs);
+    }
+    return;
+  }
+  if (!firstFailed_) {  // the first of two answers
+    if (r.ok) {
+      onJobDone(nowMs);  // the second batch is the one in flight now
+      flight_ = Flight::Job;
+    } else {
+      firstFailed_ = r;
+      flight_ = Flight::Job;  // the second's answer is still due
+    }
+    return;
+  }
+  BatchResult first = std::move(*firstFailed_);
+  firstFailed_.reset();
+  if (r.ok) {
+    // Its guard needed the first batch's id in D1: the first committed, its answer was lost.
+    onJobDone(nowMs);
+    onJobDone(nowMs);
+    return;
+  }
+  // The second did not commit unless its answer was lost too, and it could only commit
+  // after the first: the probe then asks D1 which of the two it holds.
+  if (mayHaveCommitted(first.failure.kind) && mayHaveCommitted(r.failure.kind)) {
+    second_->maybeCommitted = true;
+  } else {
+    dropSecond();
+  }
+  onJobFailed(first.failure, nowMs);
+}
+
+// The batch sent after the one that just committed becomes the batch in flight.
+void Engine::takeSecond() {
+  Second sec = std::move(*second_);
+  second_.reset();
+  if (sec.page) page_ = std::move(sec.page);
+  setFlight(std::move(sec.info));
+  state_.pendingBatch = flightInfo_.batchId;
+  state_.pendingAhead.clear();
+}
+
+void Engine::dropSecond() {
+  second_.reset();
+  state_.pendingAhead.clear();
+}
+
 void Engine::onJobDone(int64_t nowMs) {
   Counters& c = state_.counters;
-  state_.lastBatch = flightBatch_;
+  state_.lastBatch = flightInfo_.batchId;
   state_.pendingBatch.clear();
   ++c.batchesSent;
-  c.statementsSent += static_cast<int64_t>(flightStatements_);
-  c.bytesSent += static_cast<int64_t>(flightBytes_);
-  c.rowsReplicated += flightRows_;
+  c.statementsSent += static_cast<int64_t>(flightInfo_.statements);
+  c.bytesSent += static_cast<int64_t>(flightInfo_.bytes);
+  c.rowsReplicated += flightInfo_.rows;
   c.lastSuccessAt = nowMs;
-  c.syncSecondsSum += static_cast<double>(nowMs - flightStartMs_) / 1000.0;
-  logBatch(nowMs - flightStartMs_);
+  c.syncSecondsSum += static_cast<double>(nowMs - flightInfo_.startMs) / 1000.0;
+  logBatch(nowMs - flightInfo_.startMs);
   backoff_.reset();
   schemaFailures_ = 0;
   unknownFailures_ = 0;
   page_->jobs.pop_front();
-  if (page_->jobs.empty()) {
-    finishPage(nowMs);
-  } else {
-    persist();
-  }
+  if (page_->jobs.empty()) finishPage(nowMs, false);
+  if (second_) takeSecond();
+  persist();
 }
 
-void Engine::finishPage(int64_t nowMs) {
+void Engine::finishPage(int64_t nowMs, bool save) {
   (void)nowMs;
   Page& p = *page_;
   if (p.kind == Page::Changes && p.uptoSeq > state_.appliedSeq) {
@@ -560,7 +627,7 @@ void Engine::finishPage(int64_t nowMs) {
   }
   page_.reset();
   ++pagesFinished_;
-  persist();
+  if (save) persist();
 }
 
 // What a page in D1 means for the state: the watermark, the copies' progress, the tables'
@@ -718,6 +785,7 @@ void Engine::onProbe(const BatchResult& r, int64_t nowMs) {
     recordError(codeFor(f), r.failure.message);
     if (f == D1Failure::Schema) {  // _d1sync_sources is gone: D1 was reset
       needProbe_ = false;
+      second_.reset();
       page_.reset();
       phase_ = Phase::Claim;
       return;
@@ -728,11 +796,18 @@ void Engine::onProbe(const BatchResult& r, int64_t nowMs) {
   needProbe_ = false;
   SourceRow row = parseSourceRow(r.results[0]);
   if (!row.present) {
+    second_.reset();
     page_.reset();
     phase_ = Phase::Claim;
     return;
   }
   bool ours = row.incarnation == fenceId_.incarnation && row.epoch == state_.epoch;
+  if (ours && second_ && second_->maybeCommitted && row.lastBatch == second_->info.batchId) {
+    onJobDone(nowMs);  // both committed; only their answers were lost
+    onJobDone(nowMs);
+    return;
+  }
+  if (second_) dropSecond();  // it did not commit
   if (ours && !state_.pendingBatch.empty() && row.lastBatch == state_.pendingBatch) {
     onJobDone(nowMs);  // it committed; only the answer was lost
     return;

@@ -10,7 +10,9 @@
 //     if (s.kind == Step::Rejected) stop;      // the drive's retry budget ran out: retry later
 //   }
 //
-// One D1 request is in flight at a time; batches reach D1 strictly in order. A Batch and its
+// At most two D1 requests are in flight (lookAhead 2: sendAhead() while the first awaits its
+// answer), completed in the order sent; D1 applies batches strictly in order, each guarded by
+// the batch id and watermark the one before it leaves. A Batch and its
 // BatchResult are described in target.hpp: a synchronous host calls a Target's apply(), an
 // asynchronous one (JS) runs the batch itself and builds the BatchResult through an adapter
 // that classifies D1's message once (bindings/bindings.cpp). The engine acts on the result's
@@ -72,8 +74,10 @@ struct Options {
   uint64_t seed = 0;  // randomness for the incarnation id and backoff jitter (host supplied)
   // How long one drive (a flush) keeps waiting through backoff before it is rejected.
   int64_t flushRetryMs = kDefaultFlushRetryMs;
-  // Batches prepared while one is in flight (0 or 1): see Engine::lookAhead().
-  int lookAhead = 1;
+  // 0: each batch is read once the one before is answered; 1: read while it is in flight
+  // (Engine::lookAhead()); 2: and sent before that answer too, by a host that can have two
+  // requests in flight (Engine::sendAhead()).
+  int lookAhead = 2;
   // Which events takeEvents() hands the host (events.hpp); Off records none.
   LogLevel log = LogLevel::Off;
 };
@@ -117,6 +121,15 @@ class Engine {
   // the one before sets. Rows changed locally after the read are in the outbox, as they would
   // be after any read. Memory: one more page (Limits::pageBytes of rows) and its statements.
   void lookAhead(int64_t nowMs);
+  // With lookAhead 2, right after lookAhead(): the batch it prepared, to send now, before the
+  // answer to the one in flight. Its guard expects the watermark and batch id that the batch
+  // in flight sets, so D1 applies it only after that one, and refuses it if that one did not
+  // commit or it arrives first. The host completes the two in the order sent. When the first
+  // fails, the engine holds that answer until the second's: the second committing proves the
+  // first did; the second failing too is resolved as a lone failure (a lost answer probed,
+  // both ids known). Empty when nothing is prepared or the batch in flight is not a copy or
+  // changes batch. Memory: the second batch's statements and page, until it is answered.
+  std::optional<Batch> sendAhead(int64_t nowMs);
   int64_t lookAheadPrepared() const { return aheadPrepared_; }
   int64_t lookAheadUsed() const { return aheadUsed_; }
 
@@ -208,6 +221,19 @@ class Engine {
     // D1 targets only: a sync endpoint's job is encoded when sent.
     std::vector<std::string> statements;
   };
+  // A batch's figures while it is in flight, for the counters and the log once it commits.
+  struct FlightInfo {
+    std::string batchId;
+    size_t statements = 0, bytes = 0;
+    int64_t rows = 0, startMs = 0;
+    std::vector<size_t> statementBytes;  // debug events only
+  };
+  // The batch sendAhead() sent while another was in flight.
+  struct Second {
+    FlightInfo info;
+    std::optional<Page> page;     // its page, when it opens the next one
+    bool maybeCommitted = false;  // both answers were lost: the probe tells
+  };
 
   // What reading a page found: nothing to do, a page, or a local failure (recorded, retried).
   enum class Read { Nothing, Ready, Failed };
@@ -228,12 +254,18 @@ class Engine {
   std::optional<Page> remoteSchemaPage();
   Step sendJob(int64_t nowMs);
   void onJobDone(int64_t nowMs);
+  void completeJob(const BatchResult& r, int64_t nowMs);
+  void takeSecond();
+  void dropSecond();
+  void setFlight(FlightInfo info);
+  static FlightInfo flightOf(const std::string& batchId, const std::vector<std::string>& statements,
+                             int64_t rows, int64_t nowMs, bool statementBytes);
   void onJobFailed(const BatchFailure& failure, int64_t nowMs);
   void onRecordsRefused(D1Failure f, const std::string& error, int64_t nowMs);
   void onProbe(const BatchResult& r, int64_t nowMs);
   bool quarantine(const std::string& table, const std::string& key, ErrorCode code,
                   const std::string& error, int64_t nowMs);
-  void finishPage(int64_t nowMs);
+  void finishPage(int64_t nowMs, bool save = true);
   void applyPageEffects(const Page& p, State& s);
   // engine_ahead.cpp
   bool takeAhead(std::optional<Page>& out);
@@ -358,7 +390,6 @@ class Engine {
   Events events_;
   // The tenths of each table's initial copy already logged.
   std::map<std::string, int64_t> copyTenthsLogged_;
-  std::vector<size_t> flightStatementBytes_;  // debug events only
   void logFailure(ErrorCode code, const std::string& message);
   void logRetry(int64_t delayMs);
   void logBatch(int64_t ms);
@@ -366,16 +397,15 @@ class Engine {
   std::optional<Page> page_;
   std::optional<Ahead> ahead_;
   uint64_t pagesFinished_ = 0;
-  int64_t aheadPrepared_ = 0, aheadUsed_ = 0;  // by this engine, for health()
+  int64_t aheadPrepared_ = 0, aheadUsed_ = 0, aheadSent_ = 0;  // by this engine, for health()
   bool speculating_ = false;  // inside lookAhead(), state_ as if the batch in flight committed
   Flight flight_ = Flight::None;
   uint64_t requestId_ = 0;
-  std::string flightBatch_;
-  size_t flightStatements_ = 0, flightBytes_ = 0;
-  int64_t flightRows_ = 0;
-  std::set<std::string> resyncRequests_;  // applied between pages
+  FlightInfo flightInfo_;
+  std::optional<Second> second_;
+  std::optional<BatchResult> firstFailed_;  // the first answer, held until the second's
+  std::set<std::string> resyncRequests_;    // applied between pages
   bool resyncAll_ = false;
-  int64_t flightStartMs_ = 0;
   int schemaFailures_ = 0;
   bool loaded_ = false;         // state_ holds the persisted state (or a new one)
   bool inspected_ = false;      // inspect() loaded it: health() describes it as persisted

@@ -1,10 +1,13 @@
 // Look-ahead: while D1 applies batch k, the local half reads and renders batch k+1, so the
 // local work hides behind D1's and the network's (Engine::lookAhead in engine.hpp).
 //
-// Exactly once is untouched: nothing prepared is sent before batch k's answer, its guard is
-// built at send time from the watermark k set, and whatever k's answer or anything else
-// changed (a failure, a resync, a schema change, another page finishing) makes next() drop
-// what was prepared and read again.
+// Exactly once is untouched. With lookAhead 1 nothing prepared is sent before batch k's
+// answer, its guard is built at send time from the watermark k set, and whatever k's answer
+// or anything else changed (a failure, a resync, a schema change, another page finishing)
+// makes next() drop what was prepared and read again. With lookAhead 2, sendAhead() sends it
+// before k's answer, guarded by the id and watermark k sets: D1 refuses it unless k committed
+// first, and what it carries is what k+1 would have carried had it been in flight when
+// anything changed locally.
 #include "engine.hpp"
 #include "sql_text.hpp"
 
@@ -12,8 +15,8 @@ namespace d1sync {
 
 void Engine::lookAhead(int64_t nowMs) {
   now_ = nowMs;
-  if (options_.lookAhead <= 0 || ahead_ || flight_ != Flight::Job || !page_ ||
-      phase_ != Phase::Running || page_->jobs.empty())
+  if (options_.lookAhead <= 0 || ahead_ || second_ || firstFailed_ || flight_ != Flight::Job ||
+      !page_ || phase_ != Phase::Running || page_->jobs.empty())
     return;
   // A drive that ends after this batch would leave the work unused.
   if (drive_.untilStarted || (drive_.maxBatches >= 0 && drive_.batches >= drive_.maxBatches))
@@ -59,6 +62,59 @@ void Engine::lookAhead(int64_t nowMs) {
   a.page = std::move(next);
   ahead_ = std::move(a);
   ++aheadPrepared_;
+}
+
+std::optional<Batch> Engine::sendAhead(int64_t nowMs) {
+  now_ = nowMs;
+  if (options_.lookAhead < 2 || options_.remote || !ahead_ || second_ || firstFailed_ ||
+      flight_ != Flight::Job || !page_ || page_->kind == Page::Schema || phase_ != Phase::Running ||
+      needProbe_ || verifying() || state_.hydrate.active || drive_.untilStarted ||
+      (drive_.maxBatches >= 0 && drive_.batches >= drive_.maxBatches))
+    return {};
+  Ahead& a = *ahead_;
+  const Job* job = nullptr;
+  const Page* page = &*page_;
+  // What the batch in flight leaves in D1: its id, and the watermark it advances to.
+  int64_t applied = state_.appliedSeq;
+  if (a.page) {
+    // The next page, read as if the one in flight commits: nothing may have moved since.
+    if (page_->jobs.size() != 1 || a.afterPages != pagesFinished_ + 1 ||
+        a.schemaKey != schemaKey() || resyncAll_ || !resyncRequests_.empty() ||
+        a.page->kind == Page::Schema || a.page->jobs.empty())
+      return {};
+    if (page_->kind == Page::Changes) applied = page_->uptoSeq;  // as sendJob() sent it
+    page = &*a.page;
+    job = &a.page->jobs.front();
+  } else {
+    if (page_->jobs.size() < 2 || a.job != &page_->jobs[1]) return {};
+    job = a.job;
+  }
+  const bool last = page->jobs.size() == (a.page ? 1 : 2);
+  const int64_t advance = last && page->kind == Page::Changes ? page->uptoSeq : applied;
+  const std::string id = newBatchId();
+  state_.pendingAhead = id;
+  if (!persist()) {
+    state_.pendingAhead.clear();
+    return {};  // sent after the answer instead, as with lookAhead 1
+  }
+  std::vector<std::string> stmts;
+  stmts.push_back(guardStatement(fenceId_, state_.epoch, applied, flightInfo_.batchId));
+  if (shape_.mode == SchemaMode::Strict) stmts.push_back("PRAGMA defer_foreign_keys = ON");
+  for (auto& st : a.statements) stmts.push_back(std::move(st));
+  stmts.push_back(advanceStatement(fenceId_, advance, id, nowMs));
+  Second sec;
+  sec.info =
+      flightOf(id, stmts, static_cast<int64_t>(job->rows()), nowMs, events_.on(LogLevel::Debug));
+  if (a.page) sec.page = std::move(a.page);
+  ahead_.reset();
+  second_ = std::move(sec);
+  ++aheadUsed_;
+  ++aheadSent_;
+  ++drive_.batches;
+  Batch b;
+  b.id = ++requestId_;
+  b.statements = std::move(stmts);
+  return b;
 }
 
 // The prepared page, if it was read from the state and schema the engine has now.

@@ -89,8 +89,10 @@ bool Engine::adoptClaimedRow(const SourceRow& row) {
     // We just created the row. If we had replicated before, D1 lost it all: copy again.
     if (state_.everClaimed) resyncAll_ = true;
     state_.lastBatch = claimMark_;
-  } else if (!state_.pendingBatch.empty() && row.lastBatch == state_.pendingBatch) {
-    // The batch sent before a crash committed: adopt the watermark it carried.
+  } else if ((!state_.pendingBatch.empty() && row.lastBatch == state_.pendingBatch) ||
+             (!state_.pendingAhead.empty() && row.lastBatch == state_.pendingAhead)) {
+    // The batch sent before a crash committed (or the one sent after it, whose guard needed
+    // it): adopt the watermark it carried.
     if (row.appliedSeq > state_.appliedSeq) {
       state_.appliedSeq = row.appliedSeq;
       // A trim that fails is harmless: reads start after appliedSeq and the next one trims.
@@ -116,6 +118,7 @@ bool Engine::adoptClaimedRow(const SourceRow& row) {
     return false;
   }
   state_.pendingBatch.clear();
+  state_.pendingAhead.clear();
   state_.pendingClaim.clear();
   state_.everClaimed = true;
   return true;
@@ -135,6 +138,7 @@ void Engine::onTakeover(const BatchResult& r, int64_t nowMs) {
   state_.epoch = row.epoch;
   state_.lastBatch = row.lastBatch;
   state_.pendingBatch.clear();
+  state_.pendingAhead.clear();
   state_.pendingClaim.clear();
   // D1 holds the previous owner's rows: every table is copied again, converging them to ours.
   // Saved with the takeover, so a restart before the recopy begins still does it. A snapshot

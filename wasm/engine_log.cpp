@@ -37,11 +37,11 @@ void Engine::logBatch(int64_t ms) {
                       {"kind", page_->kind == Page::Schema ? "schema"
                                : page_->kind == Page::Copy ? "copy"
                                                            : "changes"},
-                      {"rows", flightRows_},
-                      {"statements", flightStatements_},
-                      {"bytes", flightBytes_},
+                      {"rows", flightInfo_.rows},
+                      {"statements", flightInfo_.statements},
+                      {"bytes", flightInfo_.bytes},
                       {"ms", ms}};
-  if (events_.on(LogLevel::Debug)) f["statementBytes"] = flightStatementBytes_;
+  if (events_.on(LogLevel::Debug)) f["statementBytes"] = flightInfo_.statementBytes;
   events_.add(LogLevel::Info, "batch", std::move(f));
 }
 

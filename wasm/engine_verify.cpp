@@ -126,7 +126,7 @@ Step Engine::verifyStep(int64_t nowMs) {
     endVerify(ErrorCode::None, "");
     return Step{};
   }
-  flightStartMs_ = nowMs;
+  flightInfo_.startMs = nowMs;
   // Through a sync endpoint the reads go as names and literals; it checks them, adds the
   // tenant and answers only while this incarnation owns the partition.
   if (options_.remote)

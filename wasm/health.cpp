@@ -139,9 +139,11 @@ std::string Engine::healthJson(int64_t nowMs) {
       {"epoch", state_.epoch},
       {"nextRetryAt", next ? json(*next) : json(nullptr)},
       {"warnings", warnings_},
-      // Batches prepared while the one before was in flight, and how many were sent as
-      // prepared (the rest were read again): since this engine started.
-      {"lookAhead", {{"prepared", aheadPrepared_}, {"used", aheadUsed_}}},
+      // Batches prepared while the one before was in flight, how many were sent as prepared
+      // (the rest were read again), and how many of those went before the answer to the one
+      // before (lookAhead 2): since this engine started.
+      {"lookAhead",
+       {{"prepared", aheadPrepared_}, {"used", aheadUsed_}, {"sentBeforeAnswer", aheadSent_}}},
       {"initialSync", {{"done", initialSyncDone()}, {"tables", tables}}},
   };
   if (!known) h["error"] = "health figures unavailable: " + live.error;

@@ -130,8 +130,9 @@ std::string parseScalars(const json& j, Options& o) {
   }
   auto ahead = j.find("lookAhead");
   if (ahead != j.end() && !ahead->is_null()) {
-    if (!ahead->is_number_integer() || ahead->get<int64_t>() < 0 || ahead->get<int64_t>() > 1)
-      return "lookAhead must be 0 or 1 (batches prepared while one is in flight)";
+    if (!ahead->is_number_integer() || ahead->get<int64_t>() < 0 || ahead->get<int64_t>() > 2)
+      return "lookAhead must be 0, 1 or 2 (0: each batch read once the one before is answered; "
+             "1: read while it is in flight; 2: also sent before its answer)";
     o.lookAhead = static_cast<int>(ahead->get<int64_t>());
   }
   auto log = j.find("log");

@@ -166,6 +166,7 @@ std::string stateToJson(const State& s, bool withTables) {
               {"appliedSeq", s.appliedSeq},
               {"lastBatch", s.lastBatch},
               {"pendingBatch", s.pendingBatch},
+              {"pendingAhead", s.pendingAhead},
               {"pendingClaim", s.pendingClaim},
               {"batchCounter", s.batchCounter},
               {"everClaimed", s.everClaimed},
@@ -192,6 +193,7 @@ bool stateFromJson(const std::string& text, State& s) {
   out.appliedSeq = get<int64_t>(doc, "appliedSeq", 0);
   out.lastBatch = get<std::string>(doc, "lastBatch", "");
   out.pendingBatch = get<std::string>(doc, "pendingBatch", "");
+  out.pendingAhead = get<std::string>(doc, "pendingAhead", "");
   out.pendingClaim = get<std::string>(doc, "pendingClaim", "");
   out.batchCounter = get<int64_t>(doc, "batchCounter", 0);
   out.everClaimed = get<bool>(doc, "everClaimed", false);

@@ -95,6 +95,8 @@ struct State {
   int64_t appliedSeq = 0;    // every outbox row up to here is in D1
   std::string lastBatch;     // the batch id D1 holds in _d1sync_sources.last_batch
   std::string pendingBatch;  // the batch sent and not yet acknowledged
+  // The batch sent after it before its answer (lookAhead 2), guarded by pendingBatch's commit.
+  std::string pendingAhead;
   std::string pendingClaim;  // the mark of a claim or takeover sent and not yet acknowledged
   int64_t batchCounter = 0;
   bool everClaimed = false;

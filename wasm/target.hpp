@@ -5,7 +5,8 @@
 // A Batch is atomic: every statement commits or none does. Its statements are SQL text without
 // bound values (values travel as exact literals); the first is the fence's guard and the last
 // advances the watermark, so a batch that committed is recognised later even when its answer
-// was lost. One batch is in flight at a time and batches reach the target strictly in order.
+// was lost. At most two batches are in flight, answered in the order sent; the guard makes the
+// target apply them strictly in order (a batch that overtakes the one before it is refused).
 //
 // A BatchResult says whether the batch committed and, when it did not, how it failed, as a
 // typed class (D1Failure, wasm/errors.hpp) that the engine acts on: Fenced (the guard refused),

@@ -37,54 +37,75 @@ Step Driver::step() {
   return s;
 }
 
-// The batch goes out; while it is in flight the engine prepares the next one, as a JS host
-// lets it (replicator.js), and the application may write.
-BatchResult Driver::send(const Step& s) {
+void Driver::arrive(Flight& f) {
+  if (f.arrived) return;
+  f.arrived = true;
   ++requests;
-  if (inFlight) inFlight(false);
-  if (s.lookAhead) {
+  f.result = target_.apply(f.batch);
+}
+
+// The batch goes out; while it is in flight the engine prepares the next one, as a JS host
+// lets it (replicator.js), and may send it too; the application may write meanwhile.
+void Driver::fly(const Step& s, size_t& budget, bool dropAnswers) {
+  std::deque<Flight> flights;
+  flights.push_back({s.batch});
+  --budget;
+  while (!flights.empty()) {
+    if (inFlight) inFlight(false);
+    if (s.lookAhead) {
+      local_.run("BEGIN");
+      engine_->lookAhead(now_);
+      std::optional<Batch> b;
+      if (budget > 0) b = engine_->sendAhead(now_);
+      local_.run("COMMIT");
+      if (b) {
+        --budget;
+        ++sentAhead;
+        flights.push_back({std::move(*b)});
+        if (overtakes && !flights.front().arrived && overtakes()) arrive(flights.back());
+      }
+    }
+    if (inFlight) inFlight(true);
+    arrive(flights.front());
+    now_ += 1;
+    if (dropAnswers && budget == 0) {
+      for (auto& f : flights) arrive(f);
+      return;
+    }
+    Flight f = std::move(flights.front());
+    flights.pop_front();
     local_.run("BEGIN");
-    engine_->lookAhead(now_);
+    engine_->complete(f.result, now_);
     local_.run("COMMIT");
   }
-  if (inFlight) inFlight(true);
-  return target_.apply(s.batch);
 }
 
 Step Driver::runRequests(size_t n, bool dropLastAnswer) {
   Step s;
-  for (size_t i = 0; i < n; ++i) {
+  size_t budget = n;
+  while (budget > 0) {
     s = step();
     if (s.kind == Step::Wait) {
       now_ = s.waitUntilMs;
-      --i;
       continue;
     }
     if (s.kind != Step::Send) return s;
-    BatchResult r = send(s);
-    now_ += 1;
-    if (dropLastAnswer && i + 1 == n) return s;
-    local_.run("BEGIN");
-    engine_->complete(r, now_);
-    local_.run("COMMIT");
+    fly(s, budget, dropLastAnswer);
   }
   return s;
 }
 
 Step Driver::run(size_t maxRequests) {
   Step s;
-  for (size_t i = 0; i < maxRequests; ++i) {
+  size_t budget = maxRequests;
+  while (budget > 0) {
     s = step();
     if (s.kind == Step::Wait) {
       now_ = s.waitUntilMs;
       continue;
     }
     if (s.kind != Step::Send) return s;
-    BatchResult r = send(s);
-    now_ += 1;
-    local_.run("BEGIN");
-    engine_->complete(r, now_);
-    local_.run("COMMIT");
+    fly(s, budget, false);
   }
   s.kind = Step::Failed;
   s.code = ErrorCode::Internal;

@@ -3,6 +3,7 @@
 // skipped on a simulated clock.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -42,10 +43,25 @@ class Driver {
   // Called while each request is in flight, before and after the engine's lookAhead(): what
   // the application does meanwhile (a JS host's event loop runs it there).
   std::function<void(bool afterLookAhead)> inFlight;
+  // With lookAhead 2, asked for each batch the engine sends ahead while the one before it has
+  // not reached D1 yet: true makes the later batch arrive first (requests overtaking each
+  // other on their way).
+  std::function<bool()> overtakes;
+  // Batches sent ahead (Engine::sendAhead) so far.
+  size_t sentAhead = 0;
 
  private:
+  struct Flight {
+    Batch batch;
+    bool arrived = false;
+    BatchResult result;
+  };
   Step step();
-  BatchResult send(const Step& s);
+  // Sends `s` and, with lookAhead 2, what the engine sends ahead of its answer; completes the
+  // answers in order. Stops sending after `budget` requests; `dropAnswers`: the requests
+  // still in flight then reach D1 and their answers are lost, as in a crash.
+  void fly(const Step& s, size_t& budget, bool dropAnswers);
+  void arrive(Flight& f);
   SqliteLocal& local_;
   LocalDb& engineDb_;
   Target& target_;

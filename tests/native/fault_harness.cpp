@@ -174,6 +174,12 @@ HarnessResult runSeed(uint64_t seed, const SeedOptions& so) {
                                          Random(seed * 0x2545F4914F6CDD1DULL + 7).next() % 4))
                                    : 0;
   Driver driver(local, target, options, &faulty);
+  Random overtaking(seed * 0x9E3779B97F4A7C15ULL + 11);
+  driver.overtakes = [&] {
+    bool first = overtaking.next() % 6 == 0;
+    result.overtook += first;
+    return first;
+  };
   int added = 0;
   if (so.writesInFlight) {
     driver.inFlight = [&](bool) {
@@ -261,6 +267,7 @@ HarnessResult runSeed(uint64_t seed, const SeedOptions& so) {
   }
   result.aheadPrepared = driver.aheadPrepared();
   result.aheadUsed = driver.aheadUsed();
+  result.sentAhead = static_cast<int64_t>(driver.sentAhead);
   result.faults["local_before"] += faulty.failedBefore;
   result.faults["local_after"] += faulty.failedAfter;
   faulty.probability = 0;  // the checks below read through the engine

@@ -19,6 +19,7 @@ struct HarnessResult {
   int64_t duplicated = 0;  // D1 rows beyond the local ones
   int64_t quarantined = 0;
   int64_t aheadPrepared = 0, aheadUsed = 0;  // batches read ahead, and sent as read
+  int64_t sentAhead = 0, overtook = 0;       // sent before the answer before; arrived first
 };
 
 struct SeedOptions {
@@ -28,7 +29,9 @@ struct SeedOptions {
   // Through a SyncEndpoint (remote mode, a tenant partition) instead of straight into D1; D1's
   // tables are then the application's, so the schema stays put.
   bool endpoint = false;
-  int lookAhead = 1;  // Options::lookAhead
+  // Options::lookAhead. With 2, a batch sent ahead now and then reaches D1 before the one
+  // sent before it (its guard must refuse it, and the engine send it again).
+  int lookAhead = 2;
   // The application writes (and now and then changes its schema) while requests are in
   // flight, before and after the engine prepares the next batch.
   bool writesInFlight = false;

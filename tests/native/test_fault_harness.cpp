@@ -8,7 +8,7 @@ namespace d1sync::native {
 namespace {
 
 TEST(FaultHarness, ThreeHundredSeedsConvergeExactly) {
-  int64_t faults = 0, rows = 0;
+  int64_t faults = 0, rows = 0, sentAhead = 0, overtook = 0;
   for (uint64_t seed = 1; seed <= 300; ++seed) {
     HarnessResult r = runSeed(seed);
     ASSERT_TRUE(r.ok) << r.failure;
@@ -16,10 +16,33 @@ TEST(FaultHarness, ThreeHundredSeedsConvergeExactly) {
     EXPECT_EQ(r.duplicated, 0);
     for (const auto& [kind, n] : r.faults) faults += n;
     rows += r.rowsCompared;
+    sentAhead += r.sentAhead;
+    overtook += r.overtook;
   }
   // The harness must actually inject faults and compare rows, or it proves nothing.
   EXPECT_GT(faults, 400);
   EXPECT_GT(rows, 5000);
+  // lookAhead 2 (the default): batches sent before the answer to the one before, some of
+  // them reaching D1 first.
+  EXPECT_GT(sentAhead, 1000);
+  EXPECT_GT(overtook, 100);
+}
+
+// lookAhead 1: the next batch read while one is in flight, sent after its answer.
+TEST(FaultHarness, LookAheadOneOneHundredSeeds) {
+  int64_t used = 0;
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    SeedOptions o;
+    o.lookAhead = 1;
+    o.writesInFlight = true;
+    HarnessResult r = runSeed(seed, o);
+    ASSERT_TRUE(r.ok) << r.failure;
+    EXPECT_EQ(r.lost, 0);
+    EXPECT_EQ(r.duplicated, 0);
+    EXPECT_EQ(r.sentAhead, 0);
+    used += r.aheadUsed;
+  }
+  EXPECT_GT(used, 100);
 }
 
 // The same through the sync endpoint: the client in remote mode, the endpoint applying its

@@ -1,5 +1,6 @@
-// Look-ahead (Engine::lookAhead): the next batch read and rendered while one is in flight,
-// sent only when the batch before it committed and nothing else moved.
+// Look-ahead (Engine::lookAhead), lookAhead 1: the next batch read and rendered while one is in
+// flight, sent only when the batch before it committed and nothing else moved. lookAhead 2 is
+// in test_two_in_flight.cpp.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -156,16 +157,18 @@ TEST_F(LookAhead, StreamingChangesOverManyPages) {
   EXPECT_GE(drv->aheadUsed() - used, 10);
 }
 
-TEST_F(LookAhead, TheOptionTakesZeroOrOne) {
+TEST_F(LookAhead, TheOptionTakesZeroOneOrTwo) {
   Options o, fresh;
   EXPECT_EQ(parseOptions(R"({"sourceId":"s","lookAhead":0})", o), "");
   EXPECT_EQ(o.lookAhead, 0);
+  EXPECT_EQ(parseOptions(R"({"sourceId":"s","lookAhead":1})", o), "");
+  EXPECT_EQ(o.lookAhead, 1);
   EXPECT_EQ(parseOptions(R"({"sourceId":"s"})", fresh), "");
-  EXPECT_EQ(fresh.lookAhead, 1);
+  EXPECT_EQ(fresh.lookAhead, 2);
   for (const char* bad :
-       {R"({"sourceId":"s","lookAhead":2})", R"({"sourceId":"s","lookAhead":true})",
+       {R"({"sourceId":"s","lookAhead":3})", R"({"sourceId":"s","lookAhead":true})",
         R"({"sourceId":"s","lookAhead":-1})"})
-    EXPECT_NE(parseOptions(bad, o).find("lookAhead must be 0 or 1"), std::string::npos) << bad;
+    EXPECT_NE(parseOptions(bad, o).find("lookAhead must be 0, 1 or 2"), std::string::npos) << bad;
 }
 
 }  // namespace

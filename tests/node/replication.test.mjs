@@ -14,6 +14,7 @@ import {
   sync,
   seq,
   recordingTarget,
+  d1BindingTarget,
   D1SyncError,
   PENDING_OUTBOX,
 } from './helpers.mjs';
@@ -198,6 +199,46 @@ test('start() ends with the tables in D1; the rows come with flush()', async () 
   await expectShop(db, d1);
   assert.equal(r.health().initialSync.done, true);
   r.close();
+});
+
+// lookAhead 2 (the default): the next batch goes to D1 before the answer to the one before;
+// lookAhead 1 waits for it. D1 ends the same either way.
+test('two batches in flight by default, one with lookAhead 1, the same rows in D1', async () => {
+  for (const lookAhead of [undefined, 1]) {
+    const d1 = await env.fresh();
+    const db = await openLocal();
+    run(db, SHOP);
+    fill(db, 400);
+    const real = d1BindingTarget(d1);
+    let inFlight = 0;
+    let most = 0;
+    let batches = 0;
+    const target = {
+      async batch(statements) {
+        ++batches;
+        most = Math.max(most, ++inFlight);
+        try {
+          return await real.batch(statements);
+        } finally {
+          --inFlight;
+        }
+      },
+    };
+    const r = await replicator(db, target, { lookAhead, limits: { copyPageRows: 100 } });
+    const h = await sync(r);
+    await expectShop(db, d1);
+    assert.ok(batches > 20, `${batches} batches`);
+    if (lookAhead === 1) {
+      assert.equal(most, 1);
+      assert.equal(h.lookAhead.sentBeforeAnswer, 0);
+      assert.ok(h.lookAhead.used > 10, JSON.stringify(h.lookAhead));
+    } else {
+      assert.equal(most, 2);
+      assert.ok(h.lookAhead.sentBeforeAnswer > 10, JSON.stringify(h.lookAhead));
+    }
+    assert.equal(h.syncErrors, 0);
+    r.close();
+  }
 });
 
 test('only listed tables are replicated', async () => {

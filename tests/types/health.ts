@@ -47,7 +47,9 @@ expectExact<
 expectExact<Health['d1RowsRead'] | Health['d1RowsWritten'], number>(true);
 expectExact<Health['nextRetryAt'], number | null>(true);
 expectExact<Health['warnings'], string[]>(true);
-expectExact<Health['lookAhead'], { prepared: number; used: number }>(true);
+expectExact<Health['lookAhead'], { prepared: number; used: number; sentBeforeAnswer: number }>(
+  true,
+);
 expectExact<Health['initialSync']['done'], boolean>(true);
 const copy = health.initialSync.tables['tasks'];
 expectExact<typeof copy.phase, 'create' | 'copy' | 'swap' | 'live'>(true);

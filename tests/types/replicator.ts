@@ -122,8 +122,8 @@ await createReplicator({ source, target, sourceId: 'r', tenant: { col: 'room_id'
 await createReplicator({ source, target });
 
 // Wrong values.
-// @ts-expect-error lookAhead is 0 or 1
-await createReplicator({ source, target, sourceId: 'room-42', lookAhead: 2 });
+// @ts-expect-error lookAhead is 0, 1 or 2
+await createReplicator({ source, target, sourceId: 'room-42', lookAhead: 3 });
 // @ts-expect-error lookAhead is a number, not a flag
 await createReplicator({ source, target, sourceId: 'room-42', lookAhead: true });
 // @ts-expect-error flushRetryMs is a number of ms

@@ -342,6 +342,7 @@ async function runSeed(seed, trace, { pipelined = false, lookAhead } = {}) {
     const restarts = { copy: 0, streaming: 0, idle: 0, other: 0 };
     let aheadUsed = 0; // the most batches one replicator sent as read ahead
     let aheadPrepared = 0;
+    let aheadSent = 0; // the most sent before the answer to the one before (lookAhead 2)
     let faultsInjected = 0;
     for (let round = 0; round < ROUNDS; ++round) {
       const line = [`round ${round}:`];
@@ -372,6 +373,7 @@ async function runSeed(seed, trace, { pipelined = false, lookAhead } = {}) {
       if (health) {
         aheadUsed = Math.max(aheadUsed, health.lookAhead.used);
         aheadPrepared = Math.max(aheadPrepared, health.lookAhead.prepared);
+        aheadSent = Math.max(aheadSent, health.lookAhead.sentBeforeAnswer);
       }
       line.push(
         `flush(${maxBatches}) -> ${!res.ok ? 'start failed' : res.flushed ? 'ok' : res.error.code}` +
@@ -447,6 +449,9 @@ async function runSeed(seed, trace, { pipelined = false, lookAhead } = {}) {
     // Pages were read ahead and sent as read (or, with lookAhead 0, never read ahead).
     if (lookAhead === 0) assert.equal(aheadPrepared, 0, `seed ${seed}`);
     else assert.ok(aheadUsed > 0, `seed ${seed}: no batch was sent as read ahead`);
+    // With lookAhead 2 (the default) some went before the answer to the batch before them.
+    if (lookAhead === undefined) assert.ok(aheadSent > 0, `seed ${seed}: none sent ahead`);
+    else assert.equal(aheadSent, 0, `seed ${seed}`);
     // The schedule did what it claims: restarts in the middle of the copy and of streaming.
     assert.ok(restarts.copy >= 1, `seed ${seed}: restarts ${JSON.stringify(restarts)}`);
     assert.ok(restarts.streaming >= 1, `seed ${seed}: restarts ${JSON.stringify(restarts)}`);
@@ -505,6 +510,7 @@ const VARIANTS = [
   { label: '', options: {} },
   // Writes land while batches are in flight, before and after the next page is read ahead.
   { label: ', writes while batches are in flight', options: { pipelined: true } },
+  { label: ', writes in flight, lookAhead 1', options: { pipelined: true, lookAhead: 1 } },
   { label: ', writes in flight, lookAhead 0', options: { pipelined: true, lookAhead: 0 } },
 ];
 for (const seed of SEEDS) {
