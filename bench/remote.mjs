@@ -9,7 +9,7 @@
 //   d1sync initial sync (DO → D1): a fresh Durable Object seeded per round, the D1 table dropped
 //     first, a fresh sourceId; start() and flush() timed apart; D1's billing (rows written per
 //     row, rows read per batch) from health()'s d1RowsWritten / d1RowsRead
-//   d1sync initial sync, look-ahead 0 (when createReplicator() accepts `lookAhead`)
+//   d1sync initial sync, look-ahead 1 and 0 (when createReplicator() accepts `lookAhead`)
 //   d1sync incremental: a fresh DO seeded and synced (not timed), N changes in it (not timed),
 //     flush() timed; D1 rows written per distinct changed row, fence rows included
 //   d1sync initial sync from @sqlite.org/sqlite-wasm in Node through the same proxy
@@ -336,7 +336,7 @@ export async function benchRemote({
     if (!lookAhead) {
       notes.push(
         'createReplicator() does not accept `lookAhead` in this build (CONFIG "unknown option \'lookAhead\'"): ' +
-          'the look-ahead 0 contender was skipped',
+          'the look-ahead 1 and 0 contenders were skipped',
       );
     }
     await base('seed', { rows });
@@ -358,6 +358,20 @@ export async function benchRemote({
       },
       ...(lookAhead
         ? [
+            {
+              // One batch in flight: the next one read while it is, sent after its answer.
+              id: 'd1sync-initial-lookahead1',
+              label: 'd1sync initial sync, look-ahead 1 (DO → D1)',
+              run: (r) =>
+                initialSync({
+                  mf,
+                  d1Url: d1.url,
+                  name: `la1-${tag}-${r}`,
+                  rows,
+                  sourceId: `la1-${tag}-${r}`,
+                  options: { lookAhead: 1 },
+                }),
+            },
             {
               id: 'd1sync-initial-lookahead0',
               label: 'd1sync initial sync, look-ahead 0 (DO → D1)',

@@ -272,25 +272,37 @@ export class Replicator {
   // While a batch is in flight, the engine prepares the next one (engine.hpp, lookAhead). The
   // timer first lets the request leave: a Durable Object's fetch() is only sent once the
   // isolate yields to its event loop, and a resolved promise is not enough.
-  // It answers with what sendAhead() gives: the encoded statements of a batch to send now,
-  // before the one in flight is answered (lookAhead 2, batches to D1), or nothing.
   async #whileInFlight(engine, step, pending) {
-    if (!step.lookAhead) return undefined;
+    if (!step.lookAhead) return;
     pending.catch(() => {}); // settled by the caller; not an unhandled rejection meanwhile
     await new Promise((resolve) => setTimeout(resolve, 0));
+    this.#inTransaction(() => engine.lookAhead(Date.now()));
+  }
+
+  // lookAhead 2, batches to D1: sends what the engine prepared before the answer to the
+  // batch in flight (engine.hpp, sendAhead), then prepares the one after it while both are
+  // out. The answers still go back in the order the batches left.
+  async #sendAhead(engine, flights) {
     let ahead;
+    this.#inTransaction(() => {
+      // Copied out of WASM memory before anything else calls into it.
+      ahead = engine.sendAhead(Date.now())?.slice();
+    });
+    if (!ahead) return;
+    const pending = this.#runBatch(ahead);
+    flights.push(pending);
+    await this.#whileInFlight(engine, { lookAhead: true }, pending);
+  }
+
+  // A call that only gives the engine a head start: if it fails, next() reads the same page
+  // again and reports what fails.
+  #inTransaction(work) {
     try {
-      if (!this.#closed)
-        this.#source.transaction(() => {
-          engine.lookAhead(Date.now());
-          // Copied out of WASM memory before anything else calls into it.
-          if (!step.op) ahead = engine.sendAhead(Date.now())?.slice();
-        });
+      if (!this.#closed) this.#source.transaction(work);
       this.#drain();
     } catch {
-      // Only a head start is lost: next() reads the same page again and reports what fails.
+      // only the head start is lost
     }
-    return ahead;
   }
 
   // Thin I/O: the engine decides what to send, how long to wait, when the flush ends and
@@ -320,8 +332,8 @@ export class Replicator {
       // (engine.hpp, sendAhead): the answers go back in the order the batches went out.
       const flights = [this.#runBatch(step.statements)];
       while (flights.length) {
-        const ahead = await this.#whileInFlight(engine, step, flights[0]);
-        if (ahead) flights.push(this.#runBatch(ahead));
+        await this.#whileInFlight(engine, step, flights[0]);
+        if (step.lookAhead) await this.#sendAhead(engine, flights);
         const { ok, error, results } = await flights.shift();
         // Closed meanwhile: the answers are dropped, as after a crash; the batch ids saved
         // before sending let the next engine over this database recognise a commit.

@@ -15,29 +15,38 @@ namespace d1sync {
 
 void Engine::lookAhead(int64_t nowMs) {
   now_ = nowMs;
-  if (options_.lookAhead <= 0 || ahead_ || second_ || firstFailed_ || flight_ != Flight::Job ||
-      !page_ || phase_ != Phase::Running || page_->jobs.empty())
+  if (options_.lookAhead <= 0 || ahead_ || firstFailed_ || flight_ != Flight::Job || !page_ ||
+      phase_ != Phase::Running || page_->jobs.empty())
     return;
   // A drive that ends after this batch would leave the work unused.
   if (drive_.untilStarted || (drive_.maxBatches >= 0 && drive_.batches >= drive_.maxBatches))
     return;
-  if (page_->jobs.size() > 1) {
+  // With a second batch in flight (sendAhead()), the batch after that one: read while both
+  // are out, as if both commit, so that it leaves as soon as the first is answered.
+  const bool secondPage = second_ && second_->page;
+  const Page& last = secondPage ? *second_->page : *page_;
+  const size_t nextJob = !second_ ? 1 : secondPage ? 1 : 2;
+  if (last.jobs.size() > nextJob) {
     // The same page's next job: only its statements are left to build.
     if (options_.remote) return;  // a sync endpoint's job is encoded when sent, cheaply
     Ahead a;
-    a.job = &page_->jobs[1];
-    a.statements = planner_.render(*a.job, page_->changes, page_->shapes);
+    a.job = &last.jobs[nextJob];
+    a.statements = planner_.render(*a.job, last.changes, last.shapes);
     ahead_ = std::move(a);
     ++aheadPrepared_;
     return;
   }
-  if (page_->kind == Page::Schema || verifying() || state_.hydrate.active) return;
-  // The next page, read from the state this page leaves behind; the reads must not change
-  // that state (a recopy they ask for, a renumbered rowid): if they do, next() reads again.
+  if (last.kind == Page::Schema || page_->kind == Page::Schema || verifying() ||
+      state_.hydrate.active)
+    return;
+  // The next page, read from the state the pages in flight leave behind; the reads must not
+  // change that state (a recopy they ask for, a renumbered rowid): if they do, next() reads
+  // again.
   State saved = state_;
   const bool resyncAll = resyncAll_;
   const auto resyncRequests = resyncRequests_;
   applyPageEffects(*page_, state_);
+  if (secondPage) applyPageEffects(last, state_);
   const std::string key = stateKey(state_);
   std::optional<Page> next;
   Read got = Read::Nothing;
@@ -56,7 +65,7 @@ void Engine::lookAhead(int64_t nowMs) {
   Ahead a;
   a.stateKey = key;
   a.schemaKey = schemaKey();
-  a.afterPages = pagesFinished_ + 1;
+  a.afterPages = pagesFinished_ + (secondPage ? 2 : 1);
   if (!options_.remote)
     a.statements = planner_.render(next->jobs.front(), next->changes, next->shapes);
   a.page = std::move(next);

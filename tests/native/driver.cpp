@@ -63,6 +63,10 @@ void Driver::fly(const Step& s, size_t& budget, bool dropAnswers) {
         ++sentAhead;
         flights.push_back({std::move(*b)});
         if (overtakes && !flights.front().arrived && overtakes()) arrive(flights.back());
+        // The batch after it, read while both are out.
+        local_.run("BEGIN");
+        engine_->lookAhead(now_);
+        local_.run("COMMIT");
       }
     }
     if (inFlight) inFlight(true);
