@@ -1,4 +1,5 @@
-// npm run bench -- [--quick | --full] [--profile] [--remote-only] [--rounds N] [--delays 0,10,40]
+// npm run bench -- [--quick | --full] [--scale] [--profile] [--remote-only] [--rounds N]
+//                  [--delays 0,10,40]
 //                  [--remote-rows 100000,1000000] [--contenders id,id,...]
 // Runs bench/worker.js in Miniflare (workerd) and compares, against the same local D1 binding and
 // the same upsert form: d1sync initial sync and incremental replication from a SQLite-backed
@@ -14,8 +15,9 @@
 // Then D1 in a second process (bench/remote.mjs): every contender through one binding-shaped
 // proxy to a second Miniflare, at 0, 10 and 40 ms per round trip, in interleaved rounds;
 // `--remote-only` runs that section alone and writes bench/results-remote.json / .md.
-// With --full, last, 100,000, 1,000,000 and 10,000,000 rows of a narrow table synced from a DO
-// into local D1 (bench/scale.mjs): rows/s, WASM heap and workerd RSS per size.
+// With --full (or --scale, after a quick run's sections), last, 100,000, 1,000,000 and
+// 10,000,000 rows of a narrow table synced from a DO into local D1 (bench/scale.mjs): rows/s,
+// WASM heap and workerd RSS per size.
 // Writes bench/results.json and bench/results.md (bench/markdown.mjs, which also writes the
 // README's tables: node bench/readme.mjs). A command, not a test: nothing here fails on a slow
 // machine.
@@ -54,6 +56,8 @@ import { markdown } from './markdown.mjs'; // results.md; the README's blocks (b
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
 const full = process.argv.includes('--full');
+// The scale section alone, after a quick run's (a few minutes: it seeds and syncs 10M rows).
+const withScale = process.argv.includes('--scale');
 const profile = process.argv.includes('--profile');
 const sizes = full ? [100000, 1000000] : [100000];
 const COLUMNS = COLUMN_NAMES.length;
@@ -629,8 +633,8 @@ results.targets.push(...verifyTargets(results.verify));
 results.remote = await remoteSection();
 results.targets.push(...remoteTargets(results.remote, { fullMode: full }));
 
-// ---- 10,000,000 rows of a narrow table, --full only (bench/scale.mjs) ----
-if (full) {
+// ---- 10,000,000 rows of a narrow table, --full or --scale (bench/scale.mjs) ----
+if (full || withScale) {
   results.scale = [];
   for (const rows of SCALE_SIZES) {
     log(`scale: ${rows} rows of a narrow table`);
@@ -642,7 +646,7 @@ if (full) {
     }
   }
 }
-results.targets.push(...scaleTargets(results.scale, { fullMode: full }));
+results.targets.push(...scaleTargets(results.scale, { fullMode: full || withScale }));
 
 const md = markdown(results);
 writeFileSync(path.join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n');
