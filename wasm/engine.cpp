@@ -459,15 +459,11 @@ Step Engine::sendJob(int64_t nowMs) {
   if (shape_.mode == SchemaMode::Strict) stmts.push_back("PRAGMA defer_foreign_keys = ON");
   for (auto& s : renderJob(job)) stmts.push_back(std::move(s));
   stmts.push_back(advanceStatement(fenceId_, applied, id, nowMs));
-  setFlight(
-      flightOf(id, stmts, static_cast<int64_t>(job.rows()), nowMs, events_.on(LogLevel::Debug)));
+  flightInfo_ =
+      flightOf(id, stmts, static_cast<int64_t>(job.rows()), nowMs, events_.on(LogLevel::Debug));
   Step step = send(Flight::Job, std::move(stmts));
   step.lookAhead = options_.lookAhead > 0;
   return step;
-}
-
-void Engine::setFlight(FlightInfo info) {
-  flightInfo_ = std::move(info);
 }
 
 Engine::FlightInfo Engine::flightOf(const std::string& batchId,
@@ -577,7 +573,7 @@ void Engine::takeSecond() {
   Second sec = std::move(*second_);
   second_.reset();
   if (sec.page) page_ = std::move(sec.page);
-  setFlight(std::move(sec.info));
+  flightInfo_ = std::move(sec.info);
   state_.pendingBatch = flightInfo_.batchId;
   state_.pendingAhead.clear();
 }

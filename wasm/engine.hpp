@@ -257,7 +257,6 @@ class Engine {
   void completeJob(const BatchResult& r, int64_t nowMs);
   void takeSecond();
   void dropSecond();
-  void setFlight(FlightInfo info);
   static FlightInfo flightOf(const std::string& batchId, const std::vector<std::string>& statements,
                              int64_t rows, int64_t nowMs, bool statementBytes);
   void onJobFailed(const BatchFailure& failure, int64_t nowMs);

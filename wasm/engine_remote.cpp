@@ -31,7 +31,7 @@ Step Engine::sendRemoteJob(const Job& job, const std::string& batchId, int64_t a
   ChangesetStatus st = jobChangeset(job, page_->changes, h, part);
   if (st.ok()) st = encodeChangeset(part, body);
   if (!st.ok()) return fail(ErrorCode::Internal, "a batch for the sync endpoint: " + st.message);
-  setFlight({batchId, 1, body.size(), static_cast<int64_t>(job.rows()), nowMs, {body.size()}});
+  flightInfo_ = {batchId, 1, body.size(), static_cast<int64_t>(job.rows()), nowMs, {body.size()}};
   return sendRemote(Flight::Job, sync_protocol::kApply, std::move(body));
 }
 
