@@ -533,6 +533,7 @@ bool mayHaveCommitted(D1Failure f) {
 
 void Engine::completeJob(const BatchResult& r, int64_t nowMs) {
   if (!second_ || second_->maybeCommitted) {
+    aloneNext_ = false;
     if (r.ok) {
       onJobDone(nowMs);
     } else {
@@ -558,14 +559,24 @@ void Engine::completeJob(const BatchResult& r, int64_t nowMs) {
     onJobDone(nowMs);
     return;
   }
-  // The second did not commit unless its answer was lost too, and it could only commit
-  // after the first: the probe then asks D1 which of the two it holds.
-  if (mayHaveCommitted(first.failure.kind) && mayHaveCommitted(r.failure.kind)) {
-    second_->maybeCommitted = true;
-  } else {
+  // The second's guard refused it: it did not commit, and the first's answer stands.
+  if (r.failure.kind == D1Failure::Fenced) {
     dropSecond();
+    onJobFailed(first.failure, nowMs);
+    return;
   }
-  onJobFailed(first.failure, nowMs);
+  // Otherwise either may have committed: an answer can be lost, and D1 can answer every
+  // request in flight with one failure (a Durable Object reset after a deferred foreign key
+  // fails at commit fails them all, committed or not). The probe asks D1 which of the two it
+  // holds; whatever it finds uncommitted is then sent alone, so its own failure is its own.
+  second_->maybeCommitted = true;
+  if (mayHaveCommitted(first.failure.kind)) {
+    onJobFailed(first.failure, nowMs);
+    return;
+  }
+  recordError(codeFor(first.failure.kind), first.failure.message);
+  needProbe_ = true;
+  persist();
 }
 
 // The batch sent after the one that just committed becomes the batch in flight.
@@ -803,7 +814,10 @@ void Engine::onProbe(const BatchResult& r, int64_t nowMs) {
     onJobDone(nowMs);
     return;
   }
-  if (second_) dropSecond();  // it did not commit
+  if (second_) {  // it did not commit
+    dropSecond();
+    aloneNext_ = true;
+  }
   if (ours && !state_.pendingBatch.empty() && row.lastBatch == state_.pendingBatch) {
     onJobDone(nowMs);  // it committed; only the answer was lost
     return;

@@ -126,9 +126,11 @@ class Engine {
   // in flight sets, so D1 applies it only after that one, and refuses it if that one did not
   // commit or it arrives first. The host completes the two in the order sent. When the first
   // fails, the engine holds that answer until the second's: the second committing proves the
-  // first did; the second failing too is resolved as a lone failure (a lost answer probed,
-  // both ids known). Empty when nothing is prepared or the batch in flight is not a copy or
-  // changes batch. Memory: the second batch's statements and page, until it is answered.
+  // first did; the second refused by its guard leaves the first's answer standing; any other
+  // failure of the second makes the engine ask D1 which of the two it holds (both ids known),
+  // and send what did not commit alone. Empty when nothing is prepared or the batch in flight
+  // is not a copy or changes batch. Memory: the second batch's statements and page, until it
+  // is answered, and the page read after it.
   std::optional<Batch> sendAhead(int64_t nowMs);
   int64_t lookAheadPrepared() const { return aheadPrepared_; }
   int64_t lookAheadUsed() const { return aheadUsed_; }
@@ -403,6 +405,7 @@ class Engine {
   FlightInfo flightInfo_;
   std::optional<Second> second_;
   std::optional<BatchResult> firstFailed_;  // the first answer, held until the second's
+  bool aloneNext_ = false;                  // after two failed together: the next batch goes alone
   std::set<std::string> resyncRequests_;    // applied between pages
   bool resyncAll_ = false;
   int schemaFailures_ = 0;

@@ -75,10 +75,10 @@ void Engine::lookAhead(int64_t nowMs) {
 
 std::optional<Batch> Engine::sendAhead(int64_t nowMs) {
   now_ = nowMs;
-  if (options_.lookAhead < 2 || options_.remote || !ahead_ || second_ || firstFailed_ ||
-      flight_ != Flight::Job || !page_ || page_->kind == Page::Schema || phase_ != Phase::Running ||
-      needProbe_ || verifying() || state_.hydrate.active || drive_.untilStarted ||
-      (drive_.maxBatches >= 0 && drive_.batches >= drive_.maxBatches))
+  if (options_.lookAhead < 2 || options_.remote || aloneNext_ || !ahead_ || second_ ||
+      firstFailed_ || flight_ != Flight::Job || !page_ || page_->kind == Page::Schema ||
+      phase_ != Phase::Running || needProbe_ || verifying() || state_.hydrate.active ||
+      drive_.untilStarted || (drive_.maxBatches >= 0 && drive_.batches >= drive_.maxBatches))
     return {};
   Ahead& a = *ahead_;
   const Job* job = nullptr;

@@ -114,6 +114,25 @@ TEST_F(TwoInFlight, BothAnswersLostTheProbeFindsTheSecond) {
   EXPECT_EQ(d1->committed, d1->batches);
 }
 
+// A Durable Object reset after a deferred foreign key fails at commit answers every request
+// in flight with that failure, the one that committed too: D1 is asked, not believed.
+TEST_F(TwoInFlight, OneFailureAnsweredToBothIsProbedNotBelieved) {
+  const std::string reset =
+      "Durable Object was reset and rolled back to its last known good state because the "
+      "following SQLite statement failed: FOREIGN KEY constraint failed";
+  fill(1000);
+  driver(paged(2));
+  drv->runRequests(4);
+  const size_t committed = d1->committed;
+  d1->inject({Fault::LoseAnswer, reset});        // commits, answered as failed
+  d1->inject({Fault::FailBeforeCommit, reset});  // the one behind it
+  drv->runRequests(2);
+  EXPECT_EQ(d1->committed, committed + 1);
+  sync();
+  expectSame("t");
+  EXPECT_EQ(local->exec("SELECT count(*) FROM _d1sync_quarantine").rows.at(0, 0), "0");
+}
+
 TEST_F(TwoInFlight, ACrashWithTwoInFlightLosesNothing) {
   fill(1000);
   driver(paged(2));
