@@ -4,31 +4,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fixtures.hpp"
+#include "paged_fixture.hpp"
 
 namespace d1sync::native {
 namespace {
 
 using nlohmann::json;
 
-class TwoInFlight : public EngineTest {
+class TwoInFlight : public PagedTest {
  protected:
-  void fill(int rows) {
-    local->run(
-        "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
-        "WITH RECURSIVE n(i) AS (VALUES(1) UNION ALL SELECT i+1 FROM n WHERE i<" +
-        std::to_string(rows) + ") INSERT INTO t SELECT i, 'v' || i FROM n");
-  }
-  Options paged(int lookAhead) {
-    Options o = defaultOptions();
-    o.limits.copyPageRows = 100;
-    o.limits.pageChanges = 100;
-    o.lookAhead = lookAhead;
-    return o;
-  }
-  std::string savedState() {
-    return local->exec("SELECT doc FROM _d1sync_state WHERE id = 1").rows.at(0, 0);
-  }
   // Requests a fresh copy of 1,000 rows in pages of 100 takes with lookAhead 1.
   size_t serialRequests() {
     fill(1000);
