@@ -120,10 +120,14 @@ class EngineHandle {
     return out;
   }
 
-  void lookAhead(double now) { engine_->lookAhead(static_cast<int64_t>(now)); }
+  void lookAhead(double now) {
+    releaseSent();
+    engine_->lookAhead(static_cast<int64_t>(now));
+  }
   // lookAhead 2: the batch to send now, before the answer to the one in flight, as a view
   // like next()'s statements (decode it at once); undefined when there is none.
   val sendAhead(double now) {
+    releaseSent();
     auto b = engine_->sendAhead(static_cast<int64_t>(now));
     if (!b) return val::undefined();
     ahead_ = encodeStatements(b->statements);
@@ -199,6 +203,13 @@ class EngineHandle {
 
  private:
   static StatusOut out(const Status& s) { return {codeName(s.code), s.message}; }
+  // While batches are in flight JS holds its own copies of them (decoded, or copied out): the
+  // buffers go back to the allocator before the next page is read, which keeps the module's
+  // memory high-water mark down.
+  void releaseSent() {
+    std::string().swap(sent_);
+    std::string().swap(ahead_);
+  }
   JsLocalDb local_;
   std::string sent_;     // the statements of the last send step, viewed by JS
   std::string ahead_;    // the statements of the last sendAhead(), viewed by JS
