@@ -4,11 +4,16 @@ import { createReplicatorWith } from './replicator.js';
 import { createSyncEndpointWith } from './endpoint.js';
 import { engineModule } from './engine-module.js';
 
-export function makeFactories(compile) {
+// `defaults`: option values this entry point uses when the application gives none.
+export function makeFactories(compile, defaults = {}) {
   let compiled = null;
   const load = async () => engineModule(await (compiled ??= compile()));
+  const withDefaults = (options) =>
+    options && typeof options === 'object' && options.lookAhead === undefined
+      ? { ...options, ...defaults }
+      : options;
   return {
-    createReplicator: (options) => createReplicatorWith(load, options),
+    createReplicator: (options) => createReplicatorWith(load, withDefaults(options)),
     createSyncEndpoint: (options) => createSyncEndpointWith(load, options),
   };
 }

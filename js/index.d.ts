@@ -225,7 +225,8 @@ export interface ReplicatorOptions {
    */
   flushRetryMs?: number;
   /**
-   * How far the next batch gets while one is in flight. 2 (the default) reads and renders it
+   * How far the next batch gets while one is in flight. 2 (the default in a Worker or Durable
+   * Object; Node's is 1, see the README) reads and renders it
    * and sends it too, before the answer, guarded so that D1 applies it only after the one in
    * flight commits (two requests in flight: the round trip hides behind D1's work); 1 reads and
    * renders it, and sends it once the one before is answered; 0 reads each batch once the one

@@ -276,33 +276,38 @@ export class Replicator {
     if (!step.lookAhead) return;
     pending.catch(() => {}); // settled by the caller; not an unhandled rejection meanwhile
     await new Promise((resolve) => setTimeout(resolve, 0));
-    this.#inTransaction(() => engine.lookAhead(Date.now()));
+    try {
+      if (!this.#closed) this.#source.transaction(() => engine.lookAhead(Date.now()));
+      this.#drain();
+    } catch {
+      // Only a head start is lost: next() reads the same page again and reports what fails.
+    }
   }
 
   // lookAhead 2, batches to D1: sends what the engine prepared before the answer to the
   // batch in flight (engine.hpp, sendAhead), then prepares the one after it while both are
   // out. The answers still go back in the order the batches left.
   async #sendAhead(engine, flights) {
+    if (this.#closed) return;
     let ahead;
-    this.#inTransaction(() => {
-      // Copied out of WASM memory before anything else calls into it.
-      ahead = engine.sendAhead(Date.now())?.slice();
-    });
+    let failed;
+    try {
+      this.#source.transaction(() => {
+        // Copied out of WASM memory before anything else calls into it.
+        ahead = engine.sendAhead(Date.now())?.slice();
+      });
+    } catch (e) {
+      failed = e;
+    }
+    this.#drain();
     if (!ahead) return;
-    const pending = this.#runBatch(ahead);
+    // The engine counts it as sent: if its transaction failed after all, it is answered as a
+    // failure that never reached D1, and the engine asks D1 what it holds.
+    const pending = failed
+      ? Promise.resolve({ ok: false, error: `not sent: ${messageOf(failed)}`, results: [] })
+      : this.#runBatch(ahead);
     flights.push(pending);
     await this.#whileInFlight(engine, { lookAhead: true }, pending);
-  }
-
-  // A call that only gives the engine a head start: if it fails, next() reads the same page
-  // again and reports what fails.
-  #inTransaction(work) {
-    try {
-      if (!this.#closed) this.#source.transaction(work);
-      this.#drain();
-    } catch {
-      // only the head start is lost
-    }
   }
 
   // Thin I/O: the engine decides what to send, how long to wait, when the flush ends and

@@ -483,6 +483,9 @@ Engine::FlightInfo Engine::flightOf(const std::string& batchId,
 
 void Engine::complete(const BatchResult& r, int64_t nowMs) {
   now_ = nowMs;
+  // A batch sent ahead that its guard refused is not an error until the probe says so.
+  const bool race = flight_ == Flight::Job && !r.ok && r.failure.kind == D1Failure::Fenced &&
+                    (second_ && firstFailed_ ? second_->info : flightInfo_).ahead;
   Flight f = flight_;
   flight_ = Flight::None;
   // What lookAhead() prepared assumed this batch commits.
@@ -492,7 +495,7 @@ void Engine::complete(const BatchResult& r, int64_t nowMs) {
   state_.counters.lastSyncAt = nowMs;
   if (f != Flight::None) {
     ++state_.counters.totalSyncs;
-    if (!r.ok) ++state_.counters.syncErrors;
+    if (!r.ok && !race) ++state_.counters.syncErrors;
     if (r.ok) {
       state_.counters.d1RowsRead += r.rowsRead;
       state_.counters.d1RowsWritten += r.rowsWritten;
@@ -536,7 +539,7 @@ void Engine::completeJob(const BatchResult& r, int64_t nowMs) {
     aloneNext_ = false;
     if (r.ok) {
       onJobDone(nowMs);
-    } else {
+    } else if (!overtaken(r.failure, flightInfo_)) {
       onJobFailed(r.failure, nowMs);
     }
     return;
@@ -562,7 +565,7 @@ void Engine::completeJob(const BatchResult& r, int64_t nowMs) {
   // The second's guard refused it: it did not commit, and the first's answer stands.
   if (r.failure.kind == D1Failure::Fenced) {
     dropSecond();
-    onJobFailed(first.failure, nowMs);
+    if (!overtaken(first.failure, flightInfo_)) onJobFailed(first.failure, nowMs);
     return;
   }
   // Otherwise either may have committed: an answer can be lost, and D1 can answer every
@@ -577,6 +580,16 @@ void Engine::completeJob(const BatchResult& r, int64_t nowMs) {
   recordError(codeFor(first.failure.kind), first.failure.message);
   needProbe_ = true;
   persist();
+}
+
+// A batch sent ahead that its guard refused may only have reached D1 before the batch it
+// follows (requests can overtake each other): the probe tells that from a real fence, and
+// nothing is recorded as an error until it does.
+bool Engine::overtaken(const BatchFailure& failure, const FlightInfo& info) {
+  if (failure.kind != D1Failure::Fenced || !info.ahead) return false;
+  needProbe_ = true;
+  persist();
+  return true;
 }
 
 // The batch sent after the one that just committed becomes the batch in flight.

@@ -229,6 +229,7 @@ class Engine {
     size_t statements = 0, bytes = 0;
     int64_t rows = 0, startMs = 0;
     std::vector<size_t> statementBytes;  // debug events only
+    bool ahead = false;                  // sent before the answer to the batch before it
   };
   // The batch sendAhead() sent while another was in flight.
   struct Second {
@@ -257,6 +258,7 @@ class Engine {
   Step sendJob(int64_t nowMs);
   void onJobDone(int64_t nowMs);
   void completeJob(const BatchResult& r, int64_t nowMs);
+  bool overtaken(const BatchFailure& failure, const FlightInfo& info);
   void takeSecond();
   void dropSecond();
   static FlightInfo flightOf(const std::string& batchId, const std::vector<std::string>& statements,

@@ -114,6 +114,7 @@ std::optional<Batch> Engine::sendAhead(int64_t nowMs) {
   Second sec;
   sec.info =
       flightOf(id, stmts, static_cast<int64_t>(job->rows()), nowMs, events_.on(LogLevel::Debug));
+  sec.info.ahead = true;
   if (a.page) sec.page = std::move(a.page);
   ahead_.reset();
   second_ = std::move(sec);

@@ -583,3 +583,50 @@ test('issue 10: the quarantine list is paged', async () => {
   assert.deepEqual(r.quarantined({ after: first[1].id }), all.slice(2));
   r.close();
 });
+
+// lookAhead 2: the engine saved the id of the batch it sends ahead, but the local transaction
+// around that call failed. The batch must not leave (a commit D1 then held would not be
+// recognised after a restart): it is answered as not sent, and the engine asks D1.
+test('a batch sent ahead whose local transaction failed is not sent, and nothing is lost', async () => {
+  const d1 = await env.fresh();
+  const db = await openLocal();
+  run(db, SCHEMA);
+  fill(db, 0, 400);
+  const inner = sqliteWasmSource(db);
+  let failIn = 0; // the transaction, counted from the next one, that fails after its work
+  const source = {
+    kind: inner.kind,
+    exec: (sql) => inner.exec(sql),
+    transaction(fn) {
+      const result = inner.transaction(fn);
+      if (failIn > 0 && --failIn === 0) throw new Error('disk I/O error (test)');
+      return result;
+    },
+  };
+  const real = d1BindingTarget(d1);
+  let batches = 0;
+  const target = {
+    batch(statements) {
+      // The first copy batch (after the claim and the schema): while it is out come the
+      // look-ahead's transaction, then sendAhead's, which fails.
+      if (++batches === 3) failIn = 2;
+      return real.batch(statements);
+    },
+  };
+  const r = await createReplicator({
+    source,
+    target,
+    sourceId: 'src-1',
+    lookAhead: 2,
+    limits: { copyPageRows: 200 },
+  });
+  await r.start();
+  await r.flush();
+  const h = r.health();
+  assert.equal(failIn, 0, 'the failing transaction happened');
+  assert.match(h.lastError, /not sent: disk I\/O error \(test\)/);
+  assert.equal(h.state, 'idle');
+  assert.equal(h.initialSync.done, true);
+  await expectSame(assert, db, d1, 'items');
+  r.close();
+});

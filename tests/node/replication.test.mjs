@@ -201,10 +201,10 @@ test('start() ends with the tables in D1; the rows come with flush()', async () 
   r.close();
 });
 
-// lookAhead 2 (the default): the next batch goes to D1 before the answer to the one before;
-// lookAhead 1 waits for it. D1 ends the same either way.
-test('two batches in flight by default, one with lookAhead 1, the same rows in D1', async () => {
-  for (const lookAhead of [undefined, 1]) {
+// lookAhead 2 (the default in workerd): the next batch goes to D1 before the answer to the one
+// before; lookAhead 1 (Node's default) waits for it. D1 ends the same either way.
+test('two batches in flight with lookAhead 2, one with lookAhead 1, the same rows in D1', async () => {
+  for (const lookAhead of [2, undefined]) {
     const d1 = await env.fresh();
     const db = await openLocal();
     run(db, SHOP);
@@ -228,15 +228,17 @@ test('two batches in flight by default, one with lookAhead 1, the same rows in D
     const h = await sync(r);
     await expectShop(db, d1);
     assert.ok(batches > 20, `${batches} batches`);
-    if (lookAhead === 1) {
+    if (lookAhead === undefined) {
       assert.equal(most, 1);
       assert.equal(h.lookAhead.sentBeforeAnswer, 0);
       assert.ok(h.lookAhead.used > 10, JSON.stringify(h.lookAhead));
+      assert.equal(h.syncErrors, 0);
     } else {
+      // Miniflare's Node-side proxy may fail an overlapping call (js/entry-node.js): retried,
+      // so D1 is still exact, but not counted here.
       assert.equal(most, 2);
       assert.ok(h.lookAhead.sentBeforeAnswer > 10, JSON.stringify(h.lookAhead));
     }
-    assert.equal(h.syncErrors, 0);
     r.close();
   }
 });
