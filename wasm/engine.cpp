@@ -484,8 +484,8 @@ Engine::FlightInfo Engine::flightOf(const std::string& batchId,
 void Engine::complete(const BatchResult& r, int64_t nowMs) {
   now_ = nowMs;
   // A batch sent ahead that its guard refused is not an error until the probe says so.
-  const bool race = flight_ == Flight::Job && !r.ok && r.failure.kind == D1Failure::Fenced &&
-                    (second_ && firstFailed_ ? second_->info : flightInfo_).ahead;
+  const bool race = flight_ == Flight::Job && !r.ok &&
+                    refusedAhead(r.failure, second_ && firstFailed_ ? second_->info : flightInfo_);
   Flight f = flight_;
   flight_ = Flight::None;
   // What lookAhead() prepared assumed this batch commits.
@@ -585,8 +585,12 @@ void Engine::completeJob(const BatchResult& r, int64_t nowMs) {
 // A batch sent ahead that its guard refused may only have reached D1 before the batch it
 // follows (requests can overtake each other): the probe tells that from a real fence, and
 // nothing is recorded as an error until it does.
+bool Engine::refusedAhead(const BatchFailure& failure, const FlightInfo& info) {
+  return failure.kind == D1Failure::Fenced && info.ahead;
+}
+
 bool Engine::overtaken(const BatchFailure& failure, const FlightInfo& info) {
-  if (failure.kind != D1Failure::Fenced || !info.ahead) return false;
+  if (!refusedAhead(failure, info)) return false;
   needProbe_ = true;
   persist();
   return true;

@@ -258,6 +258,7 @@ class Engine {
   Step sendJob(int64_t nowMs);
   void onJobDone(int64_t nowMs);
   void completeJob(const BatchResult& r, int64_t nowMs);
+  static bool refusedAhead(const BatchFailure& failure, const FlightInfo& info);
   bool overtaken(const BatchFailure& failure, const FlightInfo& info);
   void takeSecond();
   void dropSecond();
