@@ -484,8 +484,11 @@ Engine::FlightInfo Engine::flightOf(const std::string& batchId,
 void Engine::complete(const BatchResult& r, int64_t nowMs) {
   now_ = nowMs;
   // A batch sent ahead that its guard refused is not an error until the probe says so.
-  const bool race = flight_ == Flight::Job && !r.ok &&
-                    refusedAhead(r.failure, second_ && firstFailed_ ? second_->info : flightInfo_);
+  // Nor is a first claim whose guard found the schema it carries cannot be created.
+  const bool race =
+      !r.ok && ((flight_ == Flight::Job &&
+                 refusedAhead(r.failure, second_ && firstFailed_ ? second_->info : flightInfo_)) ||
+                (flight_ == Flight::Claim && claimSchema_ && !mayHaveCommitted(r.failure.kind)));
   Flight f = flight_;
   flight_ = Flight::None;
   // What lookAhead() prepared assumed this batch commits.
@@ -524,15 +527,6 @@ void Engine::complete(const BatchResult& r, int64_t nowMs) {
       return;
   }
 }
-
-namespace {
-
-// A failure after which the batch may still have committed (its answer was lost).
-bool mayHaveCommitted(D1Failure f) {
-  return f == D1Failure::Transient || f == D1Failure::Other;
-}
-
-}  // namespace
 
 void Engine::completeJob(const BatchResult& r, int64_t nowMs) {
   if (!second_ || second_->maybeCommitted) {

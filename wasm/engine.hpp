@@ -287,6 +287,8 @@ class Engine {
   // engine_claim.cpp
   std::optional<std::string> pendingMark(const char* kind);
   Step claim(int64_t nowMs);
+  std::optional<Page> schemaWithClaim(std::vector<std::string>& statements);
+  void onClaimFailed(const BatchResult& r, bool withSchema, int64_t nowMs);
   void onClaim(const BatchResult& r, int64_t nowMs);
   bool adoptClaimedRow(const SourceRow& row);
   void onTakeover(const BatchResult& r, int64_t nowMs);
@@ -388,6 +390,10 @@ class Engine {
   bool signedZero_ = false;  // the local SQLite has atan2() to tell -0.0 from 0.0
   bool needProbe_ = false;
   std::string claimMark_;
+  // The schema the claim in flight creates in D1 (schemaWithClaim()); after such a claim
+  // fails, claims go alone.
+  std::optional<Page> claimSchema_;
+  bool claimAlone_ = false;
   SourceRow theirs_;
   std::vector<Table> tables_;  // current local schema of replicated tables
   std::vector<std::string> warnings_;

@@ -32,14 +32,61 @@ Step Engine::claim(int64_t nowMs) {
     return sendRemote(
         Flight::Claim, sync_protocol::kClaim,
         claimRequest(state_.sourceId, fenceId_.incarnation, state_.appliedSeq, claimMark_));
-  return send(Flight::Claim, claimStatements(fenceId_, state_.appliedSeq, claimMark_, nowMs));
+  auto statements = claimStatements(fenceId_, state_.appliedSeq, claimMark_, nowMs);
+  claimSchema_ = schemaWithClaim(statements);
+  return send(Flight::Claim, std::move(statements));
+}
+
+// A first start creates D1's tables in the claim's own batch: start() then takes one round
+// trip, not two. Its guard lets them be created only where nothing can be in their way: the
+// claim just made the row ours, and D1 has no object of their names. Otherwise the whole
+// batch, claim included, rolls back, and the claim goes again alone to reconcile what D1 holds
+// (a tenant's tables are usually there already: its claims always go alone).
+std::optional<Engine::Page> Engine::schemaWithClaim(std::vector<std::string>& statements) {
+  if (claimAlone_ || state_.everClaimed || options_.snapshot || options_.takeover ||
+      options_.hydrate || state_.hydrate.active || shape_.tenant || tables_.empty())
+    return std::nullopt;
+  std::vector<std::string> names;
+  for (const auto& t : tables_) {
+    auto it = state_.tables.find(t.name);
+    if (it == state_.tables.end() || it->second.phase != TablePhase::Create || it->second.shadow ||
+        it->second.dropFirst)
+      return std::nullopt;
+    names.push_back(t.name);
+  }
+  auto page = schemaPage();
+  if (!page || page->jobs.size() != 1 || !page->dropped.empty()) return std::nullopt;
+  const std::vector<std::string>& create = page->jobs.front().statements;
+  size_t bytes = 0;
+  for (const auto& s : statements) bytes += s.size();
+  for (const auto& s : create) bytes += s.size();
+  const Limits& L = options_.limits;
+  if (statements.size() + 1 + create.size() >
+          static_cast<size_t>(std::min(L.maxStatementsPerBatch, L.queriesPerInvocation)) ||
+      bytes > L.maxBatchBytes)
+    return std::nullopt;
+  statements.push_back(freshClaimGuard(fenceId_, state_.appliedSeq, claimMark_, names));
+  for (const auto& s : create) statements.push_back(s);
+  return page;
+}
+
+void Engine::onClaimFailed(const BatchResult& r, bool withSchema, int64_t nowMs) {
+  if (withSchema) {
+    claimAlone_ = true;
+    // Its guard refused it, or D1 refused a table: nothing committed, and the claim alone
+    // finds out why. Only a failure that may hide a commit waits for the backoff.
+    if (!r.ok && !mayHaveCommitted(r.failure.kind)) return;
+  }
+  const std::string& error = r.failure.message;
+  retryAfter(r.ok ? D1Failure::Other : r.failure.kind,
+             error.empty() ? "D1 answered the claim with too few results" : error, nowMs);
 }
 
 void Engine::onClaim(const BatchResult& r, int64_t nowMs) {
+  std::optional<Page> schema = std::move(claimSchema_);
+  claimSchema_.reset();
   if (!r.ok || r.results.size() <= kClaimTablesStatement) {
-    const std::string& error = r.failure.message;
-    retryAfter(r.ok ? D1Failure::Other : r.failure.kind,
-               error.empty() ? "D1 answered the claim with too few results" : error, nowMs);
+    onClaimFailed(r, schema.has_value(), nowMs);
     return;
   }
   const Rows& owner = r.results[kClaimTenantStatement];
@@ -71,6 +118,12 @@ void Engine::onClaim(const BatchResult& r, int64_t nowMs) {
   if (!adoptClaimedRow(row)) return;
   reconcileD1Tables(r.results[kClaimTablesStatement]);
   if (phase_ == Phase::Failed) return;
+  if (schema) {
+    // D1's tables were read before the guard, which found none of ours: these are the ones
+    // this batch created.
+    applyPageEffects(*schema, state_);
+    logPage(*schema);
+  }
   backoff_.reset();
   unknownFailures_ = 0;
   phase_ = Phase::Running;

@@ -81,6 +81,10 @@ D1Failure classifyD1Error(const std::string& m) {
   return D1Failure::Other;
 }
 
+bool mayHaveCommitted(D1Failure failure) {
+  return failure == D1Failure::Transient || failure == D1Failure::Other;
+}
+
 ErrorCode codeFor(D1Failure f) {
   switch (f) {
     case D1Failure::Fenced:

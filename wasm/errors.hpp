@@ -32,5 +32,7 @@ enum class D1Failure {
 // (target.hpp) instead.
 D1Failure classifyD1Error(const std::string& message);
 ErrorCode codeFor(D1Failure failure);
+// A failure after which the batch may still have committed (its answer was lost).
+bool mayHaveCommitted(D1Failure failure);
 
 }  // namespace d1sync

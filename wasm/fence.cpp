@@ -75,6 +75,20 @@ std::string guardStatement(const FenceId& id, int64_t epoch, int64_t appliedSeq,
          ") THEN 1 ELSE json_extract('{}','$d1sync: FENCED') END";
 }
 
+std::string freshClaimGuard(const FenceId& id, int64_t appliedSeq, const std::string& claimMark,
+                            const std::vector<std::string>& tables) {
+  std::string names;
+  for (const auto& t : tables) names += (names.empty() ? "" : ",") + quoteText(t);
+  // Our incarnation at this claim's mark: the row this claim (or a retry of it) created, not
+  // another database's (its INSERT leaves that alone) nor one of ours that batches moved on.
+  return "SELECT CASE WHEN (SELECT incarnation=" + quoteText(id.incarnation) +
+         " AND applied_seq=" + std::to_string(appliedSeq) +
+         " AND last_batch=" + quoteText(claimMark) +
+         " FROM _d1sync_sources WHERE source_id=" + quoteText(id.sourceId) +
+         ") AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name COLLATE NOCASE IN (" + names +
+         ")) THEN 1 ELSE json_extract('{}','$d1sync: FENCED') END";
+}
+
 std::string advanceStatement(const FenceId& id, int64_t appliedSeq, const std::string& batchId,
                              int64_t nowMs) {
   return "UPDATE _d1sync_sources SET applied_seq=" + std::to_string(appliedSeq) +

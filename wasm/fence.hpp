@@ -43,6 +43,9 @@ std::vector<std::string> takeoverStatements(const FenceId& id, const SourceRow& 
                                             int64_t nowMs);
 std::string guardStatement(const FenceId& id, int64_t epoch, int64_t appliedSeq,
                            const std::string& lastBatch);
+// The guard a first claim carries the schema behind: see Engine::schemaWithClaim().
+std::string freshClaimGuard(const FenceId& id, int64_t appliedSeq, const std::string& claimMark,
+                            const std::vector<std::string>& tables);
 std::string advanceStatement(const FenceId& id, int64_t appliedSeq, const std::string& batchId,
                              int64_t nowMs);
 std::string sourceRowQuery(const FenceId& id);

@@ -490,17 +490,24 @@ test('issue 10: close() during a running flush() rejects it cleanly and frees th
   const gate = new Promise((resolve) => {
     release = resolve;
   });
-  let calls = 0;
+  let hold = false;
+  let held = false;
   const target = {
     kind: 'slow',
     async batch(statements) {
-      if (++calls === 3) await gate; // hold a batch in flight
+      if (hold && !held) {
+        held = true; // the flush's first batch stays in flight
+        await gate;
+      }
       return real.batch(statements);
     },
   };
   const r = await replicator(db, target);
-  const flushing = r.start().then(() => r.flush());
-  while (calls < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+  const flushing = r.start().then(() => {
+    hold = true;
+    return r.flush();
+  });
+  while (!held) await new Promise((resolve) => setTimeout(resolve, 5));
   r.close();
   assert.throws(() => r.health(), isCode('CONFIG'));
   release();
@@ -604,12 +611,15 @@ test('a batch sent ahead whose local transaction failed is not sent, and nothing
     },
   };
   const real = d1BindingTarget(d1);
-  let batches = 0;
+  let armed = false;
   const target = {
     batch(statements) {
-      // The first copy batch (after the claim and the schema): while it is out come the
-      // look-ahead's transaction, then sendAhead's, which fails.
-      if (++batches === 3) failIn = 2;
+      // The first copy batch: while it is out come the look-ahead's transaction, then
+      // sendAhead's, which fails.
+      if (armed) {
+        armed = false;
+        failIn = 2;
+      }
       return real.batch(statements);
     },
   };
@@ -621,6 +631,7 @@ test('a batch sent ahead whose local transaction failed is not sent, and nothing
     limits: { copyPageRows: 200 },
   });
   await r.start();
+  armed = true;
   await r.flush();
   const h = r.health();
   assert.equal(failIn, 0, 'the failing transaction happened');

@@ -201,6 +201,66 @@ test('start() ends with the tables in D1; the rows come with flush()', async () 
   r.close();
 });
 
+// A first start() sends the claim and the tables in one batch. Where D1 already holds one of
+// them, that batch's guard refuses it whole (real D1: its claim rolls back with it), and the
+// claim goes again alone.
+test('a first start() is one round trip; a table D1 already has sends the claim again alone', async () => {
+  const counting = (d1) => {
+    const real = d1BindingTarget(d1);
+    const t = {
+      kind: 'counting',
+      sent: 0,
+      refused: 0,
+      async batch(statements) {
+        ++t.sent;
+        try {
+          return await real.batch(statements);
+        } catch (e) {
+          ++t.refused;
+          throw e;
+        }
+      },
+    };
+    return t;
+  };
+  const tables = `SELECT count(*) FROM sqlite_master WHERE type='table'
+                  AND name IN ('customers', 'orders', 'lines', 'tags', 'events')`;
+  let d1 = await env.fresh();
+  let db = await openLocal();
+  run(db, SHOP);
+  fill(db, 20);
+  let target = counting(d1);
+  let r = await replicator(db, target);
+  await r.start();
+  assert.deepEqual([target.sent, target.refused], [1, 0]);
+  assert.equal(await d1Value(d1, tables), 5);
+  await r.flush();
+  await expectShop(db, d1);
+  r.close();
+
+  d1 = await env.fresh();
+  await d1.batch([
+    d1.prepare('CREATE TABLE tags(name TEXT PRIMARY KEY, color BLOB, old TEXT)'),
+    d1.prepare("INSERT INTO tags VALUES ('stale', NULL, 'x')"),
+  ]);
+  db = await openLocal();
+  run(db, SHOP);
+  fill(db, 20);
+  target = counting(d1);
+  r = await replicator(db, target);
+  await r.start();
+  assert.equal(target.refused, 1);
+  assert.ok(target.sent >= 3, `${target.sent} requests`);
+  assert.equal(await d1Value(d1, tables), 5);
+  assert.equal(await d1Value(d1, 'SELECT count(*) FROM _d1sync_sources'), 1);
+  const h = r.health();
+  assert.equal(h.syncErrors, 0);
+  assert.equal(h.lastError, null);
+  await r.flush();
+  await expectShop(db, d1);
+  r.close();
+});
+
 // lookAhead 2 (the default in workerd): the next batch goes to D1 before the answer to the one
 // before; lookAhead 1 (Node's default) waits for it. D1 ends the same either way.
 test('two batches in flight with lookAhead 2, one with lookAhead 1, the same rows in D1', async () => {
