@@ -11,6 +11,7 @@
 #include <string>
 
 #include "js_results.hpp"
+#include "json_fields.hpp"
 #include "rows_codec.hpp"
 #include "sql_text.hpp"
 #include "sync_endpoint.hpp"
@@ -54,7 +55,7 @@ class EndpointHandle {
                         const std::string& tenantJson, double now) {
     Caller caller;
     caller.clientId = clientId;
-    auto tenant = nlohmann::json::parse(tenantJson, nullptr, false);
+    auto tenant = parseJson(tenantJson);
     if (tenant.is_string())
       caller.tenantLiteral = quoteText(tenant.get<std::string>());
     else if (tenant.is_number_integer())

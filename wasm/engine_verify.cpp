@@ -11,6 +11,7 @@
 
 #include "engine.hpp"
 #include "fence.hpp"
+#include "json_fields.hpp"
 #include "render.hpp"
 #include "sql_text.hpp"
 #include "sync_protocol.hpp"
@@ -25,7 +26,7 @@ constexpr size_t kMaxMaxDifferences = 100000;
 }  // namespace
 
 Status Engine::beginVerify(const std::string& request, int64_t nowMs) {
-  auto j = nlohmann::json::parse(request.empty() ? "{}" : request, nullptr, false);
+  auto j = parseJson(request.empty() ? "{}" : request);
   if (j.is_discarded() || !j.is_object())
     return {ErrorCode::Config, "verify() takes an options object"};
   for (const auto& [k, v] : j.items()) {

@@ -7,8 +7,16 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 namespace d1sync {
+
+// Every JSON document the module reads is parsed here, as a string_view: nlohmann::json
+// instantiates its whole parser for each input type, and one instantiation keeps the .wasm
+// smaller. A document that does not parse is a discarded value (is_discarded()), never a throw.
+inline nlohmann::json parseJson(std::string_view text) {
+  return nlohmann::json::parse(text, nullptr, false);
+}
 
 inline const nlohmann::json& jsonField(const nlohmann::json& j, const char* key) {
   static const nlohmann::json kNone;

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine.hpp"
+#include "json_fields.hpp"
 #include "sql_text.hpp"
 
 namespace d1sync {
@@ -156,7 +157,7 @@ std::string parseScalars(const json& j, Options& o) {
 }  // namespace
 
 std::string parseOptions(const std::string& text, Options& o) {
-  json j = json::parse(text, nullptr, false);
+  json j = parseJson(text);
   if (j.is_discarded() || !j.is_object()) return "options must be a JSON object";
   auto sid = j.find("sourceId");
   if (sid == j.end() || !sid->is_string() || sid->get<std::string>().empty())

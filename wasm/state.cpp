@@ -1,4 +1,5 @@
 #include "state.hpp"
+#include "json_fields.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -130,7 +131,7 @@ std::string tableStateToJson(const TableState& t) {
 }
 
 bool tableStateFromJson(const std::string& text, TableState& t) {
-  json j = json::parse(text, nullptr, false);
+  json j = parseJson(text);
   if (j.is_discarded() || !j.is_object()) return false;
   t = tableFrom(j);
   return true;
@@ -184,7 +185,7 @@ std::string stateToJson(const State& s, bool withTables) {
 }
 
 bool stateFromJson(const std::string& text, State& s) {
-  json doc = json::parse(text, nullptr, false);
+  json doc = parseJson(text);
   if (doc.is_discarded() || !doc.is_object() || get<int>(doc, "version", 0) != 1) return false;
   State out;
   out.sourceId = get<std::string>(doc, "sourceId", "");

@@ -92,7 +92,7 @@ std::string ownershipProblem(const Caller& caller, const std::string& sourceId,
 }  // namespace
 
 std::string parseEndpointConfig(const std::string& text, EndpointConfig& out) {
-  json j = json::parse(text, nullptr, false);
+  json j = parseJson(text);
   if (!j.is_object()) return "the endpoint's options are not a JSON object";
   auto tables = j.find("tables");
   if (tables == j.end() || !tables->is_array() || tables->empty())
@@ -274,7 +274,7 @@ EndpointStep SyncEndpoint::apply(std::string_view body, const Caller& caller, in
 // partition and incarnation.
 EndpointStep SyncEndpoint::control(const std::string& op, std::string_view body,
                                    const Caller& caller, int64_t nowMs) {
-  json j = json::parse(body, nullptr, false);
+  json j = parseJson(body);
   if (!j.is_object() || intField(j, "v", 0) != 1)
     return refuse(400, "BAD_REQUEST", "a " + op + " request is a JSON object with \"v\":1");
   const bool probe = op == sync_protocol::kProbe;
@@ -323,7 +323,7 @@ EndpointStep SyncEndpoint::control(const std::string& op, std::string_view body,
 }
 
 EndpointStep SyncEndpoint::resume(const std::string& context, const BatchResult& r, int64_t nowMs) {
-  json c = json::parse(context, nullptr, false);
+  json c = parseJson(context);
   const std::string op = c.is_object() ? textField(c, "op") : "";
   if (!r.ok) return failed(r, context);
   if (op == sync_protocol::kClaim && r.results.size() > kClaimTablesStatement) {
@@ -400,7 +400,7 @@ EndpointStep SyncEndpoint::resume(const std::string& context, const BatchResult&
 }
 
 EndpointStep SyncEndpoint::failed(const BatchResult& r, const std::string& context) {
-  json c = json::parse(context, nullptr, false);
+  json c = parseJson(context);
   const std::string& message = r.failure.message;
   switch (r.failure.kind) {
     case D1Failure::Fenced:

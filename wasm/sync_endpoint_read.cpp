@@ -65,7 +65,7 @@ bool isBound(const json& j, size_t width) {
 }  // namespace
 
 EndpointStep SyncEndpoint::read(std::string_view body, const Caller& caller) {
-  json j = json::parse(body, nullptr, false);
+  json j = parseJson(body);
   if (!j.is_object() || intField(j, "v", 0) != 1 || !j.contains("reads") ||
       !j["reads"].is_array() || j["reads"].empty() || j["reads"].size() > kMaxReads)
     return answer(400, "BAD_REQUEST",
@@ -105,7 +105,7 @@ EndpointStep SyncEndpoint::read(std::string_view body, const Caller& caller) {
 std::optional<std::string> SyncEndpoint::readStatement(const std::string& text,
                                                        const Caller& caller,
                                                        EndpointStep& refusal) const {
-  json r = json::parse(text, nullptr, false);
+  json r = parseJson(text);
   auto bad = [&](const std::string& m) {
     refusal = answer(400, "BAD_REQUEST", m);
     return std::nullopt;

@@ -113,7 +113,7 @@ std::string probeRequest(const std::string& sourceId) {
 
 BatchResult endpointAnswer(const std::string& op, int status, const std::string& body,
                            int64_t retryAfterMs) {
-  json a = json::parse(body, nullptr, false);
+  json a = parseJson(body);
   if (status != 200) {
     std::string code, message;
     if (a.is_object() && a.contains("error") && a["error"].is_object()) {

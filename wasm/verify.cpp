@@ -1,4 +1,5 @@
 #include "verify.hpp"
+#include "json_fields.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -127,7 +128,7 @@ std::string VerifyReport::json() const {
 
 std::string parseRepairKeys(const std::string& json,
                             std::map<std::string, std::vector<std::string>>& out) {
-  auto j = nlohmann::json::parse(json, nullptr, false);
+  auto j = parseJson(json);
   if (j.is_discarded() || !j.is_object() || !j.contains("tables") || !j["tables"].is_array())
     return "repair() needs the report verify() returned";
   for (const auto& t : j["tables"]) {
