@@ -143,7 +143,7 @@ export async function benchScale({
       requests,
       resumes,
       failures,
-      startBatchCalls: started.health.batchesSent,
+      startRoundTrips: started.health.totalSyncs, // the claim's included
       batchCalls: h.batchesSent,
       statements: h.statementsSent,
       bytesSent: h.bytesSent,
