@@ -724,7 +724,7 @@ export function remoteMarkdown(remote) {
       const c = e.contenders.find((x) => x.id === id);
       if (!c) continue;
       lines.push(
-        `- ${c.label}: start() ${fmt(c.startMs)} ms (${fmt(c.startRoundTrips)} round trips), ` +
+        `- ${c.label}: start() ${fmt(c.startMs)} ms (${fmt(c.startRoundTrips)} round trip${c.startRoundTrips === 1 ? '' : 's'}), ` +
           `flush() ${fmt(c.flushMs)} ms = ${fmt(c.flushRowsPerSec)} rows/s for flush() alone; ` +
           `engine ${fmt(c.engineMs)} ms, local SQL ${fmt(c.localSqlMs)} ms, waiting on D1 ${fmt(c.targetBatchMs)} ms ` +
           `(D1's process busy ${fmt(c.d1BusyMs)} ms of it); ` +
