@@ -486,9 +486,9 @@ void Engine::complete(const BatchResult& r, int64_t nowMs) {
   // A batch sent ahead that its guard refused is not an error until the probe says so.
   // Nor is a first claim whose guard found the schema it carries cannot be created.
   const bool race =
-      !r.ok && ((flight_ == Flight::Job &&
-                 refusedAhead(r.failure, second_ && firstFailed_ ? second_->info : flightInfo_)) ||
-                (flight_ == Flight::Claim && claimSchema_ && !mayHaveCommitted(r.failure.kind)));
+      (flight_ == Flight::Job && !r.ok &&
+       refusedAhead(r.failure, second_ && firstFailed_ ? second_->info : flightInfo_)) ||
+      (flight_ == Flight::Claim && schemaClaimUndone(r, claimSchema_.has_value()));
   Flight f = flight_;
   flight_ = Flight::None;
   // What lookAhead() prepared assumed this batch commits.

@@ -288,6 +288,7 @@ class Engine {
   std::optional<std::string> pendingMark(const char* kind);
   Step claim(int64_t nowMs);
   std::optional<Page> schemaWithClaim(std::vector<std::string>& statements);
+  static bool schemaClaimUndone(const BatchResult& r, bool withSchema);
   void onClaimFailed(const BatchResult& r, bool withSchema, int64_t nowMs);
   void onClaim(const BatchResult& r, int64_t nowMs);
   bool adoptClaimedRow(const SourceRow& row);

@@ -70,13 +70,16 @@ std::optional<Engine::Page> Engine::schemaWithClaim(std::vector<std::string>& st
   return page;
 }
 
+// A claim carrying the schema that failed in a way that cannot hide a commit: its guard refused
+// it, or D1 refused a table. Nothing committed, and the claim alone finds out why: no error, no
+// backoff. Only a failure that may hide a commit is retried as any claim's.
+bool Engine::schemaClaimUndone(const BatchResult& r, bool withSchema) {
+  return withSchema && !r.ok && !mayHaveCommitted(r.failure.kind);
+}
+
 void Engine::onClaimFailed(const BatchResult& r, bool withSchema, int64_t nowMs) {
-  if (withSchema) {
-    claimAlone_ = true;
-    // Its guard refused it, or D1 refused a table: nothing committed, and the claim alone
-    // finds out why. Only a failure that may hide a commit waits for the backoff.
-    if (!r.ok && !mayHaveCommitted(r.failure.kind)) return;
-  }
+  if (withSchema) claimAlone_ = true;
+  if (schemaClaimUndone(r, withSchema)) return;
   const std::string& error = r.failure.message;
   retryAfter(r.ok ? D1Failure::Other : r.failure.kind,
              error.empty() ? "D1 answered the claim with too few results" : error, nowMs);
