@@ -9,7 +9,8 @@
 //   POST /  { exec: sql }                                -> env.DB.exec(sql)
 //   POST /  { stats: 'take' }   what this process did since the last take, then zeroed, not
 //                               delayed: { requests, appliedMs (time inside env.DB calls),
-//                               charsIn / charsOut (the bodies' lengths, in UTF-16 units) }
+//                               charsIn / charsOut (the bodies' lengths, in UTF-16 units),
+//                               spans: [start, end] of each env.DB call, Date.now() ms }
 //
 // Answers are JSON: 200 { result } with D1's results as D1 returns them (results, meta with
 // rows_read / rows_written, success; BLOB columns as arrays of numbers, as the binding gives
@@ -49,7 +50,8 @@ function replacer(key, value) {
 }
 
 // Module state: one isolate serves every request of this process.
-let stats = { requests: 0, appliedMs: 0, charsIn: 0, charsOut: 0 };
+const fresh = () => ({ requests: 0, appliedMs: 0, charsIn: 0, charsOut: 0, spans: [] });
+let stats = fresh();
 
 const sleep = (ms) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : null);
 
@@ -87,16 +89,18 @@ export default {
     const bodyText = await request.text();
     if (bodyText.startsWith('{"stats":')) {
       const taken = stats;
-      stats = { requests: 0, appliedMs: 0, charsIn: 0, charsOut: 0 };
+      stats = fresh();
       return Response.json(taken);
     }
     await sleep(there);
     let status = 200;
     let payload;
     let t = performance.now();
+    let wall = Date.now();
     try {
       const body = JSON.parse(bodyText);
       t = performance.now();
+      wall = Date.now();
       payload = { result: await apply(env.DB, body) };
     } catch (e) {
       status = 400;
@@ -106,6 +110,7 @@ export default {
     const appliedMs = performance.now() - t;
     const text = JSON.stringify(payload, replacer);
     stats.requests += 1;
+    stats.spans.push([wall, Date.now()]);
     stats.appliedMs += appliedMs;
     stats.charsIn += bodyText.length;
     stats.charsOut += text.length;

@@ -113,6 +113,36 @@ function d1Side(d1, rows) {
   };
 }
 
+// Where D1's process was while a flush() ran, from the wall-clock spans of its env.DB calls
+// (bench/d1-server.js) and the flush's own start and end (both processes read this machine's
+// clock): inside a call (the union of the spans: a batch sent ahead waits inside D1 for the one
+// before it), or with none open, split into before the first call (the first page read,
+// rendered and sent), between calls (a request received and parsed, or the DO not ready with
+// the next) and after the last (its answer back to the DO and taken in).
+function d1Timeline(spans = [], from, to) {
+  const s = spans.filter(([a]) => a >= from && a <= to).sort((x, y) => x[0] - y[0]);
+  if (!s.length || !Number.isFinite(from) || !Number.isFinite(to)) return {};
+  let inside = 0;
+  let between = 0;
+  let [start, end] = s[0];
+  for (const [a, b] of s.slice(1)) {
+    if (a > end) {
+      inside += end - start;
+      between += a - end;
+      [start, end] = [a, b];
+    } else {
+      end = Math.max(end, b);
+    }
+  }
+  inside += end - start;
+  return {
+    d1InsideMs: inside,
+    d1BeforeMs: s[0][0] - from,
+    d1BetweenMs: between,
+    d1AfterMs: Math.max(0, to - end),
+  };
+}
+
 // ---- one run of each contender; each returns { ms, rows, rowsPerSec, ... } ----
 
 // The limits of the large-pages contender: a page of rows, its batch and the statements.
@@ -153,6 +183,7 @@ async function initialSync({ mf, d1Url, name, rows, sourceId, options }) {
     flushRowsReadPerBatch:
       (h.d1RowsRead - h0.d1RowsRead) / Math.max(1, h.batchesSent - h0.batchesSent),
     ...fenceFigures(flushed.metered), // flush()'s batches: the copy
+    ...d1Timeline(d1.spans, flushed.wallStart, flushed.wallEnd),
   };
 }
 
@@ -558,6 +589,10 @@ function summarize(id, label, runs) {
     'fenceReadsMax',
     'fenceWritesPerBatch',
     'meteredBatches',
+    'd1InsideMs',
+    'd1BeforeMs',
+    'd1BetweenMs',
+    'd1AfterMs',
     'd1BusyMs',
     'd1Requests',
     'charsInPerRow',
@@ -611,15 +646,21 @@ export function remoteTargets(remote, { fullMode = false } = {}) {
         : '';
     },
   );
+  // What the limit itself reaches against the same baseline: d1sync matching the limit would
+  // reach no more.
+  const limitAgainst = (id) => (e) =>
+    med(e, id) ? `, the limit itself ${fmt(e.limitRowsPerSec / med(e, id), 2)}×` : '';
   perDelay(
     'initial sync ≥ 10× one row per statement',
     (e) => med(e, 'd1sync-initial') / med(e, 'baseline-a'),
     10,
+    limitAgainst('baseline-a'),
   );
   perDelay(
     'initial sync ≥ 3× ORM chunking',
     (e) => med(e, 'd1sync-initial') / med(e, 'baseline-b'),
     3,
+    limitAgainst('baseline-b'),
   );
   const inc = remote
     .map((e) => ({ e, c: e.contenders.find((c) => c.id === 'd1sync-incremental') }))
@@ -731,7 +772,12 @@ export function remoteMarkdown(remote) {
           `D1 billing: ${fmt(c.rowsWrittenPerRow, 3)} rows written per row, ${fmt(c.rowsReadPerBatch, 1)} rows read per batch ` +
           `(${fmt(c.d1RowsWritten)} written, ${fmt(c.d1RowsRead)} read, ${fmt(c.batchCalls)} batches); ` +
           `the fence per flush() batch: ${fmt(c.fenceReadsPerBatch, 2)} rows read (first ${fmt(c.fenceReadsFirst)}, ` +
-          `last ${fmt(c.fenceReadsLast)}), ${fmt(c.fenceWritesPerBatch, 2)} written`,
+          `last ${fmt(c.fenceReadsLast)}), ${fmt(c.fenceWritesPerBatch, 2)} written` +
+          (c.d1InsideMs === undefined
+            ? ''
+            : `; D1's process during flush(): inside a D1 call ${fmt(c.d1InsideMs)} ms, none open ` +
+              `${fmt(c.d1BeforeMs)} ms before the first, ${fmt(c.d1BetweenMs)} ms between calls, ` +
+              `${fmt(c.d1AfterMs)} ms after the last`),
       );
     }
     const inc = e.contenders.find((c) => c.id === 'd1sync-incremental');

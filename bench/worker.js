@@ -9,12 +9,14 @@
 //   syncStart   { sourceId, options }    createReplicator (+ options) + start(), timed
 //   seedNarrow  { from, to, count }      `narrow` rows from..to in the DO (bench/scale.mjs; timed,
 //                                        the row count when `count`)
-//   syncFlush   { maxBatches, budgetMs } flush() until idle, timed; engine/target breakdown. With
-//                                        maxBatches: flush({ maxBatches }) calls until the sync
-//                                        is done or budgetMs has passed (one request's share of a
-//                                        long sync); `done` says which. A replicator picked up
-//                                        again after a reset: `resumed`, its start() in resumeMs;
-//                                        `abort`: reset the object instead of answering
+//   syncFlush   { maxBatches, budgetMs } flush() until idle, timed (and its wall-clock start
+//                                        and end, to line up with D1's process); engine/target
+//                                        breakdown. With maxBatches: flush({ maxBatches }) calls
+//                                        until the sync is done or budgetMs has passed (one
+//                                        request's share of a long sync); `done` says which. A
+//                                        replicator picked up again after a reset: `resumed`, its
+//                                        start() in resumeMs; `abort`: reset the object instead
+//                                        of answering
 //   changes     { n, hotKeys, rows }     N single-statement changes in the DO (not timed); how
 //                                        many distinct ids they touched
 //   prepare     { kind, rows }           drop/create the D1 table; for c1/c2 pre-build batches
@@ -196,6 +198,7 @@ export class Bench extends DurableObject {
         try {
           outboxRows = this.sql.exec('SELECT count(*) AS n FROM _d1sync_log').one().n;
         } catch {}
+        const wallStart = Date.now();
         const t = performance.now();
         let done = true;
         if (body.maxBatches) {
@@ -210,6 +213,7 @@ export class Bench extends DurableObject {
           await this.sync.flush();
         }
         const ms = performance.now() - t;
+        const wallEnd = Date.now();
         // The scale section's check of the resume path: workerd resets the object here, as
         // it may a long request in production; the next request picks the sync up again.
         if (body.abort) this.ctx.abort(new Error('bench: object reset on request'));
@@ -221,6 +225,8 @@ export class Bench extends DurableObject {
           resumed,
           resumeMs,
           stats: delta,
+          wallStart,
+          wallEnd,
           outboxRows,
           metered: this.#metered(meteredFrom),
           health0: h0,
