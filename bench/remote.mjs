@@ -9,7 +9,8 @@
 //   d1sync initial sync (DO → D1): a fresh Durable Object seeded per round, the D1 table dropped
 //     first, a fresh sourceId; start() and flush() timed apart; D1's billing (rows written per
 //     row, rows read per batch) from health()'s d1RowsWritten / d1RowsRead
-//   d1sync initial sync, look-ahead 1 and 0 (when createReplicator() accepts `lookAhead`)
+//   d1sync initial sync, look-ahead 1 and 0 (when createReplicator() accepts `lookAhead`), and
+//     with pages of 12 MB and of 2 MB (the default is 4 MB)
 //   d1sync incremental: a fresh DO seeded and synced (not timed), N changes in it (not timed),
 //     flush() timed; D1 rows written per distinct changed row, fence rows included
 //   d1sync initial sync from @sqlite.org/sqlite-wasm in Node through the same proxy
@@ -147,6 +148,7 @@ function d1Timeline(spans = [], from, to) {
 
 // The limits of the large-pages contender: a page of rows, its batch and the statements.
 const LARGE_PAGES = { pageBytes: 12000000, copyPageRows: 60000, batchBytes: 13000000 };
+const SMALL_PAGES = { pageBytes: 2000000 };
 
 // d1sync initial sync in a fresh DO: D1's table dropped, rows seeded, start() + flush().
 async function initialSync({ mf, d1Url, name, rows, sourceId, options }) {
@@ -430,6 +432,21 @@ export async function benchRemote({
             rows,
             sourceId: `big-${tag}-${r}`,
             options: { limits: LARGE_PAGES },
+          }),
+      },
+      {
+        // Half the default: twice the round trips, and half the first page, which nothing
+        // overlaps (D1 has nothing to do until it arrives).
+        id: 'd1sync-initial-small',
+        label: 'd1sync initial sync, 2 MB pages (DO → D1)',
+        run: (r) =>
+          initialSync({
+            mf,
+            d1Url: d1.url,
+            name: `small-${tag}-${r}`,
+            rows,
+            sourceId: `small-${tag}-${r}`,
+            options: { limits: SMALL_PAGES },
           }),
       },
       {
@@ -760,6 +777,7 @@ export function remoteMarkdown(remote) {
       'd1sync-initial',
       'd1sync-initial-lookahead0',
       'd1sync-initial-large',
+      'd1sync-initial-small',
       'd1sync-initial-sqlite-wasm',
     ]) {
       const c = e.contenders.find((x) => x.id === id);
